@@ -1,0 +1,63 @@
+//! Command-line arguments (clap). No logic here: `main` picks the mode.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser};
+
+use crate::report::OutputFormat;
+
+/// tailgate — is the 502 the load balancer's or my backend's, which instance, which request, and why?
+#[derive(Debug, Parser)]
+#[command(name = "tailgate", version = crate::VERSION_LONG, about, long_about = None)]
+#[command(group(ArgGroup::new("mode").args(["scan", "discover", "correlate", "probe"]).multiple(false)))]
+pub struct Cli {
+    /// One pass over logs: 5xx, malformed backend output, bad lines, timeline, top failing paths.
+    #[arg(long)]
+    pub scan: bool,
+    /// Find every web-server log on this host from the servers' own configuration.
+    #[arg(long)]
+    pub discover: bool,
+    /// Explain every load-balancer 5xx in the given ELB/ALB logs with local evidence.
+    #[arg(long)]
+    pub correlate: bool,
+    /// Send a raw request to a backend and judge its response as strictly as the load balancer.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Logs to scan (files, `.gz` files, or `-` for stdin); ELB logs for --correlate; URL for --probe.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Treat DIR as the filesystem root (for a copied server tree).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// An extra log to read (repeatable).
+    #[arg(long = "log", value_name = "PATH")]
+    pub logs: Vec<PathBuf>,
+    /// Force the format of the given logs instead of detecting it: elb, alb, w3c, httperr,
+    /// nginx-error, apache-error, nginx-combined, apache-common, apache-combined,
+    /// apache-vhost_combined, 'apache:<LogFormat>' or 'nginx:<log_format>'.
+    #[arg(long, value_name = "SPEC")]
+    pub log_format: Option<String>,
+    /// Only records newer than this (e.g. 90s, 15m, 2h, 3d).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Worker threads for large files (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// How many example events per log the text and json reports keep (ndjson keeps all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub examples: usize,
+    /// More diagnostics on stderr (-vv for debug).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,460 @@
+//! Records → events: local 5xx responses, malformed backend output, upstream failures.
+//!
+//! [`classify`] is the hot-path half: it looks at a borrowed record and returns a small `Copy`
+//! [`Class`] without allocating. [`Event::new`] is the cold half: it copies what a person (or the
+//! correlator) needs out of the line, for the few lines that are events.
+//!
+//! Error-log messages are matched by prefix against the messages nginx and Apache write when a
+//! backend misbehaves (`shared/data/errorlogs/messages.md`), so new wording appended by later
+//! versions (`upstream sent invalid header: "…"` since nginx 1.21.1) still matches. Apache
+//! messages are matched by their `AHnnnnn` code first, then by text (2.2 has no codes).
+
+use serde::Serialize;
+
+use crate::format::{ErrorRecord, HttpErrRecord, Record, Request, Server, text, unescape};
+use crate::time::Timestamp;
+
+/// What went wrong, in a small vocabulary shared by nginx, Apache, IIS and the probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Problem {
+    // The backend's response was not valid HTTP (the LB would answer 502).
+    InvalidHeader,
+    InvalidStatusLine,
+    Http09Response,
+    TooBigHeader,
+    DuplicateHeader,
+    LengthAndChunked,
+    InvalidContentLength,
+    UnknownTransferEncoding,
+    BadChunking,
+    BadTrailer,
+    ExtraData,
+    FastcgiProtocol,
+    // The connection to the backend failed.
+    PrematureClose,
+    ScriptEndedEarly,
+    ConnectionReset,
+    Timeout,
+    ConnectFailed,
+    NoLiveUpstream,
+    TlsError,
+    RequestSendFailed,
+    ProxyError,
+    AppStderr,
+    // HTTP.sys (HTTPERR) reasons.
+    ConnectionDropped,
+    ConnectionAbandoned,
+    IdleTimeout,
+    ServiceUnavailable,
+    ClientError,
+    Other,
+}
+
+impl Problem {
+    /// Whether the backend produced output a strict HTTP peer (the load balancer) rejects.
+    pub fn is_malformed_output(self) -> bool {
+        use Problem::*;
+        matches!(
+            self,
+            InvalidHeader
+                | InvalidStatusLine
+                | Http09Response
+                | TooBigHeader
+                | DuplicateHeader
+                | LengthAndChunked
+                | InvalidContentLength
+                | UnknownTransferEncoding
+                | BadChunking
+                | BadTrailer
+                | ExtraData
+                | FastcgiProtocol
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use Problem::*;
+        match self {
+            InvalidHeader => "invalid-header",
+            InvalidStatusLine => "invalid-status-line",
+            Http09Response => "http09-response",
+            TooBigHeader => "too-big-header",
+            DuplicateHeader => "duplicate-header",
+            LengthAndChunked => "length-and-chunked",
+            InvalidContentLength => "invalid-content-length",
+            UnknownTransferEncoding => "unknown-transfer-encoding",
+            BadChunking => "bad-chunking",
+            BadTrailer => "bad-trailer",
+            ExtraData => "extra-data",
+            FastcgiProtocol => "fastcgi-protocol",
+            PrematureClose => "premature-close",
+            ScriptEndedEarly => "script-ended-early",
+            ConnectionReset => "connection-reset",
+            Timeout => "timeout",
+            ConnectFailed => "connect-failed",
+            NoLiveUpstream => "no-live-upstream",
+            TlsError => "tls-error",
+            RequestSendFailed => "request-send-failed",
+            ProxyError => "proxy-error",
+            AppStderr => "app-stderr",
+            ConnectionDropped => "connection-dropped",
+            ConnectionAbandoned => "connection-abandoned",
+            IdleTimeout => "idle-timeout",
+            ServiceUnavailable => "service-unavailable",
+            ClientError => "client-error",
+            Other => "other",
+        }
+    }
+}
+
+/// The kind of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A local access log recorded a 5xx answer.
+    Http5xx,
+    /// The backend's output was not valid HTTP (nginx status 009, "upstream sent invalid header", …).
+    MalformedOutput,
+    /// The web server could not get a response from its upstream (reset, timeout, refused, …).
+    UpstreamError,
+    /// A load-balancer access log recorded a 5xx.
+    Lb5xx,
+    /// HTTP.sys refused or dropped a request (IIS HTTPERR).
+    HttpErr,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Http5xx => "http-5xx",
+            EventKind::MalformedOutput => "malformed-output",
+            EventKind::UpstreamError => "upstream-error",
+            EventKind::Lb5xx => "lb-5xx",
+            EventKind::HttpErr => "httperr",
+        }
+    }
+}
+
+/// The allocation-free verdict on one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Class {
+    pub kind: EventKind,
+    pub problem: Option<Problem>,
+    pub status: Option<u16>,
+    /// For LB lines: whether the load balancer generated the answer itself.
+    pub lb_generated: Option<bool>,
+}
+
+/// Decide whether a record is an event. `None` for ordinary lines.
+#[inline]
+pub fn classify(rec: &Record<'_>) -> Option<Class> {
+    match rec {
+        Record::Access(a) => match a.status {
+            Some(9) => Some(Class {
+                kind: EventKind::MalformedOutput,
+                problem: Some(Problem::Http09Response),
+                status: Some(9),
+                lb_generated: None,
+            }),
+            Some(s) if (500..600).contains(&s) => {
+                Some(Class { kind: EventKind::Http5xx, problem: None, status: Some(s), lb_generated: None })
+            }
+            _ => None,
+        },
+        Record::Lb(l) => match l.elb_status {
+            Some(s) if (500..600).contains(&s) => {
+                Some(Class { kind: EventKind::Lb5xx, problem: None, status: Some(s), lb_generated: Some(l.lb_generated()) })
+            }
+            _ => None,
+        },
+        Record::Error(e) => {
+            let p = error_problem(e)?;
+            let kind = if p.is_malformed_output() { EventKind::MalformedOutput } else { EventKind::UpstreamError };
+            Some(Class { kind, problem: Some(p), status: None, lb_generated: None })
+        }
+        Record::HttpErr(h) => {
+            Some(Class { kind: EventKind::HttpErr, problem: Some(httperr_problem(h.reason)), status: h.status, lb_generated: None })
+        }
+        Record::Meta => None,
+    }
+}
+
+/// nginx message prefixes (the message proper, before ` while …` and `, client: …`).
+const NGINX: &[(&[u8], Problem)] = &[
+    (b"upstream prematurely closed", Problem::PrematureClose),
+    (b"upstream sent too big header", Problem::TooBigHeader),
+    (b"upstream sent duplicate header line", Problem::DuplicateHeader),
+    (b"upstream sent \"Content-Length\" and \"Transfer-Encoding\"", Problem::LengthAndChunked),
+    (b"upstream sent invalid \"Content-Length\"", Problem::InvalidContentLength),
+    (b"upstream sent unknown \"Transfer-Encoding\"", Problem::UnknownTransferEncoding),
+    (b"upstream sent more data than specified", Problem::ExtraData),
+    (b"upstream sent data after", Problem::ExtraData),
+    (b"upstream timed out", Problem::Timeout),
+    (b"no live upstreams", Problem::NoLiveUpstream),
+    (b"connect() failed", Problem::ConnectFailed),
+    (b"connect() to ", Problem::ConnectFailed),
+    (b"upstream prematurely sent response", Problem::TlsError),
+    (b"upstream SSL certificate", Problem::TlsError),
+    (b"SSL_do_handshake() failed", Problem::TlsError),
+    (b"upstream sent no valid HTTP/1.0 header", Problem::InvalidStatusLine),
+    (b"upstream sent invalid status", Problem::InvalidStatusLine),
+    (b"upstream sent invalid header", Problem::InvalidHeader),
+    (b"upstream split a header line in FastCGI records", Problem::InvalidHeader),
+    (b"invalid header after joining FastCGI records", Problem::InvalidHeader),
+    (b"upstream sent invalid chunked response", Problem::BadChunking),
+    (b"upstream sent invalid trailer", Problem::BadTrailer),
+    (b"upstream sent too big trailers", Problem::BadTrailer),
+    (b"upstream sent unexpected FastCGI", Problem::FastcgiProtocol),
+    (b"upstream sent unsupported FastCGI", Problem::FastcgiProtocol),
+    (b"upstream sent invalid FastCGI", Problem::FastcgiProtocol),
+    (b"FastCGI sent in stderr", Problem::AppStderr),
+];
+
+/// Apache `AHnnnnn` codes with a fixed meaning.
+const APACHE_CODES: &[(&[u8], Problem)] = &[
+    (b"AH01106", Problem::InvalidStatusLine),
+    (b"AH01110", Problem::PrematureClose),
+    (b"AH01114", Problem::ConnectFailed),
+    (b"AH00957", Problem::ConnectFailed),
+    (b"AH00959", Problem::ConnectFailed),
+    (b"AH01084", Problem::RequestSendFailed),
+    (b"AH01097", Problem::RequestSendFailed),
+    (b"AH01095", Problem::RequestSendFailed),
+    (b"AH01068", Problem::FastcgiProtocol),
+    (b"AH01069", Problem::FastcgiProtocol),
+    (b"AH02537", Problem::FastcgiProtocol),
+    (b"AH01070", Problem::InvalidHeader),
+    (b"AH01071", Problem::AppStderr),
+    (b"AH01215", Problem::AppStderr),
+    (b"AH01220", Problem::Timeout),
+    (b"AH02429", Problem::InvalidHeader),
+    (b"AH02430", Problem::InvalidHeader),
+];
+
+/// Apache messages without a fixed code (2.2, util_script.c), matched anywhere in the message.
+const APACHE_TEXT: &[(&[u8], Problem)] = &[
+    (b"End of script output before headers", Problem::ScriptEndedEarly),
+    (b"Premature end of script headers", Problem::ScriptEndedEarly),
+    (b"malformed header from script", Problem::InvalidHeader),
+    (b"Invalid status line from script", Problem::InvalidStatusLine),
+    (b"Corrupt status line returned by remote server", Problem::InvalidStatusLine),
+    (b"Malformed connection header", Problem::InvalidHeader),
+    (b"error reading status line from remote server", Problem::PrematureClose),
+    (b"Timeout on 100-Continue", Problem::Timeout),
+    (b"Error reading from remote server", Problem::ProxyError),
+    (b"Too many (", Problem::InvalidHeader),
+    (b"failed to make connection to backend", Problem::ConnectFailed),
+    (b"Failed to read FastCGI header", Problem::PrematureClose),
+    (b"Error dispatching request to", Problem::ProxyError),
+];
+
+fn errno_problem(errno: Option<&[u8]>) -> Option<Problem> {
+    let e = errno?;
+    let has = |p: &[u8]| memchr::memmem::find(e, p).is_some();
+    if has(b"104") || has(b"reset by peer") {
+        Some(Problem::ConnectionReset)
+    } else if has(b"70007") || has(b"110") || has(b"timed out") || has(b"timeout") {
+        Some(Problem::Timeout)
+    } else if has(b"111") || has(b"refused") {
+        Some(Problem::ConnectFailed)
+    } else {
+        None
+    }
+}
+
+/// The problem an error-log line reports, if it is one of the backend-failure messages.
+pub fn error_problem(e: &ErrorRecord<'_>) -> Option<Problem> {
+    match e.server {
+        Server::Nginx => {
+            let m = e.message;
+            for (p, prob) in NGINX {
+                if m.starts_with(p) {
+                    return Some(*prob);
+                }
+            }
+            // recv()/readv()/writev() failed (104: Connection reset by peer) …
+            if let Some(paren) = memchr::memmem::find(m, b"() failed") {
+                let call = &m[..paren];
+                if let Some(p) = errno_problem(e.errno) {
+                    return Some(p);
+                }
+                return Some(if matches!(call, b"writev" | b"send" | b"sendfile" | b"write") {
+                    Problem::RequestSendFailed
+                } else {
+                    Problem::PrematureClose
+                });
+            }
+            None
+        }
+        Server::Apache => {
+            if let Some(code) = e.code {
+                match code {
+                    // error reading status line / FastCGI header: why depends on the errno
+                    b"AH01102" | b"AH01067" => return Some(errno_problem(e.errno).unwrap_or(Problem::PrematureClose)),
+                    b"AH01075" => return Some(errno_problem(e.errno).unwrap_or(Problem::ProxyError)),
+                    b"AH00898" => {
+                        for (p, prob) in APACHE_TEXT {
+                            if memchr::memmem::find(e.message, p).is_some() {
+                                return Some(*prob);
+                            }
+                        }
+                        return Some(Problem::ProxyError);
+                    }
+                    _ => {}
+                }
+                for (c, prob) in APACHE_CODES {
+                    if code == *c {
+                        return Some(*prob);
+                    }
+                }
+            }
+            for (p, prob) in APACHE_TEXT {
+                if memchr::memmem::find(e.message, p).is_some() {
+                    if *prob == Problem::PrematureClose {
+                        return Some(errno_problem(e.errno).unwrap_or(Problem::PrematureClose));
+                    }
+                    return Some(*prob);
+                }
+            }
+            None
+        }
+    }
+}
+
+/// HTTP.sys `s-reason` → problem (the reasons Microsoft documents for HTTPERR).
+pub fn httperr_problem(reason: &[u8]) -> Problem {
+    match reason {
+        r if r.starts_with(b"Connection_Dropped") || r == b"Client_Reset" || r == b"Request_Cancelled" => {
+            Problem::ConnectionDropped
+        }
+        r if r.starts_with(b"Connection_Abandoned") => Problem::ConnectionAbandoned,
+        b"Timer_ConnectionIdle" => Problem::IdleTimeout,
+        r if r.starts_with(b"Timer_") => Problem::Timeout,
+        b"QueueFull" | b"AppOffline" | b"AppPoolTimer" | b"AppShutdown" | b"Disabled" | b"DisabledByPolicy" | b"ConnLimit"
+        | b"ServiceUnavailable" => Problem::ServiceUnavailable,
+        b"BadRequest" | b"Hostname" | b"Header" | b"URL" | b"URL_Length" | b"Verb" | b"Version_N/S" | b"FieldLength"
+        | b"RequestLength" | b"Forbidden" | b"Invalid_CR/LF" | b"Number" | b"LengthRequired" | b"PreconditionFailed"
+        | b"RangeNotSatisfiable" | b"EntityTooLarge" | b"URL_Length_Exceeded" => Problem::ClientError,
+        _ => Problem::Other,
+    }
+}
+
+/// An event, owned: what the sinks and the correlator keep.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub kind: EventKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+    pub file: String,
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// For LB 5xx: `lb` (the load balancer answered itself) or `backend`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+fn req(r: &Request<'_>) -> Option<String> {
+    if r.raw.is_empty() {
+        if r.method.is_empty() && r.target.is_empty() {
+            return None;
+        }
+        let mut s = unescape(r.method);
+        s.push(' ');
+        s.push_str(&unescape(r.target));
+        if !r.protocol.is_empty() {
+            s.push(' ');
+            s.push_str(&unescape(r.protocol));
+        }
+        return Some(s);
+    }
+    Some(unescape(r.raw))
+}
+
+fn error_message(e: &ErrorRecord<'_>) -> String {
+    let mut s = String::new();
+    if e.server == Server::Apache {
+        if let Some(errno) = e.errno {
+            s.push_str(&text(errno));
+            s.push_str(": ");
+        }
+        if let Some(code) = e.code {
+            s.push_str(&text(code));
+            s.push_str(": ");
+        }
+    }
+    s.push_str(&text(e.message));
+    if let Some(a) = e.action {
+        s.push_str(" while ");
+        s.push_str(&text(a));
+    }
+    s
+}
+
+fn httperr_request(h: &HttpErrRecord<'_>) -> Option<String> {
+    match (h.method, h.uri) {
+        (None, None) => None,
+        (m, u) => Some(format!("{} {}", text(m.unwrap_or(b"-")), text(u.unwrap_or(b"-")))),
+    }
+}
+
+impl Event {
+    /// Copy an event out of its record.
+    pub fn new(rec: &Record<'_>, class: Class, file: &str, line: u64) -> Event {
+        let mut ev = Event {
+            kind: class.kind,
+            problem: class.problem,
+            file: file.to_string(),
+            line,
+            timestamp: rec.time(),
+            status: class.status,
+            source: None,
+            request: None,
+            client: None,
+            backend: None,
+            upstream: None,
+            message: None,
+        };
+        match rec {
+            Record::Access(a) => {
+                ev.request = req(&a.request);
+                ev.client = a.client.map(text);
+                ev.upstream = a.upstream_addr.map(text);
+            }
+            Record::Lb(l) => {
+                ev.request = req(&l.request);
+                ev.client = Some(text(l.client_ip));
+                ev.backend = l.backend_ip.map(|ip| match l.backend_port {
+                    Some(p) => format!("{}:{p}", text(ip)),
+                    None => text(ip),
+                });
+                ev.source = class.lb_generated.map(|g| if g { "lb" } else { "backend" });
+            }
+            Record::Error(e) => {
+                ev.request = e.request.as_ref().and_then(req);
+                ev.client = e.client.map(text);
+                ev.upstream = e.upstream.map(text);
+                ev.message = Some(error_message(e));
+            }
+            Record::HttpErr(h) => {
+                ev.request = httperr_request(h);
+                ev.client = h.client_ip.map(text);
+                ev.message = Some(text(h.reason));
+            }
+            Record::Meta => {}
+        }
+        ev
+    }
+}

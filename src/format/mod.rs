@@ -1,0 +1,541 @@
+//! Log formats: one zero-copy parser per format, all producing borrowed [`Record`]s.
+//!
+//! A parser takes one line (without its line terminator) as `&[u8]` and returns a record whose
+//! fields borrow from that line. Nothing is allocated per line; values stay escaped as the server
+//! wrote them (see [`unescape`] for the cold path that shows them to a person).
+//!
+//! | module | format |
+//! |---|---|
+//! | [`elb`] | Classic ELB access log (15 and 12 fields) |
+//! | [`alb`] | Application Load Balancer access log (every documented field, unknown trailing fields kept) |
+//! | [`apache`] | Apache access logs compiled from a `LogFormat` string |
+//! | [`nginx`] | nginx access logs compiled from a `log_format` string |
+//! | [`template`] | the literal/field matcher both of those compile to |
+//! | [`w3c`] | IIS W3C extended logs and the HTTP.sys HTTPERR log |
+//! | [`errorlog`] | nginx and Apache (2.2, 2.4) error logs |
+//! | [`detect`](mod@detect) | which of these a file is, from its first lines |
+
+pub mod alb;
+pub mod apache;
+pub mod cursor;
+pub mod detect;
+pub mod elb;
+pub mod errorlog;
+pub mod nginx;
+pub mod template;
+pub mod w3c;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::time::Timestamp;
+
+/// Which server wrote an error log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Server {
+    Nginx,
+    Apache,
+}
+
+/// A request line split into its three parts. Parts may contain spaces (the target, when a
+/// client sent raw spaces); `-` parts are kept as written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub raw: &'a [u8],
+    pub method: &'a [u8],
+    pub target: &'a [u8],
+    pub protocol: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// Split `GET /a b HTTP/1.1`: the method ends at the first space, the protocol starts after the
+    /// last space when it looks like one (`HTTP/…` or `-`), the target is what lies between.
+    pub fn split(raw: &'a [u8]) -> Request<'a> {
+        let Some(sp) = memchr::memchr(b' ', raw) else {
+            return Request { raw, method: raw, target: b"", protocol: b"" };
+        };
+        let method = &raw[..sp];
+        let rest = &raw[sp + 1..];
+        match memchr::memrchr(b' ', rest) {
+            Some(lp) if rest[lp + 1..].starts_with(b"HTTP/") || &rest[lp + 1..] == b"-" || lp + 1 == rest.len() => {
+                Request { raw, method, target: &rest[..lp], protocol: &rest[lp + 1..] }
+            }
+            _ => Request { raw, method, target: rest, protocol: b"" },
+        }
+    }
+
+    /// The path (and query) of the target: an absolute URI (`http://host:80/p?q`, as ELB writes
+    /// it) loses its scheme and authority.
+    pub fn path(&self) -> &'a [u8] {
+        strip_authority(self.target)
+    }
+}
+
+/// `http://host:port/p?q` → `/p?q`; a target that is already origin-form is returned as it is.
+pub fn strip_authority(t: &[u8]) -> &[u8] {
+    let after_scheme = if t.starts_with(b"http://") {
+        &t[7..]
+    } else if t.starts_with(b"https://") {
+        &t[8..]
+    } else {
+        return t;
+    };
+    match memchr::memchr(b'/', after_scheme) {
+        Some(i) => &after_scheme[i..],
+        None => b"/",
+    }
+}
+
+/// One web-server access-log line (Apache, nginx, IIS W3C).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessRecord<'a> {
+    pub time: Option<Timestamp>,
+    pub client: Option<&'a [u8]>,
+    pub request: Request<'a>,
+    /// The status as logged (`009` is nginx's HTTP/0.9 pass-through and stays 9).
+    pub status: Option<u16>,
+    pub bytes_sent: Option<u64>,
+    pub referer: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
+    pub duration_us: Option<i64>,
+    pub upstream_status: Option<&'a [u8]>,
+    pub upstream_addr: Option<&'a [u8]>,
+    pub upstream_time: Option<&'a [u8]>,
+    pub x_forwarded_for: Option<&'a [u8]>,
+    pub host: Option<&'a [u8]>,
+    /// IIS `sc-substatus` and `sc-win32-status`.
+    pub substatus: Option<u32>,
+    pub win32_status: Option<u32>,
+}
+
+/// Which load balancer wrote a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LbKind {
+    Classic,
+    Alb,
+}
+
+/// One Classic ELB or ALB access-log line. For ALB, "backend" means the target.
+#[derive(Clone, Copy, Debug)]
+pub struct LbRecord<'a> {
+    pub kind: LbKind,
+    /// ALB connection type (`http`, `https`, `h2`, `ws`, `wss`, `grpcs`); empty for Classic.
+    pub conn_type: &'a [u8],
+    pub time: Timestamp,
+    pub elb: &'a [u8],
+    pub client_ip: &'a [u8],
+    pub client_port: Option<u16>,
+    /// `None` when the LB wrote `-` (no backend chosen or reached).
+    pub backend_ip: Option<&'a [u8]>,
+    pub backend_port: Option<u16>,
+    /// Microseconds; `None` for `-1`.
+    pub request_processing_us: Option<i64>,
+    pub backend_processing_us: Option<i64>,
+    pub response_processing_us: Option<i64>,
+    /// `None` for `-` (TCP/SSL listeners).
+    pub elb_status: Option<u16>,
+    /// As written: `-` and `0` both mean the backend sent no (valid) response.
+    pub backend_status_raw: &'a [u8],
+    pub received_bytes: u64,
+    pub sent_bytes: u64,
+    pub request: Request<'a>,
+    pub user_agent: &'a [u8],
+    pub ssl_cipher: &'a [u8],
+    pub ssl_protocol: &'a [u8],
+    /// ALB-only fields (empty for Classic).
+    pub alb: AlbFields<'a>,
+}
+
+/// The ALB fields after `ssl_protocol`, in log order. Absent fields (older logs) are empty.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlbFields<'a> {
+    pub target_group_arn: &'a [u8],
+    pub trace_id: &'a [u8],
+    pub domain_name: &'a [u8],
+    pub chosen_cert_arn: &'a [u8],
+    pub matched_rule_priority: &'a [u8],
+    pub request_creation_time: Option<Timestamp>,
+    pub actions_executed: &'a [u8],
+    pub redirect_url: &'a [u8],
+    pub error_reason: &'a [u8],
+    pub target_port_list: &'a [u8],
+    pub target_status_code_list: &'a [u8],
+    pub classification: &'a [u8],
+    pub classification_reason: &'a [u8],
+    pub conn_trace_id: &'a [u8],
+    pub transformed_host: &'a [u8],
+    pub transformed_uri: &'a [u8],
+    pub request_transform_status: &'a [u8],
+    /// Fields after the last documented one, raw and unparsed (AWS adds fields over time).
+    pub extra: &'a [u8],
+}
+
+impl LbRecord<'_> {
+    /// The backend's status, or `None` when the backend sent none (`-` or `0`).
+    pub fn backend_status(&self) -> Option<u16> {
+        match parse_status(self.backend_status_raw) {
+            Some(0) | None => None,
+            s => s,
+        }
+    }
+
+    /// An LB-generated response: the LB answered itself (backend status `-` or `0`) on an HTTP
+    /// listener (TCP/SSL lines have no status at all).
+    pub fn lb_generated(&self) -> bool {
+        self.elb_status.is_some() && self.backend_status().is_none()
+    }
+}
+
+/// One error-log line (nginx or Apache).
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorRecord<'a> {
+    pub server: Server,
+    pub time: Timestamp,
+    pub level: &'a [u8],
+    /// Apache 2.4's `[module:level]` module.
+    pub module: Option<&'a [u8]>,
+    pub pid: Option<u32>,
+    /// nginx's `*N` connection number.
+    pub connection: Option<u64>,
+    pub client: Option<&'a [u8]>,
+    /// Apache `(104)Connection reset by peer` (as written) / nginx `111: Connection refused`.
+    pub errno: Option<&'a [u8]>,
+    /// Apache `AHnnnnn`.
+    pub code: Option<&'a [u8]>,
+    /// The message proper: for nginx up to `, client:`, without the `while …` action.
+    pub message: &'a [u8],
+    /// nginx `while <action>`.
+    pub action: Option<&'a [u8]>,
+    pub server_name: Option<&'a [u8]>,
+    pub request: Option<Request<'a>>,
+    pub upstream: Option<&'a [u8]>,
+    pub host: Option<&'a [u8]>,
+    pub referer: Option<&'a [u8]>,
+}
+
+/// One HTTP.sys HTTPERR line (IIS hosts): a request the kernel driver refused or dropped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpErrRecord<'a> {
+    pub time: Option<Timestamp>,
+    pub client_ip: Option<&'a [u8]>,
+    pub server_port: Option<u16>,
+    pub method: Option<&'a [u8]>,
+    pub uri: Option<&'a [u8]>,
+    pub status: Option<u16>,
+    pub site_id: Option<&'a [u8]>,
+    pub reason: &'a [u8],
+    pub queue: Option<&'a [u8]>,
+}
+
+/// A parsed line.
+#[derive(Clone, Copy, Debug)]
+pub enum Record<'a> {
+    Access(AccessRecord<'a>),
+    Lb(LbRecord<'a>),
+    Error(ErrorRecord<'a>),
+    HttpErr(HttpErrRecord<'a>),
+    /// A line that carries no record and is not an error: W3C `#` directives, blank lines.
+    Meta,
+}
+
+impl Record<'_> {
+    pub fn time(&self) -> Option<Timestamp> {
+        match self {
+            Record::Access(a) => a.time,
+            Record::Lb(l) => Some(l.time),
+            Record::Error(e) => Some(e.time),
+            Record::HttpErr(h) => h.time,
+            Record::Meta => None,
+        }
+    }
+}
+
+/// Why a line was rejected. Static text: building it allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub reason: &'static str,
+}
+
+impl ParseError {
+    pub const fn new(reason: &'static str) -> Self {
+        ParseError { reason }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason)
+    }
+}
+
+pub type ParseResult<'a> = Result<Record<'a>, ParseError>;
+
+/// A log format, ready to parse (access formats carry their compiled template).
+#[derive(Clone, Debug)]
+pub enum Format {
+    Elb,
+    Alb,
+    Apache(Arc<template::Template>),
+    Nginx(Arc<template::Template>),
+    W3c,
+    HttpErr,
+    NginxError,
+    ApacheError,
+}
+
+impl Format {
+    /// A stable short name, as accepted by `--log-format` and shown in reports.
+    pub fn name(&self) -> String {
+        match self {
+            Format::Elb => "elb".into(),
+            Format::Alb => "alb".into(),
+            Format::Apache(t) => format!("apache:{}", t.name),
+            Format::Nginx(t) => format!("nginx:{}", t.name),
+            Format::W3c => "w3c".into(),
+            Format::HttpErr => "httperr".into(),
+            Format::NginxError => "nginx-error".into(),
+            Format::ApacheError => "apache-error".into(),
+        }
+    }
+
+    /// Parse a format spec: `elb`, `alb`, `w3c`, `httperr`, `nginx-error`, `apache-error`,
+    /// `nginx` / `nginx-combined`, `apache-common` / `apache-combined` / `apache-vhost_combined`,
+    /// `apache:<LogFormat string>`, `nginx:<log_format string>`.
+    pub fn from_spec(spec: &str) -> Result<Format, String> {
+        if let Some(f) = spec.strip_prefix("apache:") {
+            return Ok(Format::Apache(Arc::new(apache::compile("custom", f)?)));
+        }
+        if let Some(f) = spec.strip_prefix("nginx:") {
+            return Ok(Format::Nginx(Arc::new(nginx::compile("custom", f, nginx::Escape::Default)?)));
+        }
+        Ok(match spec {
+            "elb" | "classic" | "classic-elb" => Format::Elb,
+            "alb" => Format::Alb,
+            "w3c" | "iis" => Format::W3c,
+            "httperr" => Format::HttpErr,
+            "nginx-error" => Format::NginxError,
+            "apache-error" => Format::ApacheError,
+            "nginx" | "nginx-combined" => Format::Nginx(Arc::new(nginx::combined())),
+            "apache-common" | "common" => Format::Apache(Arc::new(apache::preset("common").unwrap())),
+            "apache-combined" | "combined" => Format::Apache(Arc::new(apache::preset("combined").unwrap())),
+            "apache-vhost_combined" | "vhost_combined" => Format::Apache(Arc::new(apache::preset("vhost_combined").unwrap())),
+            other => {
+                return Err(format!(
+                    "unknown log format '{other}': use one of elb, alb, w3c, httperr, nginx-error, apache-error, \
+                     nginx-combined, apache-common, apache-combined, apache-vhost_combined, \
+                     'apache:<LogFormat string>' or 'nginx:<log_format string>'"
+                ));
+            }
+        })
+    }
+
+    pub fn parser(&self) -> Parser {
+        match self {
+            Format::Elb => Parser::Elb,
+            Format::Alb => Parser::Alb,
+            Format::Apache(t) | Format::Nginx(t) => Parser::Template(t.clone()),
+            Format::W3c => Parser::W3c(w3c::W3cParser::new(false)),
+            Format::HttpErr => Parser::W3c(w3c::W3cParser::new(true)),
+            Format::NginxError => Parser::NginxError,
+            Format::ApacheError => Parser::ApacheError,
+        }
+    }
+
+    /// Whether lines can be parsed independently of each other (so a file can be split into
+    /// chunks parsed in parallel). W3C is stateful: its `#Fields` header rules what follows.
+    pub fn stateless(&self) -> bool {
+        !matches!(self, Format::W3c | Format::HttpErr)
+    }
+}
+
+/// A parser with whatever state its format needs.
+#[derive(Clone, Debug)]
+pub enum Parser {
+    Elb,
+    Alb,
+    Template(Arc<template::Template>),
+    W3c(w3c::W3cParser),
+    NginxError,
+    ApacheError,
+}
+
+impl Parser {
+    /// Parse one line (without `\n`; a trailing `\r` is tolerated).
+    #[inline]
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> ParseResult<'a> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return Ok(Record::Meta);
+        }
+        match self {
+            Parser::Elb => elb::parse(line),
+            Parser::Alb => alb::parse(line),
+            Parser::Template(t) => t.parse(line).map(Record::Access),
+            Parser::W3c(p) => p.parse(line),
+            Parser::NginxError => errorlog::parse_nginx(line),
+            Parser::ApacheError => errorlog::parse_apache(line),
+        }
+    }
+}
+
+/// A three-digit HTTP status (`009` → 9); anything else → `None`.
+#[inline]
+pub fn parse_status(b: &[u8]) -> Option<u16> {
+    if b.len() != 3 {
+        return None;
+    }
+    let (a, c, d) = (b[0].wrapping_sub(b'0'), b[1].wrapping_sub(b'0'), b[2].wrapping_sub(b'0'));
+    if a > 9 || c > 9 || d > 9 {
+        return None;
+    }
+    Some(a as u16 * 100 + c as u16 * 10 + d as u16)
+}
+
+/// A decimal `u64` (no sign, no spaces, at most 19 digits).
+#[inline]
+pub fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 19 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+    }
+    Some(v)
+}
+
+/// `-` means "no value" in every format here.
+#[inline]
+pub fn dash(b: &[u8]) -> Option<&[u8]> {
+    if b == b"-" { None } else { Some(b) }
+}
+
+/// Split `ip:port` at the **last** colon (ELB writes IPv6 without brackets), stripping
+/// brackets when present. `-` gives `None`.
+pub fn split_host_port(b: &[u8]) -> Option<(&[u8], Option<u16>)> {
+    if b == b"-" || b.is_empty() {
+        return None;
+    }
+    if b[0] == b'[' {
+        let close = memchr::memchr(b']', b)?;
+        let host = &b[1..close];
+        let port = b.get(close + 2..).and_then(|p| parse_u64(p)).and_then(|p| u16::try_from(p).ok());
+        return Some((host, port));
+    }
+    match memchr::memrchr(b':', b) {
+        Some(i) => match parse_u64(&b[i + 1..]).and_then(|p| u16::try_from(p).ok()) {
+            Some(port) => Some((&b[..i], Some(port))),
+            None => Some((b, None)),
+        },
+        None => Some((b, None)),
+    }
+}
+
+/// Undo the escaping servers apply inside quoted log fields: `\"`, `\\`, `\xHH`, `\n`, `\t`,
+/// JSON `\uHHHH` (ASCII range). Cold path: used to show values to a person.
+pub fn unescape(b: &[u8]) -> String {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'"' | b'\\' | b'/' => {
+                    out.push(b[i + 1]);
+                    i += 2;
+                    continue;
+                }
+                b'n' => {
+                    out.push(b'\n');
+                    i += 2;
+                    continue;
+                }
+                b't' => {
+                    out.push(b'\t');
+                    i += 2;
+                    continue;
+                }
+                b'x' => {
+                    if let Some(v) = b.get(i + 2..i + 4).and_then(hex2) {
+                        out.push(v);
+                        i += 4;
+                        continue;
+                    }
+                }
+                b'u' => {
+                    if let (Some(h), Some(l)) = (b.get(i + 2..i + 4).and_then(hex2), b.get(i + 4..i + 6).and_then(hex2)) {
+                        if h == 0 {
+                            out.push(l);
+                            i += 6;
+                            continue;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex2(b: &[u8]) -> Option<u8> {
+    let h = |c: u8| (c as char).to_digit(16);
+    Some((h(b[0])? * 16 + h(b[1])?) as u8)
+}
+
+/// Lossy text of a byte field, for reports.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_split() {
+        let r = Request::split(b"GET http://a:80/x y HTTP/1.1");
+        assert_eq!(r.method, b"GET");
+        assert_eq!(r.target, b"http://a:80/x y");
+        assert_eq!(r.protocol, b"HTTP/1.1");
+        assert_eq!(r.path(), b"/x y");
+        let r = Request::split(b"- - - ");
+        assert_eq!((r.method, r.target, r.protocol), (&b"-"[..], &b"- -"[..], &b""[..]));
+        let r = Request::split(b"- http://h:80- -");
+        assert_eq!((r.method, r.target, r.protocol), (&b"-"[..], &b"http://h:80-"[..], &b"-"[..]));
+        assert_eq!(Request::split(b"GARBAGE").method, b"GARBAGE");
+    }
+
+    #[test]
+    fn host_port() {
+        assert_eq!(split_host_port(b"10.0.0.1:80"), Some((&b"10.0.0.1"[..], Some(80))));
+        assert_eq!(
+            split_host_port(b"2601:240:4002:5883:b5f3:aaaa:bbbb:64ec:53016"),
+            Some((&b"2601:240:4002:5883:b5f3:aaaa:bbbb:64ec"[..], Some(53016)))
+        );
+        assert_eq!(split_host_port(b"[2001:db8::1]:80"), Some((&b"2001:db8::1"[..], Some(80))));
+        assert_eq!(split_host_port(b"-"), None);
+    }
+
+    #[test]
+    fn unescapes() {
+        assert_eq!(unescape(br#"a\"b\\c\x41\u0042"#), "a\"b\\cAB");
+        assert_eq!(unescape(br"trailing\"), "trailing\\");
+        assert_eq!(unescape(br"\xZZ"), "\\xZZ");
+    }
+
+    #[test]
+    fn status() {
+        assert_eq!(parse_status(b"009"), Some(9));
+        assert_eq!(parse_status(b"502"), Some(502));
+        assert_eq!(parse_status(b"50"), None);
+        assert_eq!(parse_status(b"5x2"), None);
+    }
+}

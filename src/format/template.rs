@@ -1,0 +1,279 @@
+//! Access-log templates: what Apache's `LogFormat` and nginx's `log_format` compile to.
+//!
+//! A template is a sequence of literals and fields. Matching walks the line once: a literal must
+//! match exactly; a field runs up to the next literal (inside quotes, a `"` escaped with an odd
+//! number of backslashes does not end it), or has a fixed shape (timestamps). No backtracking, no
+//! regex, no allocation.
+
+use super::{AccessRecord, ParseError, Request, dash, parse_status, parse_u64};
+use crate::time::{Timestamp, parse_clf, parse_epoch, parse_iso8601, parse_secs_micros};
+
+/// How a timestamp field is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeKind {
+    /// `10/Oct/2000:13:55:36 -0700` (nginx `$time_local`).
+    Clf,
+    /// `[10/Oct/2000:13:55:36 -0700]` (Apache `%t`).
+    ClfBracketed,
+    /// `2000-10-10T13:55:36-07:00` (nginx `$time_iso8601`, Apache ISO strftime formats).
+    Iso8601,
+    /// Seconds since the epoch, optional fraction (`$msec`, `%{sec}t`).
+    Epoch,
+    /// Milliseconds since the epoch (`%{msec}t`).
+    EpochMillis,
+    /// Microseconds since the epoch (`%{usec}t`).
+    EpochMicros,
+}
+
+/// What a field means. Fields tailgate does not use are `Other` (still matched, never read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    RemoteAddr,
+    Time(TimeKind),
+    Request,
+    Method,
+    /// Path and query as sent (`$request_uri`).
+    Uri,
+    /// Path only (`%U`, `$uri`).
+    Path,
+    /// Query string: `%q` includes the `?`, nginx `$args` does not.
+    Query,
+    Protocol,
+    Status,
+    /// Final status when a format logs both (`%>s` beats `%s`).
+    FinalStatus,
+    BytesSent,
+    Referer,
+    UserAgent,
+    XForwardedFor,
+    Host,
+    DurationUs,
+    DurationMs,
+    /// Seconds, with or without a fraction (`$request_time`, `%T`).
+    DurationSecs,
+    UpstreamStatus,
+    UpstreamAddr,
+    UpstreamTime,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Lit(Box<[u8]>),
+    Field(Field),
+}
+
+/// A compiled access-log format.
+#[derive(Clone, Debug)]
+pub struct Template {
+    /// The format's name (`combined`, or the nickname from the config).
+    pub name: String,
+    /// The format string as given.
+    pub source: String,
+    pub pieces: Vec<Piece>,
+    /// Parts of the format tailgate could not interpret (matched, but ignored).
+    pub warnings: Vec<String>,
+}
+
+const E_LIT: ParseError = ParseError::new("line does not match the access-log format");
+const E_SHORT: ParseError = ParseError::new("line ends before the access-log format does");
+const E_TRAILING: ParseError = ParseError::new("unexpected text after the last field of the access-log format");
+const E_TIME: ParseError = ParseError::new("bad timestamp in access-log line");
+const E_STATUS: ParseError = ParseError::new("bad status in access-log line");
+const E_NUM: ParseError = ParseError::new("bad number in access-log line");
+
+impl Template {
+    pub fn new(name: &str, source: &str, pieces: Vec<Piece>, warnings: Vec<String>) -> Template {
+        // Merge adjacent literals so matching sees one literal between fields.
+        let mut merged: Vec<Piece> = Vec::with_capacity(pieces.len());
+        for p in pieces {
+            match (merged.last_mut(), p) {
+                (Some(Piece::Lit(a)), Piece::Lit(b)) => {
+                    let mut v = a.to_vec();
+                    v.extend_from_slice(&b);
+                    *a = v.into_boxed_slice();
+                }
+                (_, Piece::Lit(b)) if b.is_empty() => {}
+                (_, p) => merged.push(p),
+            }
+        }
+        Template { name: name.to_string(), source: source.to_string(), pieces: merged, warnings }
+    }
+
+    /// Whether the template has a field with this meaning.
+    pub fn has(&self, f: Field) -> bool {
+        self.pieces.iter().any(|p| *p == Piece::Field(f))
+    }
+
+    /// Match one line.
+    pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessRecord<'a>, ParseError> {
+        let mut rec = AccessRecord::default();
+        let mut p = 0usize;
+        let mut in_quotes = false;
+        let mut path_start: Option<usize> = None;
+        let mut have_final = false;
+        let n = self.pieces.len();
+        for i in 0..n {
+            match &self.pieces[i] {
+                Piece::Lit(l) => {
+                    if !line[p..].starts_with(l) {
+                        return Err(if line.len() - p < l.len() { E_SHORT } else { E_LIT });
+                    }
+                    p += l.len();
+                    // A literal that ends in `"` opens a quoted field (count quotes to know).
+                    let quotes = l.iter().filter(|&&c| c == b'"').count();
+                    if quotes % 2 == 1 {
+                        in_quotes = !in_quotes;
+                    }
+                }
+                Piece::Field(f) => {
+                    let end = field_end(line, p, *f, self.pieces.get(i + 1), in_quotes)?;
+                    let v = &line[p..end];
+                    assign(&mut rec, *f, v, p, line, &mut path_start, &mut have_final)?;
+                    p = end;
+                }
+            }
+        }
+        if p != line.len() {
+            return Err(E_TRAILING);
+        }
+        Ok(rec)
+    }
+}
+
+#[inline]
+fn field_end(line: &[u8], p: usize, f: Field, next: Option<&Piece>, in_quotes: bool) -> Result<usize, ParseError> {
+    match f {
+        Field::Time(TimeKind::Clf) => {
+            return if line.len() >= p + 26 { Ok(p + 26) } else { Err(E_SHORT) };
+        }
+        Field::Time(TimeKind::ClfBracketed) => {
+            return match memchr::memchr(b']', &line[p..]) {
+                Some(i) => Ok(p + i + 1),
+                None => Err(E_SHORT),
+            };
+        }
+        _ => {}
+    }
+    match next {
+        None => Ok(line.len()),
+        Some(Piece::Lit(l)) => find_literal(line, p, l, in_quotes).ok_or(E_SHORT),
+        Some(Piece::Field(next)) => {
+            // Two fields with nothing between: only `%U%q`-style pairs are meaningful.
+            let rest = &line[p..];
+            let stop = if *next == Field::Query && f == Field::Path {
+                rest.iter().position(|&c| c == b'?' || c == b' ')
+            } else {
+                rest.iter().position(|&c| c == b' ')
+            };
+            Ok(p + stop.unwrap_or(rest.len()))
+        }
+    }
+}
+
+/// Find `lit` in `line[from..]`. Inside quotes, a match whose first byte is a `"` preceded by an
+/// odd number of backslashes is an escaped quote, not the end of the field.
+#[inline]
+fn find_literal(line: &[u8], from: usize, lit: &[u8], in_quotes: bool) -> Option<usize> {
+    let first = lit[0];
+    let mut at = from;
+    loop {
+        let i = at + memchr::memchr(first, &line[at..])?;
+        if line[i..].starts_with(lit) {
+            if !(in_quotes && first == b'"') {
+                return Some(i);
+            }
+            let bs = line[from..i].iter().rev().take_while(|&&c| c == b'\\').count();
+            if bs % 2 == 0 {
+                return Some(i);
+            }
+        }
+        at = i + 1;
+    }
+}
+
+#[inline]
+fn time(kind: TimeKind, v: &[u8]) -> Option<Timestamp> {
+    match kind {
+        TimeKind::Clf => parse_clf(v),
+        TimeKind::ClfBracketed => {
+            if v.len() >= 2 && v[0] == b'[' && v[v.len() - 1] == b']' {
+                parse_clf(&v[1..v.len() - 1])
+            } else {
+                None
+            }
+        }
+        TimeKind::Iso8601 => parse_iso8601(v),
+        TimeKind::Epoch => parse_epoch(v),
+        TimeKind::EpochMillis => {
+            let ms = parse_u64(v)? as i64;
+            Some(Timestamp::from_micros(ms * 1000, Some(0), crate::time::Precision::Milli))
+        }
+        TimeKind::EpochMicros => {
+            let us = parse_u64(v)? as i64;
+            Some(Timestamp::from_micros(us, Some(0), crate::time::Precision::Micro))
+        }
+    }
+}
+
+#[inline]
+fn assign<'a>(
+    rec: &mut AccessRecord<'a>,
+    f: Field,
+    v: &'a [u8],
+    start: usize,
+    line: &'a [u8],
+    path_start: &mut Option<usize>,
+    have_final: &mut bool,
+) -> Result<(), ParseError> {
+    match f {
+        Field::RemoteAddr => rec.client = dash(v),
+        Field::Time(kind) => {
+            if v != b"-" {
+                rec.time = Some(time(kind, v).ok_or(E_TIME)?);
+            }
+        }
+        Field::Request => rec.request = Request::split(v),
+        Field::Method => rec.request.method = v,
+        Field::Uri => rec.request.target = v,
+        Field::Path => {
+            rec.request.target = v;
+            *path_start = Some(start);
+        }
+        Field::Query => {
+            // `%U%q` / `$uri?$args`: make the target span path and query when they are adjacent.
+            if let Some(ps) = *path_start {
+                let end = start + v.len();
+                let gap = &line[ps + rec.request.target.len()..start];
+                if !v.is_empty() && v != b"-" && (gap.is_empty() || gap == b"?") {
+                    rec.request.target = &line[ps..end];
+                }
+            }
+        }
+        Field::Protocol => rec.request.protocol = v,
+        Field::Status | Field::FinalStatus => {
+            if f == Field::Status && *have_final {
+                return Ok(());
+            }
+            rec.status = if v == b"-" { None } else { Some(parse_status(v).ok_or(E_STATUS)?) };
+            if f == Field::FinalStatus {
+                *have_final = true;
+            }
+        }
+        Field::BytesSent => rec.bytes_sent = if v == b"-" { Some(0) } else { Some(parse_u64(v).ok_or(E_NUM)?) },
+        Field::Referer => rec.referer = dash(v),
+        Field::UserAgent => rec.user_agent = dash(v),
+        Field::XForwardedFor => rec.x_forwarded_for = dash(v),
+        Field::Host => rec.host = dash(v),
+        Field::DurationUs => rec.duration_us = if v == b"-" { None } else { Some(parse_u64(v).ok_or(E_NUM)? as i64) },
+        Field::DurationMs => {
+            rec.duration_us = if v == b"-" { None } else { Some(parse_u64(v).ok_or(E_NUM)? as i64 * 1000) }
+        }
+        Field::DurationSecs => rec.duration_us = if v == b"-" { None } else { Some(parse_secs_micros(v).ok_or(E_NUM)?) },
+        Field::UpstreamStatus => rec.upstream_status = dash(v),
+        Field::UpstreamAddr => rec.upstream_addr = dash(v),
+        Field::UpstreamTime => rec.upstream_time = dash(v),
+        Field::Other => {}
+    }
+    Ok(())
+}

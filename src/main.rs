@@ -1,0 +1,133 @@
+//! The `tailgate` binary: parse arguments, pick the mode, print. The work lives in the library.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tailgate::cli::Cli;
+use tailgate::format::Format;
+use tailgate::report::{self, OutputFormat, Style};
+use tailgate::scan::{self, ScanOptions};
+
+fn init_tracing(cli: &Cli) {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn not_yet(what: &str, issue: u32) -> ExitCode {
+    eprintln!("tailgate: {what} is not available in this build yet (tracked as issue #{issue}); `tailgate --scan PATH…` is.");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    if cli.scan {
+        return run_scan(cli);
+    }
+    if cli.discover {
+        return not_yet("--discover", 3);
+    }
+    if cli.correlate {
+        return not_yet("--correlate", 4);
+    }
+    if cli.probe {
+        return not_yet("--probe", 6);
+    }
+    not_yet("the agent (no mode flag)", 5)
+}
+
+fn run_scan(cli: Cli) -> ExitCode {
+    let mut paths = cli.paths.clone();
+    paths.extend(cli.logs.iter().cloned());
+    if paths.is_empty() {
+        eprintln!(
+            "tailgate: --scan needs logs to read: `tailgate --scan /var/log/nginx/access.log …` or `--log PATH` \
+             (finding the host's logs by itself comes with --discover)"
+        );
+        return ExitCode::from(2);
+    }
+    let format = match cli.log_format.as_deref().map(Format::from_spec).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tailgate: --log-format: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let since_micros = match cli.since.as_deref().map(tailgate::time::parse_duration).transpose() {
+        Ok(d) => d.map(|d| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            (now.as_micros() as i64) - d.as_micros() as i64
+        }),
+        Err(e) => {
+            eprintln!("tailgate: --since: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let opts = ScanOptions {
+        format,
+        since_micros,
+        threads,
+        keep_events: cli.format == OutputFormat::Ndjson,
+        example_events: cli.examples,
+    };
+    let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let bar = if !cli.quiet && io::stderr().is_terminal() && total > (64 << 20) {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(pb)
+    } else {
+        None
+    };
+    let progress = |n: u64| {
+        if let Some(b) = &bar {
+            b.inc(n);
+        }
+    };
+    let reports = scan::scan_all(&paths, &opts, &progress);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for r in &reports {
+        if let Some(e) = &r.error {
+            tracing::error!("{}: {e}", r.path);
+        }
+    }
+    let unreadable = reports.iter().any(|r| r.error.is_some());
+    let stdout = io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let res = match cli.format {
+        OutputFormat::Text => report::write_text(&mut out, &reports, Style { color }),
+        OutputFormat::Json => report::write_json(&mut out, &reports),
+        OutputFormat::Ndjson => report::write_ndjson(&mut out, reports),
+    }
+    .and_then(|_| out.flush());
+    match res {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("tailgate: writing the report: {e}");
+            return ExitCode::from(2);
+        }
+        Ok(()) => {}
+    }
+    if unreadable { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}

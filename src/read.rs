@@ -1,0 +1,193 @@
+//! One-shot reading of a log: lines out of a file, a `.gz` file or stdin, through one reused
+//! buffer, with byte ranges for parallel scans.
+//!
+//! Lines are handed out as `&[u8]` without their `\n` (a `\r` before it is left for the parser,
+//! which strips it). A line longer than [`MAX_LINE`] is not buffered: it is reported as
+//! [`Line::TooLong`] with its length and skipped, so one runaway line cannot exhaust memory.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// The longest line kept whole (longer ones are skipped and reported).
+pub const MAX_LINE: usize = 4 << 20;
+const CHUNK: usize = 1 << 20;
+
+/// What the reader hands to its callback.
+pub enum Line<'a> {
+    Text(&'a [u8]),
+    /// A line longer than [`MAX_LINE`]; its length in bytes.
+    TooLong(u64),
+}
+
+/// Read every line of `r`, calling `f(line)`; `progress(bytes)` is told of each block read.
+/// A final line without `\n` is delivered too.
+pub fn for_each_line<R: Read>(
+    mut r: R,
+    mut f: impl FnMut(Line<'_>),
+    mut progress: impl FnMut(u64),
+) -> io::Result<()> {
+    let mut buf = vec![0u8; CHUNK * 2];
+    let mut start = 0usize; // start of the unconsumed part
+    let mut end = 0usize; // end of valid data
+    let mut skipping: Option<u64> = None; // inside an over-long line: bytes seen so far
+    loop {
+        if end == buf.len() {
+            if start > 0 {
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            } else if buf.len() < MAX_LINE + CHUNK {
+                buf.resize((buf.len() * 2).min(MAX_LINE + CHUNK), 0);
+            } else {
+                // The pending partial line is over the limit: drop it and skip to its end.
+                skipping = Some(skipping.unwrap_or(0) + (end - start) as u64);
+                start = 0;
+                end = 0;
+            }
+        }
+        let n = match r.read(&mut buf[end..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        progress(n as u64);
+        let scan_from = end;
+        end += n;
+        let mut pos = scan_from;
+        while let Some(i) = memchr::memchr(b'\n', &buf[pos..end]) {
+            let nl = pos + i;
+            if let Some(skipped) = skipping.take() {
+                f(Line::TooLong(skipped + (nl - start) as u64));
+            } else if nl - start > MAX_LINE {
+                f(Line::TooLong((nl - start) as u64));
+            } else {
+                f(Line::Text(&buf[start..nl]));
+            }
+            start = nl + 1;
+            pos = start;
+        }
+    }
+    if let Some(skipped) = skipping {
+        f(Line::TooLong(skipped + (end - start) as u64));
+    } else if end > start {
+        if end - start > MAX_LINE {
+            f(Line::TooLong((end - start) as u64));
+        } else {
+            f(Line::Text(&buf[start..end]));
+        }
+    }
+    Ok(())
+}
+
+/// Open a log for reading: `-` is stdin, `*.gz` is decompressed (concatenated members too).
+pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin()));
+    }
+    let f = File::open(path)?;
+    if is_gzip(path) {
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(CHUNK, f))));
+    }
+    Ok(Box::new(f))
+}
+
+pub fn is_gzip(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+/// The first `n` bytes of a log (decompressed), for format detection.
+pub fn sample(path: &Path, n: usize) -> io::Result<Vec<u8>> {
+    let mut r = open(path)?;
+    let mut buf = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Split a plain file into up to `parts` byte ranges that start at line starts.
+pub fn split_ranges(path: &Path, parts: usize) -> io::Result<Vec<(u64, u64)>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut bounds = vec![0u64];
+    let mut probe = vec![0u8; 64 * 1024];
+    for i in 1..parts {
+        let target = len * i as u64 / parts as u64;
+        let prev = *bounds.last().unwrap();
+        if target <= prev {
+            continue;
+        }
+        f.seek(SeekFrom::Start(target))?;
+        let mut at = target;
+        let found = loop {
+            let n = f.read(&mut probe)?;
+            if n == 0 {
+                break None;
+            }
+            if let Some(j) = memchr::memchr(b'\n', &probe[..n]) {
+                break Some(at + j as u64 + 1);
+            }
+            at += n as u64;
+        };
+        match found {
+            Some(b) if b < len && b > prev => bounds.push(b),
+            _ => {}
+        }
+    }
+    bounds.push(len);
+    Ok(bounds.windows(2).map(|w| (w[0], w[1])).filter(|(a, b)| b > a).collect())
+}
+
+/// A reader over `[start, end)` of a file.
+pub fn range_reader(path: &Path, start: u64, end: u64) -> io::Result<impl Read> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    Ok(f.take(end - start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(data: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_line(
+            data,
+            |l| match l {
+                Line::Text(t) => out.push(String::from_utf8_lossy(t).into_owned()),
+                Line::TooLong(n) => out.push(format!("<{n}>")),
+            },
+            |_| {},
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn splits_lines() {
+        assert_eq!(lines(b"a\nb\r\n\nc"), vec!["a", "b\r", "", "c"]);
+        assert_eq!(lines(b""), Vec::<String>::new());
+        assert_eq!(lines(b"x\n"), vec!["x"]);
+    }
+
+    #[test]
+    fn long_lines_are_skipped_not_buffered() {
+        let mut data = vec![b'a'; MAX_LINE + 10];
+        data.extend_from_slice(b"\nok\n");
+        data.extend(std::iter::repeat_n(b'b', MAX_LINE * 2));
+        assert_eq!(lines(&data), vec![format!("<{}>", MAX_LINE + 10), "ok".into(), format!("<{}>", MAX_LINE * 2)]);
+        // just under the limit is kept whole
+        let mut data = vec![b'c'; MAX_LINE - 1];
+        data.push(b'\n');
+        assert_eq!(lines(&data)[0].len(), MAX_LINE - 1);
+    }
+}

@@ -1,0 +1,433 @@
+//! `tailgate --scan`: one pass over logs, counting what matters at 3 a.m.
+//!
+//! Per log: lines, bad lines (first few with `file:line: reason`), 5xx by status (for LB logs
+//! split into LB-generated and backend-generated), events by problem, a per-minute timeline and
+//! the top failing paths. Large plain files with a stateless format are split at line boundaries
+//! and scanned on all cores; partial results merge exactly (line numbers are fixed up by prefix
+//! sums), so the answer never depends on the thread count.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::detect::{Class, Event, EventKind, Problem, classify};
+use crate::format::{Format, Parser, Record, detect};
+use crate::read::{self, Line};
+use crate::time::Timestamp;
+
+/// How many bad lines are quoted per log.
+pub const BAD_EXAMPLES: usize = 5;
+/// How many failing paths are listed per log.
+pub const TOP_PATHS: usize = 10;
+/// Files smaller than this are scanned on one thread.
+const PARALLEL_MIN_BYTES: u64 = 8 << 20;
+
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Force a format (otherwise detected per file).
+    pub format: Option<Format>,
+    /// Skip records older than this instant (unix micros).
+    pub since_micros: Option<i64>,
+    pub threads: usize,
+    /// Keep every event (for ndjson output); otherwise only counts and a few examples.
+    pub keep_events: bool,
+    /// How many example events to keep per log when `keep_events` is off.
+    pub example_events: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { format: None, since_micros: None, threads: 1, keep_events: false, example_events: 20 }
+    }
+}
+
+/// A rejected line.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadLine {
+    pub line: u64,
+    pub reason: String,
+    /// The start of the line, lossily decoded (at most 120 bytes).
+    pub excerpt: String,
+}
+
+/// Counts for one minute.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Minute {
+    pub records: u64,
+    pub http_5xx: u64,
+    pub events: u64,
+}
+
+/// LB 5xx split by who generated them.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct LbSplit {
+    pub lb_generated: u64,
+    pub backend_generated: u64,
+}
+
+/// What a scan found in one log.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LogReport {
+    pub path: String,
+    pub format: String,
+    pub bytes: u64,
+    pub lines: u64,
+    pub records: u64,
+    pub bad_lines: u64,
+    pub bad_examples: Vec<BadLine>,
+    /// Records skipped because they are older than `--since`.
+    pub skipped_old: u64,
+    pub status_5xx: BTreeMap<u16, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lb_5xx: Option<LbSplit>,
+    pub events_by_kind: BTreeMap<String, u64>,
+    pub problems: BTreeMap<String, u64>,
+    pub timeline: BTreeMap<String, Minute>,
+    pub top_failing_paths: Vec<(String, u64)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_time: Option<Timestamp>,
+    /// Events (all with `keep_events`, else the first few).
+    pub events: Vec<Event>,
+    /// Why the log could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The per-thread accumulator. Line numbers are relative to the chunk until merged.
+struct Acc {
+    file: Arc<str>,
+    lines: u64,
+    records: u64,
+    bad: u64,
+    bad_examples: Vec<BadLine>,
+    skipped_old: u64,
+    status_5xx: [u64; 100],
+    lb: LbSplit,
+    is_lb: bool,
+    kinds: HashMap<EventKind, u64>,
+    problems: HashMap<Problem, u64>,
+    minutes: HashMap<i64, Minute>,
+    cur_minute: i64,
+    cur: Minute,
+    paths: HashMap<Box<[u8]>, u64>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    events: Vec<Event>,
+    keep_events: bool,
+    example_events: usize,
+    since: Option<i64>,
+}
+
+impl Acc {
+    fn new(file: Arc<str>, opts: &ScanOptions) -> Acc {
+        Acc {
+            file,
+            lines: 0,
+            records: 0,
+            bad: 0,
+            bad_examples: Vec::new(),
+            skipped_old: 0,
+            status_5xx: [0; 100],
+            lb: LbSplit::default(),
+            is_lb: false,
+            kinds: HashMap::new(),
+            problems: HashMap::new(),
+            minutes: HashMap::new(),
+            cur_minute: i64::MIN,
+            cur: Minute::default(),
+            paths: HashMap::new(),
+            first: None,
+            last: None,
+            events: Vec::new(),
+            keep_events: opts.keep_events,
+            example_events: opts.example_events,
+            since: opts.since_micros,
+        }
+    }
+
+    fn bad_line(&mut self, reason: &str, line: &[u8]) {
+        self.bad += 1;
+        if self.bad_examples.len() < BAD_EXAMPLES {
+            let cut = &line[..line.len().min(120)];
+            self.bad_examples.push(BadLine { line: self.lines, reason: reason.to_string(), excerpt: String::from_utf8_lossy(cut).into_owned() });
+        }
+    }
+
+    #[inline]
+    fn flush_minute(&mut self) {
+        if self.cur_minute != i64::MIN {
+            let m = self.minutes.entry(self.cur_minute).or_default();
+            m.records += self.cur.records;
+            m.http_5xx += self.cur.http_5xx;
+            m.events += self.cur.events;
+        }
+        self.cur = Minute::default();
+    }
+
+    #[inline]
+    fn line(&mut self, parser: &mut Parser, line: Line<'_>) {
+        self.lines += 1;
+        let bytes = match line {
+            Line::Text(t) => t,
+            Line::TooLong(n) => {
+                self.bad += 1;
+                if self.bad_examples.len() < BAD_EXAMPLES {
+                    self.bad_examples.push(BadLine {
+                        line: self.lines,
+                        reason: format!("line of {n} bytes is longer than {} bytes: skipped", read::MAX_LINE),
+                        excerpt: String::new(),
+                    });
+                }
+                return;
+            }
+        };
+        let rec = match parser.parse(bytes) {
+            Ok(Record::Meta) => return,
+            Ok(r) => r,
+            Err(e) => {
+                self.bad_line(e.reason, bytes);
+                return;
+            }
+        };
+        let time = rec.time();
+        if let Some(t) = time {
+            if let Some(since) = self.since {
+                if t.micros < since {
+                    self.skipped_old += 1;
+                    return;
+                }
+            }
+            if self.first.is_none_or(|f| t.micros < f.micros) {
+                self.first = Some(t);
+            }
+            if self.last.is_none_or(|l| t.micros > l.micros) {
+                self.last = Some(t);
+            }
+            let m = t.minute();
+            if m != self.cur_minute {
+                self.flush_minute();
+                self.cur_minute = m;
+            }
+            self.cur.records += 1;
+        }
+        self.records += 1;
+        if matches!(rec, Record::Lb(_)) {
+            self.is_lb = true;
+        }
+        if let Some(class) = classify(&rec) {
+            self.event(&rec, class, time.is_some());
+        }
+    }
+
+    #[cold]
+    fn event(&mut self, rec: &Record<'_>, class: Class, timed: bool) {
+        *self.kinds.entry(class.kind).or_default() += 1;
+        if let Some(p) = class.problem {
+            *self.problems.entry(p).or_default() += 1;
+        }
+        // HTTP.sys answers 503 itself (queue full, app pool down): those count as 5xx too.
+        let status_5xx = class.status.filter(|s| (500..600).contains(s));
+        let is_5xx = status_5xx.is_some() && matches!(class.kind, EventKind::Http5xx | EventKind::Lb5xx | EventKind::HttpErr);
+        if let (true, Some(s)) = (is_5xx, status_5xx) {
+            self.status_5xx[(s - 500) as usize] += 1;
+        }
+        if let Some(g) = class.lb_generated {
+            if g {
+                self.lb.lb_generated += 1;
+            } else {
+                self.lb.backend_generated += 1;
+            }
+        }
+        if timed {
+            if is_5xx {
+                self.cur.http_5xx += 1;
+            }
+            self.cur.events += 1;
+        }
+        let path = match rec {
+            Record::Access(a) => Some(a.request.path()),
+            Record::Lb(l) => Some(l.request.path()),
+            Record::Error(e) => e.request.map(|r| r.path()),
+            Record::HttpErr(h) => h.uri,
+            Record::Meta => None,
+        };
+        if let Some(p) = path.filter(|p| !p.is_empty() && *p != b"-") {
+            let p = &p[..memchr::memchr(b'?', p).unwrap_or(p.len())];
+            let p = &p[..p.len().min(200)];
+            match self.paths.get_mut(p) {
+                Some(c) => *c += 1,
+                None => {
+                    self.paths.insert(p.into(), 1);
+                }
+            }
+        }
+        if self.keep_events || self.events.len() < self.example_events {
+            self.events.push(Event::new(rec, class, &self.file, self.lines));
+        }
+    }
+
+    /// Fold `other` (the chunk after this one) into `self`.
+    fn merge(&mut self, mut other: Acc) {
+        self.flush_minute();
+        other.flush_minute();
+        let off = self.lines;
+        for mut b in other.bad_examples {
+            if self.bad_examples.len() < BAD_EXAMPLES {
+                b.line += off;
+                self.bad_examples.push(b);
+            }
+        }
+        for mut e in other.events {
+            if self.keep_events || self.events.len() < self.example_events {
+                e.line += off;
+                self.events.push(e);
+            }
+        }
+        self.lines += other.lines;
+        self.records += other.records;
+        self.bad += other.bad;
+        self.skipped_old += other.skipped_old;
+        for i in 0..100 {
+            self.status_5xx[i] += other.status_5xx[i];
+        }
+        self.lb.lb_generated += other.lb.lb_generated;
+        self.lb.backend_generated += other.lb.backend_generated;
+        self.is_lb |= other.is_lb;
+        for (k, v) in other.kinds {
+            *self.kinds.entry(k).or_default() += v;
+        }
+        for (k, v) in other.problems {
+            *self.problems.entry(k).or_default() += v;
+        }
+        for (k, v) in other.minutes {
+            let m = self.minutes.entry(k).or_default();
+            m.records += v.records;
+            m.http_5xx += v.http_5xx;
+            m.events += v.events;
+        }
+        for (k, v) in other.paths {
+            *self.paths.entry(k).or_default() += v;
+        }
+        if let Some(f) = other.first {
+            if self.first.is_none_or(|s| f.micros < s.micros) {
+                self.first = Some(f);
+            }
+        }
+        if let Some(l) = other.last {
+            if self.last.is_none_or(|s| l.micros > s.micros) {
+                self.last = Some(l);
+            }
+        }
+        self.cur_minute = i64::MIN;
+    }
+
+    fn into_report(mut self, path: String, format: String, bytes: u64) -> LogReport {
+        self.flush_minute();
+        let mut paths: Vec<(Box<[u8]>, u64)> = self.paths.into_iter().collect();
+        paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        LogReport {
+            path,
+            format,
+            bytes,
+            lines: self.lines,
+            records: self.records,
+            bad_lines: self.bad,
+            bad_examples: self.bad_examples,
+            skipped_old: self.skipped_old,
+            status_5xx: (0..100).filter(|&i| self.status_5xx[i] > 0).map(|i| (500 + i as u16, self.status_5xx[i])).collect(),
+            lb_5xx: if self.is_lb { Some(self.lb) } else { None },
+            events_by_kind: self.kinds.into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect(),
+            problems: self.problems.into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect(),
+            timeline: self
+                .minutes
+                .into_iter()
+                .map(|(m, c)| (crate::time::format_utc(m * 1_000_000, crate::time::Precision::Second), c))
+                .collect(),
+            top_failing_paths: paths.into_iter().take(TOP_PATHS).map(|(p, c)| (crate::format::unescape(&p), c)).collect(),
+            first_time: self.first,
+            last_time: self.last,
+            events: self.events,
+            error: None,
+        }
+    }
+}
+
+/// Scan one log. Never fails: an unreadable file yields a report with `error` set.
+pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> LogReport {
+    let name = path.display().to_string();
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let fail = |e: String, format: String| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
+    let format = match &opts.format {
+        Some(f) => f.clone(),
+        None => match read::sample(path, 64 * 1024) {
+            Ok(s) => match detect::detect(&s) {
+                Some(f) => f,
+                None if s.is_empty() => Format::Elb, // empty file: nothing to parse either way
+                None => {
+                    return fail(
+                        "could not recognise the log format from the first lines: pass --log-format (e.g. elb, alb, \
+                         nginx-combined, apache-combined, 'nginx:<log_format>', w3c, nginx-error)"
+                            .into(),
+                        "unknown".into(),
+                    );
+                }
+            },
+            Err(e) => return fail(format!("cannot read: {e}"), "unknown".into()),
+        },
+    };
+    let file: Arc<str> = name.clone().into();
+    let fmt_name = if opts.format.is_none() && bytes == 0 && path.as_os_str() != "-" { "empty".to_string() } else { format.name() };
+    let parallel = opts.threads > 1 && format.stateless() && !read::is_gzip(path) && path.as_os_str() != "-" && bytes >= PARALLEL_MIN_BYTES;
+    let result = if parallel {
+        scan_parallel(path, &file, &format, opts, progress)
+    } else {
+        let mut acc = Acc::new(file.clone(), opts);
+        let mut parser = format.parser();
+        read::open(path).and_then(|r| read::for_each_line(r, |l| acc.line(&mut parser, l), progress)).map(|_| acc)
+    };
+    match result {
+        Ok(acc) => acc.into_report(name, fmt_name, bytes),
+        Err(e) => fail(format!("read error: {e}"), fmt_name),
+    }
+}
+
+fn scan_parallel(
+    path: &Path,
+    file: &Arc<str>,
+    format: &Format,
+    opts: &ScanOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> std::io::Result<Acc> {
+    let ranges = read::split_ranges(path, opts.threads)?;
+    let results: Vec<std::io::Result<Acc>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .map(|&(a, b)| {
+                let file = file.clone();
+                s.spawn(move || {
+                    let mut acc = Acc::new(file, opts);
+                    let mut parser = format.parser();
+                    let r = read::range_reader(path, a, b)?;
+                    read::for_each_line(r, |l| acc.line(&mut parser, l), progress)?;
+                    Ok(acc)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("scan thread panicked")).collect()
+    });
+    let mut it = results.into_iter();
+    let mut acc = it.next().unwrap_or_else(|| Ok(Acc::new(file.clone(), opts)))?;
+    for r in it {
+        acc.merge(r?);
+    }
+    Ok(acc)
+}
+
+/// Scan several logs, one after the other (each one uses all threads).
+pub fn scan_all(paths: &[PathBuf], opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> Vec<LogReport> {
+    paths.iter().map(|p| scan_log(p, opts, progress)).collect()
+}
