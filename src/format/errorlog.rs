@@ -133,6 +133,23 @@ fn bracket(b: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&b[1..close], rest.strip_prefix(b" ").unwrap_or(rest)))
 }
 
+/// Take a leading `(errno)Text: ` (it ends at `: [client`, `: AH` or the first `: `).
+fn errno<'a>(rest: &'a [u8], out: &mut Option<&'a [u8]>) -> &'a [u8] {
+    if out.is_some() || rest.first() != Some(&b'(') || !rest.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'-') {
+        return rest;
+    }
+    let end = memchr::memmem::find(rest, b": [client ")
+        .or_else(|| memchr::memmem::find(rest, b": AH"))
+        .or_else(|| memchr::memmem::find(rest, b": "));
+    match end {
+        Some(e) => {
+            *out = Some(&rest[..e]);
+            &rest[e + 2..]
+        }
+        None => rest,
+    }
+}
+
 pub fn parse_apache(line: &[u8]) -> ParseResult<'_> {
     let (ts, mut rest) = bracket(line).ok_or(E_APACHE)?;
     let time = parse_apache_error(ts).ok_or(E_APACHE_TIME)?;
@@ -167,20 +184,12 @@ pub fn parse_apache(line: &[u8]) -> ParseResult<'_> {
         rec.pid = parse_u64(&p[..end]).map(|v| v as u32);
         rest = r;
     }
-    // (errno)Text: — ends at ": [client" or ": AH" or the first ": ".
-    if rest.first() == Some(&b'(') && rest.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'-') {
-        let end = memchr::memmem::find(rest, b": [client ")
-            .or_else(|| memchr::memmem::find(rest, b": AH"))
-            .or_else(|| memchr::memmem::find(rest, b": "));
-        if let Some(e) = end {
-            rec.errno = Some(&rest[..e]);
-            rest = &rest[e + 2..];
-        }
-    }
+    // (errno)Text: comes before [client …] in 2.4 and after it in 2.2.
+    rest = errno(rest, &mut rec.errno);
     if rest.starts_with(b"[client ") || rest.starts_with(b"[remote ") {
         let (c, r) = bracket(rest).ok_or(E_APACHE)?;
         rec.client = Some(&c[7..]);
-        rest = r;
+        rest = errno(r, &mut rec.errno);
     }
     if rest.len() > 8 && rest.starts_with(b"AH") && rest[2..7].iter().all(u8::is_ascii_digit) && rest[7] == b':' {
         rec.code = Some(&rest[..7]);
