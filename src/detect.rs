@@ -15,8 +15,7 @@ use crate::format::{ErrorRecord, HttpErrRecord, Record, Request, Server, text, u
 use crate::time::Timestamp;
 
 /// What went wrong, in a small vocabulary shared by nginx, Apache, IIS and the probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Problem {
     // The backend's response was not valid HTTP (the LB would answer 502).
     InvalidHeader,
@@ -108,8 +107,7 @@ impl Problem {
 }
 
 /// The kind of an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
     /// A local access log recorded a 5xx answer.
     Http5xx,
@@ -134,6 +132,19 @@ impl EventKind {
         }
     }
 }
+
+/// Both serialize as their stable strings (`as_str`).
+macro_rules! serialize_as_str {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+serialize_as_str!(Problem);
+serialize_as_str!(EventKind);
 
 /// The allocation-free verdict on one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
