@@ -223,7 +223,10 @@ const NGINX: &[(&[u8], Problem)] = &[
 
 /// Apache `AHnnnnn` codes with a fixed meaning.
 const APACHE_CODES: &[(&[u8], Problem)] = &[
-    (b"AH01106", Problem::InvalidStatusLine),
+    // "bad HTTP/1.1 header returned by /path (GET)": logged when the response's header section
+    // does not parse (seen with a real Apache 2.4.71 and a header line holding a control
+    // character); Apache answers 502.
+    (b"AH01106", Problem::InvalidHeader),
     (b"AH01110", Problem::PrematureClose),
     (b"AH01114", Problem::ConnectFailed),
     (b"AH00957", Problem::ConnectFailed),

@@ -266,7 +266,15 @@ impl Acc {
             }
         }
         if self.keep_events || self.events.len() < self.example_events {
-            self.events.push(Event::new(rec, class, &self.file, self.lines));
+            let ev = Event::new(rec, class, &self.file, self.lines);
+            // Apache logs a proxy failure as two lines from the same connection: AH01102 (why,
+            // no path) then AH00898 (the path of the 502 it sent). Give the first one the path.
+            if let (Some(req), Some(prev)) = (&ev.request, self.events.last_mut()) {
+                if prev.request.is_none() && prev.line + 1 == ev.line && prev.client.is_some() && prev.client == ev.client {
+                    prev.request = Some(req.clone());
+                }
+            }
+            self.events.push(ev);
         }
     }
 

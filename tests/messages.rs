@@ -101,7 +101,7 @@ fn apache_messages() {
         (format!("{t} [proxy:error] [pid 7] {c} AH00898: Corrupt status line returned by remote server: FOO returned by /x"), InvalidStatusLine),
         (format!("{t} [proxy:error] [pid 7] {c} AH00898: Malformed connection header returned by /x"), InvalidHeader),
         (format!("{t} [proxy:error] [pid 7] {c} AH00898: Timeout on 100-Continue returned by /x"), Timeout),
-        (format!("{t} [proxy_http:warn] [pid 7] {c} AH01106: bad HTTP/1.1 header returned by /x (GET)"), InvalidStatusLine),
+        (format!("{t} [proxy_http:warn] [pid 7] {c} AH01106: bad HTTP/1.1 header returned by /x (GET)"), InvalidHeader),
         (format!("{t} [proxy_http:error] [pid 7] (104)Connection reset by peer: {c} AH01110: error reading response"), PrematureClose),
         (format!("{t} [proxy_http:error] [pid 7] {c} AH01114: HTTP: failed to make connection to backend: 127.0.0.1"), ConnectFailed),
         (format!("{t} [proxy:error] [pid 7] (111)Connection refused: AH00957: http: attempt to connect to 127.0.0.1:9000 (127.0.0.1:9000) failed"), ConnectFailed),

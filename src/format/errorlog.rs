@@ -200,5 +200,17 @@ pub fn parse_apache(line: &[u8]) -> ParseResult<'_> {
         rest = &rest[..i];
     }
     rec.message = rest;
+    // mod_proxy names the request path in the message: "… returned by /path[ (METHOD)]".
+    if let Some(i) = memchr::memmem::rfind(rest, b" returned by /") {
+        let after = &rest[i + 13..];
+        let end = memchr::memchr(b' ', after).unwrap_or(after.len());
+        let path = &after[..end];
+        let method = after[end..]
+            .strip_prefix(b" (")
+            .and_then(|m| m.strip_suffix(b")"))
+            .filter(|m| !m.is_empty() && m.iter().all(u8::is_ascii_uppercase))
+            .unwrap_or(b"");
+        rec.request = Some(Request { raw: b"", method, target: path, protocol: b"" });
+    }
     Ok(Record::Error(rec))
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Seed each target's corpus from the real samples in tests/fixtures, then fuzz every target
+# for SECONDS (default 300) one after the other. Needs the nightly toolchain and cargo-fuzz:
+#   rustup toolchain install nightly && cargo install cargo-fuzz
+# Usage: fuzz/run.sh [SECONDS] [TARGET…]
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-300}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(elb alb apache nginx w3c errorlog detect)
+fx=../tests/fixtures
+seed() { # seed TARGET FILE… : one corpus file per line
+  mkdir -p "corpus/$1"
+  local t=$1; shift
+  cat "$@" | awk -v d="corpus/$t" 'NF { f = sprintf("%s/seed-%04d", d, NR); printf "%s", $0 > f; close(f) }'
+}
+seed elb $fx/elb/classic-samples.log
+seed alb $fx/elb/alb-samples.log
+seed errorlog $fx/errorlogs/*.log
+mkdir -p corpus/w3c corpus/detect corpus/apache corpus/nginx
+for f in $(find $fx/iis -type f) $fx/elb/*.log $fx/errorlogs/*.log; do
+  cp "$f" "corpus/w3c/$(basename "$f")"; cp "$f" "corpus/detect/$(basename "$f")"
+done
+printf '%s\0%s' '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"' \
+  '127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl"' > corpus/apache/combined
+printf '%s\0%s' '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' \
+  '127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 009 0 "-" "curl"' > corpus/nginx/combined
+for t in "${targets[@]}"; do
+  echo "== $t ($secs s)"
+  cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" -max_len=8192 2>&1 | grep -E '^(#[0-9]+ +DONE|Done|==|SUMMARY|artifact)' || true
+done

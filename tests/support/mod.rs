@@ -1,0 +1,296 @@
+//! Test support: a misbehaving test backend, and real nginx / Apache httpd started on 127.0.0.1
+//! with their own temporary prefix. Ports are picked free at run time.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How the test backend answers, by request path.
+pub const BEHAVIOURS: &[(&str, &str)] = &[
+    ("/ok", "a valid 200"),
+    ("/invalid-header", "a header line with a control character and no colon"),
+    ("/bad-status", "no valid status line"),
+    ("/early-close", "closes the connection without answering"),
+    ("/reset", "resets the connection (RST) without answering"),
+    ("/slow", "answers after 3 s (proxies time out after 1 s)"),
+    ("/app-500", "its own 500"),
+    ("/app-502", "its own 502"),
+];
+
+/// A backend that misbehaves per request path (see [`BEHAVIOURS`]).
+pub struct Backend {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+fn read_head(s: &mut TcpStream) -> Option<String> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut buf = Vec::new();
+    let mut b = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut b).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&b[..n]);
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+fn serve(mut s: TcpStream) {
+    let Some(head) = read_head(&mut s) else { return };
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = path.split('?').next().unwrap_or("/");
+    let reply: &[u8] = match path {
+        "/invalid-header" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nBad\x01Header no colon\r\nConnection: close\r\n\r\nok",
+        "/bad-status" => b"HELLO I AM NOT HTTP\r\n\r\nsome body\n",
+        "/early-close" => {
+            let _ = s.shutdown(Shutdown::Both);
+            return;
+        }
+        "/reset" => {
+            let sock = socket2::Socket::from(s);
+            let _ = sock.set_linger(Some(Duration::from_secs(0)));
+            drop(sock); // close with SO_LINGER 0 → RST
+            return;
+        }
+        "/slow" => {
+            thread::sleep(Duration::from_secs(3));
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"
+        }
+        "/app-500" => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom",
+        "/app-502" => b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbad!",
+        _ => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    };
+    let _ = s.write_all(reply);
+    let _ = s.flush();
+    let _ = s.shutdown(Shutdown::Write);
+    // drain so the close is orderly
+    let mut sink = [0u8; 512];
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    while let Ok(n) = s.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+impl Backend {
+    pub fn start() -> Backend {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                match l.accept() {
+                    Ok((s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        thread::spawn(move || serve(s));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Backend { port, stop }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Send one request with `Connection: close` and return the raw response bytes (possibly empty).
+pub fn get(port: u16, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: test.local\r\nUser-Agent: tailgate-test/1.0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+fn wait_port(port: u16, child: &mut Child, what: &str, log: &Path) {
+    let t0 = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("{what} exited with {st} before listening; its log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{what} did not listen on {port} within 20 s");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Fail with a clear message when a server binary is missing (the README's test command installs them).
+pub fn need(bin: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(bin);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{bin} is not installed: run the README's test command (it installs nginx, apache2, haproxy and logrotate)");
+}
+
+/// A running server that is stopped (and waited for) on drop.
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Child,
+    stopped: bool,
+}
+
+impl Server {
+    pub fn access_log(&self) -> PathBuf {
+        self.dir.join("access.log")
+    }
+    pub fn error_log(&self) -> PathBuf {
+        self.dir.join("error.log")
+    }
+    /// Stop the server and wait for it, so its logs are complete.
+    pub fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
+        unsafe_kill(self.child.id(), 15);
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+/// Real nginx on 127.0.0.1 proxying to `backend_port`, logs in `dir`. `log_format` is the
+/// access-log format line (nickname `t`), or `None` for nginx's predefined `combined`.
+pub fn nginx(dir: &Path, backend_port: u16, log_format: Option<&str>) -> Server {
+    let bin = need("nginx");
+    let port = free_port();
+    let d = dir.display();
+    for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+        std::fs::create_dir_all(dir.join("tmp").join(t)).unwrap();
+    }
+    let (fmt_def, fmt_use) = match log_format {
+        Some(f) => (format!("log_format t '{f}';"), "t"),
+        None => (String::new(), "combined"),
+    };
+    let conf = format!(
+        r#"daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 128; }}
+http {{
+    {fmt_def}
+    access_log {d}/access.log {fmt_use};
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://127.0.0.1:{backend_port};
+            proxy_read_timeout 1s;
+            proxy_connect_timeout 1s;
+            proxy_next_upstream off;
+        }}
+    }}
+}}
+"#
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let mut child = Command::new(bin)
+        .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf"), "-e", &format!("{d}/error.log")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port, &mut child, "nginx", &dir.join("error.log"));
+    Server { port, dir: dir.to_path_buf(), child, stopped: false }
+}
+
+/// Real Apache httpd (Debian's apache2 binary, event MPM, mod_proxy_http) on 127.0.0.1 proxying
+/// to `backend_port`, logs in `dir` (`combined` access log, `error.log`).
+pub fn apache(dir: &Path, backend_port: u16) -> Server {
+    let bin = need("apache2");
+    let port = free_port();
+    let d = dir.display();
+    let m = "/usr/lib/apache2/modules";
+    let conf = format!(
+        r#"ServerRoot "{d}"
+ServerName localhost
+Listen 127.0.0.1:{port}
+PidFile {d}/httpd.pid
+DefaultRuntimeDir {d}
+Mutex file:{d} default
+LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule proxy_module {m}/mod_proxy.so
+LoadModule proxy_http_module {m}/mod_proxy_http.so
+User nobody
+Group nogroup
+ErrorLog {d}/error.log
+LogLevel warn
+LogFormat "%h %l %u %t \"%r\" %>s %O \"%{{Referer}}i\" \"%{{User-Agent}}i\"" combined
+CustomLog {d}/access.log combined
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 25
+MaxRequestWorkers 25
+MinSpareThreads 1
+MaxSpareThreads 25
+ProxyPass / http://127.0.0.1:{backend_port}/ timeout=1
+ProxyTimeout 1
+"#
+    );
+    std::fs::write(dir.join("httpd.conf"), conf).unwrap();
+    let mut child = Command::new(bin)
+        .args(["-f", &format!("{d}/httpd.conf"), "-DFOREGROUND"])
+        .env("APACHE_RUN_DIR", dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_port(port, &mut child, "apache2", &dir.join("error.log"));
+    Server { port, dir: dir.to_path_buf(), child, stopped: false }
+}
+
+/// A temp dir that world can enter (server workers drop privileges).
+pub fn server_dir() -> tempfile::TempDir {
+    let d = tempfile::Builder::new().prefix("tailgate-test").tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    d
+}
