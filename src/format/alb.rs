@@ -27,6 +27,38 @@ pub fn is_conn_type(t: &[u8]) -> bool {
     matches!(t, b"http" | b"https" | b"h2" | b"ws" | b"wss" | b"grpcs")
 }
 
+/// Split the fields after `ssl_protocol` (see the module doc). Missing fields are empty.
+pub fn tail_fields(tail: &[u8]) -> AlbFields<'_> {
+    let mut c = Cursor::new(tail);
+    let mut alb = AlbFields::default();
+    let mut f = || c.quoted().unwrap_or(b"");
+    alb.target_group_arn = f();
+    alb.trace_id = f();
+    alb.domain_name = f();
+    alb.chosen_cert_arn = f();
+    alb.matched_rule_priority = f();
+    let rct = f();
+    alb.actions_executed = f();
+    alb.redirect_url = f();
+    alb.error_reason = f();
+    alb.target_port_list = f();
+    alb.target_status_code_list = f();
+    alb.classification = f();
+    alb.classification_reason = f();
+    alb.request_creation_time = parse_iso8601(rct);
+    // conn_trace_id (2024) is `TID_…` or `-`; anything else here is an unknown trailing field.
+    if c.rest.starts_with(b"TID_") || c.rest == b"-" || c.rest.starts_with(b"- ") {
+        alb.conn_trace_id = c.token().unwrap_or(b"");
+        let mut f = || c.quoted().unwrap_or(b"");
+        alb.transformed_host = f();
+        alb.transformed_uri = f();
+        alb.request_transform_status = f();
+    }
+    alb.extra = c.rest;
+    alb
+}
+
+#[inline]
 pub fn parse(line: &[u8]) -> ParseResult<'_> {
     let mut c = Cursor::new(line);
     let conn_type = c.token().ok_or(E_FIELDS)?;
@@ -55,31 +87,7 @@ pub fn parse(line: &[u8]) -> ParseResult<'_> {
     let ssl_cipher = c.token().ok_or(E_FIELDS)?;
     let ssl_protocol = c.token().ok_or(E_FIELDS)?;
 
-    let mut alb = AlbFields::default();
-    let mut f = || c.quoted().unwrap_or(b"");
-    alb.target_group_arn = f();
-    alb.trace_id = f();
-    alb.domain_name = f();
-    alb.chosen_cert_arn = f();
-    alb.matched_rule_priority = f();
-    let rct = f();
-    alb.actions_executed = f();
-    alb.redirect_url = f();
-    alb.error_reason = f();
-    alb.target_port_list = f();
-    alb.target_status_code_list = f();
-    alb.classification = f();
-    alb.classification_reason = f();
-    alb.request_creation_time = parse_iso8601(rct);
-    // conn_trace_id (2024) is `TID_…` or `-`; anything else here is an unknown trailing field.
-    if c.rest.starts_with(b"TID_") || c.rest == b"-" || c.rest.starts_with(b"- ") {
-        alb.conn_trace_id = c.token().unwrap_or(b"");
-        let mut f = || c.quoted().unwrap_or(b"");
-        alb.transformed_host = f();
-        alb.transformed_uri = f();
-        alb.request_transform_status = f();
-    }
-    alb.extra = c.rest;
+    let alb_tail = c.rest;
 
     Ok(Record::Lb(LbRecord {
         kind: LbKind::Alb,
@@ -101,6 +109,6 @@ pub fn parse(line: &[u8]) -> ParseResult<'_> {
         user_agent,
         ssl_cipher,
         ssl_protocol,
-        alb,
+        alb_tail,
     }))
 }

@@ -144,8 +144,9 @@ pub struct LbRecord<'a> {
     pub user_agent: &'a [u8],
     pub ssl_cipher: &'a [u8],
     pub ssl_protocol: &'a [u8],
-    /// ALB-only fields (empty for Classic).
-    pub alb: AlbFields<'a>,
+    /// ALB: everything after `ssl_protocol`, raw; [`LbRecord::alb`] splits it into fields.
+    /// Kept raw so the hot path (every line) does not pay for fields only failures need.
+    pub alb_tail: &'a [u8],
 }
 
 /// The ALB fields after `ssl_protocol`, in log order. Absent fields (older logs) are empty.
@@ -172,7 +173,12 @@ pub struct AlbFields<'a> {
     pub extra: &'a [u8],
 }
 
-impl LbRecord<'_> {
+impl<'a> LbRecord<'a> {
+    /// The ALB fields after `ssl_protocol` (all empty for Classic ELB lines).
+    pub fn alb(&self) -> AlbFields<'a> {
+        if self.kind == LbKind::Alb { alb::tail_fields(self.alb_tail) } else { AlbFields::default() }
+    }
+
     /// The backend's status, or `None` when the backend sent none (`-` or `0`).
     pub fn backend_status(&self) -> Option<u16> {
         match parse_status(self.backend_status_raw) {
@@ -428,7 +434,9 @@ pub fn split_host_port(b: &[u8]) -> Option<(&[u8], Option<u16>)> {
         let port = b.get(close + 2..).and_then(|p| parse_u64(p)).and_then(|p| u16::try_from(p).ok());
         return Some((host, port));
     }
-    match memchr::memrchr(b':', b) {
+    // A port has at most 5 digits: the separating colon is within the last 6 bytes.
+    let tail_from = b.len().saturating_sub(6);
+    match b[tail_from..].iter().rposition(|&c| c == b':').map(|i| tail_from + i) {
         Some(i) => match parse_u64(&b[i + 1..]).and_then(|p| u16::try_from(p).ok()) {
             Some(port) => Some((&b[..i], Some(port))),
             None => Some((b, None)),

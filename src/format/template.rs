@@ -71,6 +71,8 @@ pub struct Template {
     /// The format string as given.
     pub source: String,
     pub pieces: Vec<Piece>,
+    /// Per piece: whether it lies inside a `"…"` pair of the format (precomputed for matching).
+    quoted: Vec<bool>,
     /// Parts of the format tailgate could not interpret (matched, but ignored).
     pub warnings: Vec<String>,
 }
@@ -97,7 +99,17 @@ impl Template {
                 (_, p) => merged.push(p),
             }
         }
-        Template { name: name.to_string(), source: source.to_string(), pieces: merged, warnings }
+        let mut quoted = Vec::with_capacity(merged.len());
+        let mut inside = false;
+        for p in &merged {
+            quoted.push(inside);
+            if let Piece::Lit(l) = p {
+                if l.iter().filter(|&&c| c == b'"').count() % 2 == 1 {
+                    inside = !inside;
+                }
+            }
+        }
+        Template { name: name.to_string(), source: source.to_string(), pieces: merged, quoted, warnings }
     }
 
     /// Whether the template has a field with this meaning.
@@ -109,25 +121,19 @@ impl Template {
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessRecord<'a>, ParseError> {
         let mut rec = AccessRecord::default();
         let mut p = 0usize;
-        let mut in_quotes = false;
         let mut path_start: Option<usize> = None;
         let mut have_final = false;
         let n = self.pieces.len();
         for i in 0..n {
             match &self.pieces[i] {
                 Piece::Lit(l) => {
-                    if !line[p..].starts_with(l) {
+                    if !starts_with(&line[p..], l) {
                         return Err(if line.len() - p < l.len() { E_SHORT } else { E_LIT });
                     }
                     p += l.len();
-                    // A literal that ends in `"` opens a quoted field (count quotes to know).
-                    let quotes = l.iter().filter(|&&c| c == b'"').count();
-                    if quotes % 2 == 1 {
-                        in_quotes = !in_quotes;
-                    }
                 }
                 Piece::Field(f) => {
-                    let end = field_end(line, p, *f, self.pieces.get(i + 1), in_quotes)?;
+                    let end = field_end(line, p, *f, self.pieces.get(i + 1), self.quoted[i])?;
                     let v = &line[p..end];
                     assign(&mut rec, *f, v, p, line, &mut path_start, &mut have_final)?;
                     p = end;
@@ -171,6 +177,22 @@ fn field_end(line: &[u8], p: usize, f: Field, next: Option<&Piece>, in_quotes: b
     }
 }
 
+/// `hay.starts_with(lit)` without a call to memcmp (literals are a few bytes).
+#[inline(always)]
+fn starts_with(hay: &[u8], lit: &[u8]) -> bool {
+    if hay.len() < lit.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < lit.len() {
+        if hay[i] != lit[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Find `lit` in `line[from..]`. Inside quotes, a match whose first byte is a `"` preceded by an
 /// odd number of backslashes is an escaped quote, not the end of the field.
 #[inline]
@@ -178,8 +200,10 @@ fn find_literal(line: &[u8], from: usize, lit: &[u8], in_quotes: bool) -> Option
     let first = lit[0];
     let mut at = from;
     loop {
-        let i = at + memchr::memchr(first, &line[at..])?;
-        if line[i..].starts_with(lit) {
+        // Quoted fields (request, user agent) are long: memchr's vector search wins there; the
+        // short unquoted ones (status, bytes) are faster with a word-at-a-time scan.
+        let i = at + if in_quotes { memchr::memchr(first, &line[at..])? } else { super::cursor::find_byte(&line[at..], first)? };
+        if starts_with(&line[i..], lit) {
             if !(in_quotes && first == b'"') {
                 return Some(i);
             }
