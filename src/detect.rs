@@ -377,6 +377,8 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
@@ -439,13 +441,24 @@ impl Event {
             client: None,
             backend: None,
             upstream: None,
+            user_agent: None,
             message: None,
         };
         match rec {
             Record::Access(a) => {
                 ev.request = req(&a.request);
+                if let (Some(r), Some(q)) = (ev.request.as_mut(), a.query) {
+                    // IIS logs the query apart: put it back into the target.
+                    let at = r.find(' ').map(|m| r[m + 1..].find(' ').map_or(r.len(), |e| m + 1 + e)).unwrap_or(r.len());
+                    r.insert_str(at, &format!("?{}", text(q)));
+                }
                 ev.client = a.client.map(text);
                 ev.upstream = a.upstream_addr.map(text);
+                ev.user_agent = a.user_agent.map(|u| if a.w3c {
+                    crate::format::w3c::decode_plus(u)
+                } else {
+                    unescape(u)
+                });
             }
             Record::Lb(l) => {
                 ev.request = req(&l.request);
@@ -455,6 +468,7 @@ impl Event {
                     None => text(ip),
                 });
                 ev.source = class.lb_generated.map(|g| if g { "lb" } else { "backend" });
+                ev.user_agent = Some(text(l.user_agent));
             }
             Record::Error(e) => {
                 ev.request = e.request.as_ref().and_then(req);

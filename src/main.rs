@@ -52,6 +52,14 @@ fn main() -> ExitCode {
 }
 
 fn run_scan(cli: Cli) -> ExitCode {
+    if let Some(c) = &cli.config {
+        eprintln!("tailgate: --config {} is read by the agent, which is not available yet; --scan takes its logs as arguments", c.display());
+        return ExitCode::from(2);
+    }
+    if let Some(r) = &cli.root {
+        eprintln!("tailgate: --root {} is for discovery, which is not available yet; pass the logs to --scan by path", r.display());
+        return ExitCode::from(2);
+    }
     let mut paths = cli.paths.clone();
     paths.extend(cli.logs.iter().cloned());
     if paths.is_empty() {

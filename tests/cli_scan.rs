@@ -175,3 +175,27 @@ fn threads_do_not_change_the_answer() {
     assert_eq!(ev_one, ev_four, "same events, same line numbers");
     assert_eq!(one, four);
 }
+
+#[test]
+fn iis_w3c_events_restore_the_query_and_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2026-11-25 08:00:00\r\n\
+#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n\
+2026-11-25 08:00:01 10.0.0.5 GET /api/orders id=7&x=1 80 - 10.0.0.200 Mozilla/5.0+(Windows+NT+10.0) - 502 3 12030 15001\r\n\
+2026-11-25 08:00:02 10.0.0.5 GET / - 80 - 10.0.0.200 ELB-HealthChecker/2.0 - 200 0 0 3\r\n\
+#Fields: date time cs-method cs-uri-stem sc-status\r\n\
+2026-11-25 08:01:00 POST /upload 500\r\n";
+    let path = write(dir.path(), "u_ex261125.log", log.as_bytes());
+    let out = bin().args(["--scan", "--format", "ndjson", &path]).output().unwrap();
+    let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["request"], "GET /api/orders?id=7&x=1");
+    assert_eq!(lines[0]["user_agent"], "Mozilla/5.0 (Windows NT 10.0)");
+    assert_eq!(lines[0]["status"], 502);
+    assert_eq!(lines[0]["line"], 5);
+    assert_eq!(lines[0]["timestamp"], "2026-11-25T08:00:01Z");
+    // the second #Fields header (fewer columns) rules the last line
+    assert_eq!(lines[1]["request"], "POST /upload");
+    assert_eq!(lines[1]["line"], 8);
+    let log = &lines[2];
+    assert_eq!((log["format"].as_str(), log["records"].as_u64(), log["bad_lines"].as_u64()), (Some("w3c"), Some(3), Some(0)));
+}

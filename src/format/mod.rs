@@ -104,6 +104,10 @@ pub struct AccessRecord<'a> {
     pub upstream_time: Option<&'a [u8]>,
     pub x_forwarded_for: Option<&'a [u8]>,
     pub host: Option<&'a [u8]>,
+    /// A query string logged apart from the target (IIS `cs-uri-query`, without the `?`).
+    pub query: Option<&'a [u8]>,
+    /// Written by IIS (W3C): spaces inside values are `+`.
+    pub w3c: bool,
     /// IIS `sc-substatus` and `sc-win32-status`.
     pub substatus: Option<u32>,
     pub win32_status: Option<u32>,

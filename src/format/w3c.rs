@@ -107,6 +107,11 @@ impl Columns {
     }
 }
 
+/// W3C writes spaces inside values as `+`: undo that for display.
+pub fn decode_plus(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).replace('+', " ")
+}
+
 /// The HTTPERR layout of older HTTP.sys versions, used when a file has no `#Fields` header.
 const HTTPERR_DEFAULT: &[u8] = b"date time c-ip c-port s-ip s-port cs-version cs-method cs-uri sc-status s-siteid s-reason s-queuename";
 
@@ -174,11 +179,12 @@ impl W3cParser {
                 queue: get(cols.queue),
             }));
         }
-        let mut rec = AccessRecord { time, status, ..Default::default() };
+        let mut rec = AccessRecord { time, status, w3c: true, ..Default::default() };
         rec.client = get(cols.c_ip);
         rec.request.method = get(cols.method).unwrap_or(b"");
         rec.request.target = get(cols.uri_stem).or(get(cols.uri)).unwrap_or(b"");
         rec.request.protocol = get(cols.version).unwrap_or(b"");
+        rec.query = get(cols.uri_query);
         rec.user_agent = get(cols.user_agent);
         rec.referer = get(cols.referer);
         rec.host = get(cols.host);
