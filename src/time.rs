@@ -115,18 +115,10 @@ pub fn format_utc(micros: i64, precision: Precision) -> String {
 
 #[inline]
 fn digits(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || b.len() > 9 {
+    if b.len() > 9 {
         return None;
     }
-    let mut v: u32 = 0;
-    for &c in b {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v * 10 + d as u32;
-    }
-    Some(v)
+    crate::format::parse_u64(b).map(|v| v as u32)
 }
 
 fn check_ymdhms(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> bool {
@@ -145,6 +137,17 @@ fn fraction(b: &[u8]) -> Option<(i64, Precision)> {
     let micros = if len <= 6 { v * POW10[6 - len] } else { v / POW10[len - 6] };
     let p = if len <= 3 { Precision::Milli } else { Precision::Micro };
     Some((micros, p))
+}
+
+/// An optional `.digits` at the start of `rest`: (micros, precision, what follows).
+#[inline]
+fn optional_fraction(rest: &[u8]) -> Option<(i64, Precision, &[u8])> {
+    if rest.first() != Some(&b'.') {
+        return Some((0, Precision::Second, rest));
+    }
+    let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let (frac, prec) = fraction(&rest[1..1 + n])?;
+    Some((frac, prec, &rest[1 + n..]))
 }
 
 /// Parse `+HHMM`, `-HHMM`, `+HH:MM`, `Z` into seconds east of UTC.
@@ -184,13 +187,7 @@ pub fn parse_iso8601(b: &[u8]) -> Option<Timestamp> {
     if !check_ymdhms(y, mo, d, h, mi, s) {
         return None;
     }
-    let mut rest = &b[19..];
-    let (mut frac, mut prec) = (0, Precision::Second);
-    if rest.first() == Some(&b'.') {
-        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        (frac, prec) = fraction(&rest[1..1 + n])?;
-        rest = &rest[1 + n..];
-    }
+    let (frac, prec, rest) = optional_fraction(&b[19..])?;
     let off = if rest.is_empty() { None } else { Some(offset(rest)?) };
     let secs = instant(y, mo, d, h, mi, s) - off.unwrap_or(0) as i64;
     Some(Timestamp::from_micros(secs * 1_000_000 + frac, off, prec))
@@ -261,13 +258,7 @@ pub fn parse_apache_error(b: &[u8]) -> Option<Timestamp> {
         return None;
     }
     let (h, mi, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
-    let mut rest = &b[19..];
-    let (mut frac, mut prec) = (0, Precision::Second);
-    if rest.first() == Some(&b'.') {
-        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        (frac, prec) = fraction(&rest[1..1 + n])?;
-        rest = &rest[1 + n..];
-    }
+    let (frac, prec, rest) = optional_fraction(&b[19..])?;
     if rest.len() != 5 || rest[0] != b' ' {
         return None;
     }

@@ -11,16 +11,19 @@
 //! the target lists varies between eras: both forms are read.
 
 use super::cursor::Cursor;
-use super::elb::{status_or_dash, timing};
-use super::{AlbFields, LbKind, LbRecord, ParseError, ParseResult, Record, Request, parse_u64, split_host_port};
+use super::elb::{Errors, Tail, head};
+use super::{AlbFields, LbKind, ParseError, ParseResult, Record};
 use crate::time::parse_iso8601;
 
-const E_FIELDS: ParseError = ParseError::new("ALB line: too few fields");
+const ALB: Errors = Errors {
+    fields: ParseError::new("ALB line: too few fields"),
+    time: ParseError::new("ALB line: bad timestamp"),
+    client: ParseError::new("ALB line: bad client:port"),
+    timing: ParseError::new("ALB line: bad processing time"),
+    status: ParseError::new("ALB line: bad status code"),
+    bytes: ParseError::new("ALB line: bad byte count"),
+};
 const E_TYPE: ParseError = ParseError::new("ALB line: unknown connection type");
-const E_TIME: ParseError = ParseError::new("ALB line: bad timestamp");
-const E_CLIENT: ParseError = ParseError::new("ALB line: bad client:port");
-const E_BYTES: ParseError = ParseError::new("ALB line: bad byte count");
-const E_STATUS: ParseError = ParseError::new("ALB line: bad target status code");
 
 /// Connection types ALB writes as the first field.
 pub fn is_conn_type(t: &[u8]) -> bool {
@@ -61,54 +64,15 @@ pub fn tail_fields(tail: &[u8]) -> AlbFields<'_> {
 #[inline]
 pub fn parse(line: &[u8]) -> ParseResult<'_> {
     let mut c = Cursor::new(line);
-    let conn_type = c.token().ok_or(E_FIELDS)?;
+    let conn_type = c.token().ok_or(ALB.fields)?;
     if !is_conn_type(conn_type) {
         return Err(E_TYPE);
     }
-    let time = parse_iso8601(c.token().ok_or(E_FIELDS)?).ok_or(E_TIME)?;
-    let elb = c.token().ok_or(E_FIELDS)?;
-    let (client_ip, client_port) = split_host_port(c.token().ok_or(E_FIELDS)?).ok_or(E_CLIENT)?;
-    let (backend_ip, backend_port) = match split_host_port(c.token().ok_or(E_FIELDS)?) {
-        Some((ip, port)) => (Some(ip), port),
-        None => (None, None),
-    };
-    let request_processing_us = timing(c.token().ok_or(E_FIELDS)?)?;
-    let backend_processing_us = timing(c.token().ok_or(E_FIELDS)?)?;
-    let response_processing_us = timing(c.token().ok_or(E_FIELDS)?)?;
-    let elb_status = status_or_dash(c.token().ok_or(E_FIELDS)?)?;
-    let backend_status_raw = c.token().ok_or(E_FIELDS)?;
-    if backend_status_raw != b"-" && parse_u64(backend_status_raw).is_none() {
-        return Err(E_STATUS);
-    }
-    let received_bytes = parse_u64(c.token().ok_or(E_FIELDS)?).ok_or(E_BYTES)?;
-    let sent_bytes = parse_u64(c.token().ok_or(E_FIELDS)?).ok_or(E_BYTES)?;
-    let request = c.quoted().ok_or(E_FIELDS)?;
-    let user_agent = c.quoted().ok_or(E_FIELDS)?;
-    let ssl_cipher = c.token().ok_or(E_FIELDS)?;
-    let ssl_protocol = c.token().ok_or(E_FIELDS)?;
-
+    let head = head(&mut c, &ALB)?;
+    let request = c.quoted().ok_or(ALB.fields)?;
+    let user_agent = c.quoted().ok_or(ALB.fields)?;
+    let ssl_cipher = c.token().ok_or(ALB.fields)?;
+    let ssl_protocol = c.token().ok_or(ALB.fields)?;
     let alb_tail = c.rest;
-
-    Ok(Record::Lb(LbRecord {
-        kind: LbKind::Alb,
-        conn_type,
-        time,
-        elb,
-        client_ip,
-        client_port,
-        backend_ip,
-        backend_port,
-        request_processing_us,
-        backend_processing_us,
-        response_processing_us,
-        elb_status,
-        backend_status_raw,
-        received_bytes,
-        sent_bytes,
-        request: Request::split(request),
-        user_agent,
-        ssl_cipher,
-        ssl_protocol,
-        alb_tail,
-    }))
+    Ok(Record::Lb(head.record(LbKind::Alb, conn_type, Tail { request, user_agent, ssl_cipher, ssl_protocol, alb_tail })))
 }

@@ -11,31 +11,105 @@ use super::cursor::Cursor;
 use super::{LbKind, LbRecord, ParseError, ParseResult, Record, Request, parse_status, parse_u64, split_host_port};
 use crate::time::{parse_iso8601, parse_secs_micros};
 
-const E_FIELDS: ParseError = ParseError::new("classic ELB line: too few fields");
-const E_TIME: ParseError = ParseError::new("classic ELB line: bad timestamp");
-const E_CLIENT: ParseError = ParseError::new("classic ELB line: bad client:port");
-const E_STATUS: ParseError = ParseError::new("classic ELB line: bad status code");
-const E_BYTES: ParseError = ParseError::new("classic ELB line: bad byte count");
-const E_TIMING: ParseError = ParseError::new("classic ELB line: bad processing time");
+/// The error texts of one LB format (static: rejecting a line allocates nothing).
+pub(super) struct Errors {
+    pub fields: ParseError,
+    pub time: ParseError,
+    pub client: ParseError,
+    pub timing: ParseError,
+    pub status: ParseError,
+    pub bytes: ParseError,
+}
+
+const CLASSIC: Errors = Errors {
+    fields: ParseError::new("classic ELB line: too few fields"),
+    time: ParseError::new("classic ELB line: bad timestamp"),
+    client: ParseError::new("classic ELB line: bad client:port"),
+    timing: ParseError::new("classic ELB line: bad processing time"),
+    status: ParseError::new("classic ELB line: bad status code"),
+    bytes: ParseError::new("classic ELB line: bad byte count"),
+};
 const E_REQUEST: ParseError = ParseError::new("classic ELB line: request is not quoted");
 const E_TAIL: ParseError = ParseError::new("classic ELB line: bad user agent / ssl fields");
 
-/// A processing time: seconds with a fraction, or `-1`.
-#[inline]
-pub(super) fn timing(b: &[u8]) -> Result<Option<i64>, ParseError> {
-    if b == b"-1" {
-        return Ok(None);
-    }
-    parse_secs_micros(b).map(Some).ok_or(E_TIMING)
+/// What Classic ELB and ALB lines share, from the timestamp to `sent_bytes`.
+pub(super) struct Head<'a> {
+    time: crate::time::Timestamp,
+    elb: &'a [u8],
+    client_ip: &'a [u8],
+    client_port: Option<u16>,
+    backend: Option<(&'a [u8], Option<u16>)>,
+    timings: [Option<i64>; 3],
+    elb_status: Option<u16>,
+    backend_status_raw: &'a [u8],
+    received_bytes: u64,
+    sent_bytes: u64,
 }
 
-/// Status: three digits, or `-`.
+/// Read the shared fields: `time elb client:port backend:port t1 t2 t3 elb_status
+/// backend_status received sent`.
 #[inline]
-pub(super) fn status_or_dash(b: &[u8]) -> Result<Option<u16>, ParseError> {
-    if b == b"-" {
-        return Ok(None);
+pub(super) fn head<'a>(c: &mut Cursor<'a>, e: &Errors) -> Result<Head<'a>, ParseError> {
+    let mut next = || c.token().ok_or(e.fields);
+    let time = parse_iso8601(next()?).ok_or(e.time)?;
+    let elb = next()?;
+    let (client_ip, client_port) = split_host_port(next()?).ok_or(e.client)?;
+    let backend = split_host_port(next()?);
+    let mut timings = [None; 3];
+    for t in timings.iter_mut() {
+        let b = next()?;
+        *t = if b == b"-1" { None } else { Some(parse_secs_micros(b).ok_or(e.timing)?) };
     }
-    parse_status(b).map(Some).ok_or(E_STATUS)
+    let s = next()?;
+    let elb_status = if s == b"-" { None } else { Some(parse_status(s).ok_or(e.status)?) };
+    let backend_status_raw = next()?;
+    if backend_status_raw != b"-" && parse_u64(backend_status_raw).is_none() {
+        return Err(e.status);
+    }
+    let received_bytes = parse_u64(next()?).ok_or(e.bytes)?;
+    let sent_bytes = parse_u64(next()?).ok_or(e.bytes)?;
+    Ok(Head { time, elb, client_ip, client_port, backend, timings, elb_status, backend_status_raw, received_bytes, sent_bytes })
+}
+
+/// The fields after the shared head.
+pub(super) struct Tail<'a> {
+    pub request: &'a [u8],
+    pub user_agent: &'a [u8],
+    pub ssl_cipher: &'a [u8],
+    pub ssl_protocol: &'a [u8],
+    pub alb_tail: &'a [u8],
+}
+
+impl<'a> Head<'a> {
+    #[inline]
+    pub(super) fn record(self, kind: LbKind, conn_type: &'a [u8], t: Tail<'a>) -> LbRecord<'a> {
+        let (backend_ip, backend_port) = match self.backend {
+            Some((ip, port)) => (Some(ip), port),
+            None => (None, None),
+        };
+        LbRecord {
+            kind,
+            conn_type,
+            time: self.time,
+            elb: self.elb,
+            client_ip: self.client_ip,
+            client_port: self.client_port,
+            backend_ip,
+            backend_port,
+            request_processing_us: self.timings[0],
+            backend_processing_us: self.timings[1],
+            response_processing_us: self.timings[2],
+            elb_status: self.elb_status,
+            backend_status_raw: self.backend_status_raw,
+            received_bytes: self.received_bytes,
+            sent_bytes: self.sent_bytes,
+            request: Request::split(t.request),
+            user_agent: t.user_agent,
+            ssl_cipher: t.ssl_cipher,
+            ssl_protocol: t.ssl_protocol,
+            alb_tail: t.alb_tail,
+        }
+    }
 }
 
 /// The first `" "` in `b` (a memmem finder is built per call; this is cheaper for one needle
@@ -56,21 +130,7 @@ fn find_quote_space_quote(b: &[u8]) -> Option<usize> {
 #[inline]
 pub fn parse(line: &[u8]) -> ParseResult<'_> {
     let mut c = Cursor::new(line);
-    let mut next = || c.token().ok_or(E_FIELDS);
-    let time = parse_iso8601(next()?).ok_or(E_TIME)?;
-    let elb = next()?;
-    let (client_ip, client_port) = split_host_port(next()?).ok_or(E_CLIENT)?;
-    let backend = split_host_port(next()?);
-    let request_processing_us = timing(next()?)?;
-    let backend_processing_us = timing(next()?)?;
-    let response_processing_us = timing(next()?)?;
-    let elb_status = status_or_dash(next()?)?;
-    let backend_status_raw = next()?;
-    if backend_status_raw != b"-" && parse_u64(backend_status_raw).is_none() {
-        return Err(E_STATUS);
-    }
-    let received_bytes = parse_u64(next()?).ok_or(E_BYTES)?;
-    let sent_bytes = parse_u64(next()?).ok_or(E_BYTES)?;
+    let head = head(&mut c, &CLASSIC)?;
     let rest = c.rest;
     if rest.first() != Some(&b'"') {
         return Err(E_REQUEST);
@@ -99,30 +159,5 @@ pub fn parse(line: &[u8]) -> ParseResult<'_> {
             (&ua[1..ua.len() - 1], &t[c2 + 1..p], &t[p + 1..])
         }
     };
-    let (backend_ip, backend_port) = match backend {
-        Some((ip, port)) => (Some(ip), port),
-        None => (None, None),
-    };
-    Ok(Record::Lb(LbRecord {
-        kind: LbKind::Classic,
-        conn_type: b"",
-        time,
-        elb,
-        client_ip,
-        client_port,
-        backend_ip,
-        backend_port,
-        request_processing_us,
-        backend_processing_us,
-        response_processing_us,
-        elb_status,
-        backend_status_raw,
-        received_bytes,
-        sent_bytes,
-        request: Request::split(request),
-        user_agent,
-        ssl_cipher,
-        ssl_protocol,
-        alb_tail: b"",
-    }))
+    Ok(Record::Lb(head.record(LbKind::Classic, b"", Tail { request, user_agent, ssl_cipher, ssl_protocol, alb_tail: b"" })))
 }

@@ -41,24 +41,9 @@ pub fn parse_nginx(line: &[u8]) -> ParseResult<'_> {
         connection = parse_u64(&rest[1..sp]);
         rest = rest.get(sp + 1..).unwrap_or(b"");
     }
-    let mut rec = ErrorRecord {
-        server: Server::Nginx,
-        time,
-        level,
-        module: None,
-        pid,
-        connection,
-        client: None,
-        errno: None,
-        code: None,
-        message: rest,
-        action: None,
-        server_name: None,
-        request: None,
-        upstream: None,
-        host: None,
-        referer: None,
-    };
+    let mut rec = ErrorRecord::new(Server::Nginx, time, level);
+    rec.pid = pid;
+    rec.connection = connection;
     // The context starts at ", client: " (ngx_http_log_error_handler).
     let (msg, ctx) = match memchr::memmem::find(rest, b", client: ") {
         Some(i) => (&rest[..i], Some(&rest[i + 2..])),
@@ -159,24 +144,8 @@ pub fn parse_apache(line: &[u8]) -> ParseResult<'_> {
         Some(i) => (Some(&lvl[..i]), &lvl[i + 1..]),
         None => (None, lvl),
     };
-    let mut rec = ErrorRecord {
-        server: Server::Apache,
-        time,
-        level,
-        module,
-        pid: None,
-        connection: None,
-        client: None,
-        errno: None,
-        code: None,
-        message: b"",
-        action: None,
-        server_name: None,
-        request: None,
-        upstream: None,
-        host: None,
-        referer: None,
-    };
+    let mut rec = ErrorRecord::new(Server::Apache, time, level);
+    rec.module = module;
     if rest.starts_with(b"[pid ") {
         let (p, r) = bracket(rest).ok_or(E_APACHE)?;
         let p = &p[4..];

@@ -225,6 +225,30 @@ pub struct ErrorRecord<'a> {
     pub referer: Option<&'a [u8]>,
 }
 
+impl<'a> ErrorRecord<'a> {
+    /// A record with only the fields every error-log line has.
+    pub fn new(server: Server, time: Timestamp, level: &'a [u8]) -> Self {
+        ErrorRecord {
+            server,
+            time,
+            level,
+            module: None,
+            pid: None,
+            connection: None,
+            client: None,
+            errno: None,
+            code: None,
+            message: b"",
+            action: None,
+            server_name: None,
+            request: None,
+            upstream: None,
+            host: None,
+            referer: None,
+        }
+    }
+}
+
 /// One HTTP.sys HTTPERR line (IIS hosts): a request the kernel driver refused or dropped.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpErrRecord<'a> {
