@@ -22,6 +22,7 @@
 
 pub mod cli;
 pub mod detect;
+pub mod discover;
 pub mod format;
 pub mod read;
 pub mod report;
