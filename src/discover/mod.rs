@@ -8,7 +8,7 @@
 
 
 
-
+pub mod apache;
 pub mod nginx;
 
 use std::path::{Path, PathBuf};

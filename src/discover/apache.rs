@@ -1,0 +1,614 @@
+//! Apache httpd: read the configuration the way httpd does, then list its logs.
+//!
+//! - Lines, with `\` continuation and `#` comments; arguments split like `ap_getword_conf`
+//!   (quotes group, `\"` inside quotes); `${VAR}` from `Define` and the environment (Debian's
+//!   `envvars`, which `apache2ctl` sources; the bare binary does not).
+//! - `Include` (an unmatched wildcard is an error in 2.4) and `IncludeOptional` (silent), globs
+//!   and directories, relative to `ServerRoot`.
+//! - `<IfModule>` against the modules loaded so far plus the built-in ones, `<IfDefine>` against
+//!   `Define`; other sections are walked.
+//! - `ErrorLog`, `CustomLog` (nickname or inline format, `env=`/`expr=` conditions), `TransferLog`
+//!   (the last nickname-less `LogFormat`, else CLF), per `<VirtualHost>`; piped logs: rotatelogs or
+//!   cronolog give their target pattern, anything else (logger) no file.
+//! - `KeepAlive` / `KeepAliveTimeout` for the keep-alive check.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob, read_config};
+
+/// Compiled-in settings (`apache2 -V` / `httpd -V`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub server_root: PathBuf,
+    pub config_file: PathBuf,
+    /// `DEFAULT_ERRORLOG`, relative to the server root unless absolute.
+    pub default_errorlog: String,
+    /// Modules compiled in (`-l`), as short names (`log_config`).
+    pub builtin: Vec<String>,
+    pub from: String,
+}
+
+impl Settings {
+    pub fn debian() -> Settings {
+        Settings {
+            server_root: "/etc/apache2".into(),
+            config_file: "/etc/apache2/apache2.conf".into(),
+            default_errorlog: "logs/error_log".into(),
+            builtin: ["core", "so", "watchdog", "http", "log_config", "logio", "version", "unixd"].map(String::from).to_vec(),
+            from: "profile (Debian)".into(),
+        }
+    }
+
+    pub fn rhel() -> Settings {
+        Settings {
+            server_root: "/etc/httpd".into(),
+            config_file: "/etc/httpd/conf/httpd.conf".into(),
+            default_errorlog: "logs/error_log".into(),
+            builtin: ["core", "so", "http"].map(String::from).to_vec(),
+            from: "profile (RHEL)".into(),
+        }
+    }
+
+    /// Parse `-V` output (`-D HTTPD_ROOT="/etc/apache2"` …).
+    pub fn from_v(v: &str, builtin_list: &str, from: &str) -> Settings {
+        let mut s = Settings::debian();
+        s.from = from.to_string();
+        let get = |key: &str| {
+            v.lines().find_map(|l| l.trim().strip_prefix("-D ").and_then(|l| l.strip_prefix(key)).and_then(|r| r.strip_prefix("=\"")).map(|r| r.trim_end_matches('"').to_string()))
+        };
+        if let Some(r) = get("HTTPD_ROOT") {
+            s.server_root = r.into();
+        }
+        if let Some(c) = get("SERVER_CONFIG_FILE") {
+            s.config_file = if Path::new(&c).is_absolute() { c.into() } else { s.server_root.join(c) };
+        }
+        if let Some(e) = get("DEFAULT_ERRORLOG") {
+            s.default_errorlog = e;
+        }
+        let b: Vec<String> = builtin_list
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("mod_").and_then(|m| m.strip_suffix(".c")).map(String::from))
+            .chain(builtin_list.lines().filter(|l| l.trim() == "core.c" || l.trim() == "http_core.c").map(|l| l.trim().trim_end_matches(".c").trim_end_matches("_core").to_string()))
+            .collect();
+        if !b.is_empty() {
+            s.builtin = b;
+        }
+        s
+    }
+
+    /// Ask a binary: `-V` and `-l`.
+    pub fn from_binary(bin: &Path) -> Option<Settings> {
+        let run = |arg: &str| std::process::Command::new(bin).arg(arg).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let v = run("-V")?;
+        if !v.contains("HTTPD_ROOT") {
+            return None;
+        }
+        Some(Settings::from_v(&v, &run("-l").unwrap_or_default(), &format!("{} -V", bin.display())))
+    }
+}
+
+/// One configuration line, variables resolved and arguments split.
+#[derive(Clone, Debug)]
+struct Line {
+    name: String,
+    args: Vec<String>,
+    origin: Origin,
+}
+
+/// The result of reading an Apache configuration.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub sources: Vec<Source>,
+    pub warnings: Vec<Warning>,
+    pub files: Vec<String>,
+    /// `KeepAlive` on (default) and `KeepAliveTimeout` (default 5 s) at the main-server level.
+    pub keepalive: bool,
+    pub keepalive_timeout: u64,
+    pub keepalive_origin: Option<Origin>,
+}
+
+/// Split arguments like `ap_getword_conf`.
+fn split_args(s: &str) -> Vec<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        if b[i] == b'"' || b[i] == b'\'' {
+            let q = b[i];
+            i += 1;
+            let mut w = Vec::new();
+            while i < b.len() && b[i] != q {
+                if b[i] == b'\\' && i + 1 < b.len() && (b[i + 1] == q || b[i + 1] == b'\\') {
+                    w.push(b[i + 1]);
+                    i += 2;
+                    continue;
+                }
+                w.push(b[i]);
+                i += 1;
+            }
+            i += 1;
+            out.push(String::from_utf8_lossy(&w).into_owned());
+        } else {
+            let start = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            out.push(String::from_utf8_lossy(&b[start..i]).into_owned());
+        }
+    }
+    out
+}
+
+/// Module name in any of its spellings (`log_config_module`, `mod_log_config.c`) → `log_config`.
+fn module_name(m: &str) -> String {
+    let m = m.trim_start_matches('!');
+    let m = m.strip_prefix("mod_").unwrap_or(m);
+    let m = m.strip_suffix(".c").unwrap_or(m);
+    m.strip_suffix("_module").unwrap_or(m).to_string()
+}
+
+/// Parse Debian's `envvars` (`export NAME=value`, `$SUFFIX` empty for the default instance).
+pub fn envvars(text: &str) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("SUFFIX".into(), String::new());
+    for line in text.lines() {
+        let l = line.trim();
+        let l = l.strip_prefix("export ").unwrap_or(l);
+        let Some((k, v)) = l.split_once('=') else { continue };
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k == "SUFFIX" {
+            continue;
+        }
+        let v = v.trim_matches('"');
+        let mut out = String::new();
+        let mut rest = v;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let r = &rest[i + 1..];
+            let (name, after) = if let Some(r2) = r.strip_prefix('{') {
+                let e = r2.find('}').unwrap_or(r2.len());
+                (&r2[..e], r2.get(e + 1..).unwrap_or(""))
+            } else {
+                let e = r.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(r.len());
+                (&r[..e], &r[e..])
+            };
+            out.push_str(vars.get(name).map(String::as_str).unwrap_or(""));
+            rest = after;
+        }
+        out.push_str(rest);
+        vars.insert(k.to_string(), out);
+    }
+    vars
+}
+
+struct Reader<'a> {
+    root: &'a Root,
+    server_root: PathBuf,
+    vars: HashMap<String, String>,
+    defines: HashSet<String>,
+    modules: HashSet<String>,
+    stack: Vec<PathBuf>,
+    out: Config,
+    /// The collected directives, in order, with `<VirtualHost>` markers.
+    lines: Vec<Line>,
+}
+
+impl Reader<'_> {
+    fn warn(&mut self, origin: Option<Origin>, message: String) {
+        self.out.warnings.push(Warning { origin, message });
+    }
+
+    fn substitute(&mut self, s: &str, origin: &Origin) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("${") {
+            out.push_str(&rest[..i]);
+            let r = &rest[i + 2..];
+            match r.find('}') {
+                Some(e) => {
+                    let name = &r[..e];
+                    match self.vars.get(name) {
+                        Some(v) => out.push_str(v),
+                        None => {
+                            self.warn(Some(origin.clone()), format!("config variable ${{{name}}} is not defined"));
+                            out.push_str(&rest[i..i + 2 + e + 1]);
+                        }
+                    }
+                    rest = &r[e + 1..];
+                }
+                None => {
+                    out.push_str(&rest[i..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn full(&self, p: &str) -> PathBuf {
+        if Path::new(p).is_absolute() { PathBuf::from(p) } else { self.server_root.join(p) }
+    }
+
+    fn read_file(&mut self, path: &Path, from: Option<&Origin>) {
+        if self.stack.iter().any(|p| p == path) {
+            self.warn(from.cloned(), format!("include cycle: {} includes itself", path.display()));
+            return;
+        }
+        if self.stack.len() > 32 {
+            self.warn(from.cloned(), format!("includes nested deeper than 32: {} not read", path.display()));
+            return;
+        }
+        let data = match read_config(self.root, path) {
+            Ok(d) => d,
+            Err(e) => {
+                self.warn(from.cloned(), e);
+                return;
+            }
+        };
+        if data.contains(&0) {
+            self.warn(from.cloned(), format!("{} contains NUL bytes: not an Apache config, skipped", path.display()));
+            return;
+        }
+        self.out.files.push(path.display().to_string());
+        self.stack.push(path.to_path_buf());
+        let text = String::from_utf8_lossy(&data).into_owned();
+        let file = path.display().to_string();
+        // (skip depth of inactive <IfModule>/<IfDefine> sections, section name stack)
+        let mut skip = 0usize;
+        let mut sections: Vec<(String, bool)> = Vec::new();
+        let mut logical = String::new();
+        let mut start_line = 0;
+        for (n, raw) in text.lines().enumerate() {
+            if logical.is_empty() {
+                start_line = n + 1;
+            }
+            if let Some(cont) = raw.strip_suffix('\\') {
+                logical.push_str(cont);
+                logical.push(' ');
+                continue;
+            }
+            logical.push_str(raw);
+            let line = std::mem::take(&mut logical);
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let origin = Origin { file: file.clone(), line: start_line };
+            if let Some(close) = t.strip_prefix("</") {
+                let name = close.trim_end_matches('>').trim().to_ascii_lowercase();
+                match sections.pop() {
+                    Some((open, active)) => {
+                        if open != name {
+                            self.warn(Some(origin.clone()), format!("</{name}> closes <{open}>"));
+                        }
+                        if !active {
+                            skip -= 1;
+                        }
+                        if skip == 0 && open == "virtualhost" {
+                            self.lines.push(Line { name: "</virtualhost>".into(), args: vec![], origin });
+                        }
+                    }
+                    None => self.warn(Some(origin), format!("</{name}> without an opening section")),
+                }
+                continue;
+            }
+            if let Some(open) = t.strip_prefix('<') {
+                let inner = open.trim_end().trim_end_matches('>');
+                let (name, rest) = inner.split_once(char::is_whitespace).unwrap_or((inner, ""));
+                let lname = name.to_ascii_lowercase();
+                let rest = self.substitute(rest.trim(), &origin);
+                let active = skip == 0
+                    && match lname.as_str() {
+                        "ifmodule" => {
+                            let neg = rest.starts_with('!');
+                            let m = module_name(rest.trim_matches('"'));
+                            self.modules.contains(&m) != neg
+                        }
+                        "ifdefine" => {
+                            let neg = rest.starts_with('!');
+                            self.defines.contains(rest.trim_start_matches('!')) != neg
+                        }
+                        _ => true,
+                    };
+                if !active {
+                    skip += 1;
+                }
+                if skip == 0 && lname == "virtualhost" {
+                    self.lines.push(Line { name: "<virtualhost>".into(), args: split_args(&rest), origin });
+                }
+                sections.push((lname, active));
+                continue;
+            }
+            if skip > 0 {
+                continue;
+            }
+            let t = self.substitute(t, &origin);
+            let (name, rest) = t.split_once(char::is_whitespace).unwrap_or((&t, ""));
+            let lname = name.to_ascii_lowercase();
+            let args = split_args(rest);
+            match lname.as_str() {
+                "serverroot" => {
+                    if let Some(r) = args.first() {
+                        self.server_root = PathBuf::from(r);
+                    }
+                }
+                "define" => {
+                    if let Some(k) = args.first() {
+                        self.defines.insert(k.clone());
+                        self.vars.insert(k.clone(), args.get(1).cloned().unwrap_or_default());
+                    }
+                }
+                "undefine" => {
+                    if let Some(k) = args.first() {
+                        self.defines.remove(k);
+                        self.vars.remove(k);
+                    }
+                }
+                "loadmodule" => {
+                    if let Some(m) = args.first() {
+                        self.modules.insert(module_name(m));
+                    }
+                }
+                "include" | "includeoptional" => {
+                    let optional = lname == "includeoptional";
+                    for a in &args {
+                        self.include(a, optional, &origin);
+                    }
+                }
+                _ => self.lines.push(Line { name: lname, args, origin }),
+            }
+        }
+        for (open, _) in sections {
+            self.warn(Some(Origin { file: file.clone(), line: text.lines().count() }), format!("<{open}> is not closed"));
+        }
+        self.stack.pop();
+    }
+
+    fn include(&mut self, arg: &str, optional: bool, origin: &Origin) {
+        let p = self.full(arg);
+        let pstr = p.display().to_string();
+        let host = self.root.host(&p);
+        let files: Vec<PathBuf> = if has_glob(&pstr) {
+            let m: Vec<PathBuf> = self.root.glob(&pstr).into_iter().filter(|f| self.root.host(f).is_file()).collect();
+            if m.is_empty() && !optional {
+                self.warn(Some(origin.clone()), format!("Include {arg}: the wildcard matches no file (an error for httpd 2.4; use IncludeOptional)"));
+            }
+            m
+        } else if host.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(&host)
+                .map(|rd| rd.filter_map(Result::ok).map(|e| self.root.instance(&e.path())).filter(|f| self.root.host(f).is_file()).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        } else if !host.exists() {
+            if !optional {
+                self.warn(Some(origin.clone()), format!("Include {arg}: no such file"));
+            }
+            Vec::new()
+        } else {
+            vec![p]
+        };
+        for f in files {
+            self.read_file(&f, Some(origin));
+        }
+    }
+}
+
+const CLF: &str = r#"%h %l %u %t "%r" %>s %b"#;
+
+/// The file a piped log writes, when the program is rotatelogs or cronolog.
+fn piped_target(cmd: &str) -> Option<String> {
+    let args = split_args(cmd);
+    let prog = args.first()?;
+    let base = Path::new(prog).file_name()?.to_str()?;
+    if base != "rotatelogs" && base != "cronolog" {
+        return None;
+    }
+    // Options that take a value (rotatelogs: -L link -p prog -n count; cronolog: -H/-S/-l/-P/-z).
+    let with_value: &[&str] = if base == "rotatelogs" { &["-L", "-p", "-n"] } else { &["-H", "-S", "-l", "-P", "-z"] };
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a.starts_with('-') {
+            if with_value.contains(&a.as_str()) {
+                it.next();
+            }
+            continue;
+        }
+        return Some(a.clone());
+    }
+    None
+}
+
+/// strftime-style `%Y%m%d` parts become `*`.
+fn strftime_glob(p: &str) -> String {
+    let mut out = String::new();
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '%' && chars.peek().is_some() {
+            chars.next();
+            if !out.ends_with('*') {
+                out.push('*');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Read the configuration and list its logs.
+pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) -> Config {
+    let mut r = Reader {
+        root,
+        server_root: settings.server_root.clone(),
+        vars: env,
+        defines: HashSet::new(),
+        modules: settings.builtin.iter().cloned().collect(),
+        stack: Vec::new(),
+        out: Config { keepalive: true, keepalive_timeout: 5, ..Default::default() },
+        lines: Vec::new(),
+    };
+    r.read_file(&settings.config_file.clone(), None);
+
+    // Walk the directives: main server, then each <VirtualHost>.
+    let mut formats: HashMap<String, String> = HashMap::new();
+    let mut default_format = CLF.to_string();
+    let mut sources: Vec<Source> = Vec::new();
+    let mut main_error = false;
+    let mut in_vhost: Option<Origin> = None;
+    let mut vhost_has_custom = false;
+    let mut vhosts_without_custom = 0usize;
+    let lines = std::mem::take(&mut r.lines);
+    let server_root = r.server_root.clone();
+    let full = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { server_root.join(p) };
+    let mut warnings = Vec::new();
+    let mut main_custom = 0usize;
+    for l in &lines {
+        match l.name.as_str() {
+            "<virtualhost>" => {
+                in_vhost = Some(l.origin.clone());
+                vhost_has_custom = false;
+            }
+            "</virtualhost>" => {
+                if !vhost_has_custom {
+                    vhosts_without_custom += 1;
+                }
+                in_vhost = None;
+            }
+            "logformat" => match l.args.as_slice() {
+                [f] => default_format = f.clone(),
+                [f, nick, ..] => {
+                    formats.insert(nick.clone(), f.clone());
+                }
+                [] => {}
+            },
+            "keepalive" if in_vhost.is_none() => {
+                r.out.keepalive = !l.args.first().is_some_and(|a| a.eq_ignore_ascii_case("off"));
+            }
+            "keepalivetimeout" if in_vhost.is_none() => {
+                if let Some(v) = l.args.first().and_then(|a| a.trim_end_matches("s").parse::<u64>().ok()) {
+                    r.out.keepalive_timeout = v;
+                    r.out.keepalive_origin = Some(l.origin.clone());
+                }
+            }
+            "errorlog" => {
+                if in_vhost.is_none() {
+                    main_error = true;
+                }
+                if let Some(a) = l.args.first() {
+                    sources.push(log_source(LogKind::Error, a, Some("apache-error".into()), None, &l.origin, &full, &mut warnings));
+                }
+            }
+            "customlog" | "transferlog" => {
+                if in_vhost.is_some() {
+                    vhost_has_custom = true;
+                } else {
+                    main_custom += 1;
+                }
+                let Some(a) = l.args.first() else { continue };
+                let (fmt, name) = if l.name == "transferlog" {
+                    (default_format.clone(), None)
+                } else {
+                    match l.args.get(1) {
+                        Some(f) if formats.contains_key(f) => (formats[f].clone(), Some(f.clone())),
+                        Some(f) if f.contains('%') => (f.clone(), None),
+                        Some(f) => {
+                            warnings.push(Warning { origin: Some(l.origin.clone()), message: format!("LogFormat nickname \"{f}\" is not defined: httpd logs it literally") });
+                            (f.clone(), Some(f.clone()))
+                        }
+                        None => (default_format.clone(), None),
+                    }
+                };
+                if let Some(cond) = l.args.get(2) {
+                    warnings.push(Warning { origin: Some(l.origin.clone()), message: format!("conditional log ({cond}): not every request is written to {a}") });
+                }
+                let spec = format!("apache:{fmt}");
+                sources.push(log_source(LogKind::Access, a, Some(spec), name, &l.origin, &full, &mut warnings));
+            }
+            _ => {}
+        }
+    }
+    if !main_error {
+        let a = settings.default_errorlog.clone();
+        let mut s = log_source(LogKind::Error, &a, Some("apache-error".into()), None, &Origin { file: String::new(), line: 0 }, &full, &mut warnings);
+        s.origin = None;
+        s.note = Some(format!("compiled-in default ({})", settings.from));
+        sources.push(s);
+    }
+    if main_custom == 0 && vhosts_without_custom > 0 {
+        warnings.push(Warning { origin: None, message: format!("{vhosts_without_custom} virtual host(s) have no CustomLog and the main server has none: their requests are not logged") });
+    }
+    r.out.warnings.extend(warnings);
+    r.out.sources = sources;
+    r.out
+}
+
+fn log_source(
+    kind: LogKind,
+    arg: &str,
+    format: Option<String>,
+    format_name: Option<String>,
+    origin: &Origin,
+    full: &dyn Fn(&str) -> PathBuf,
+    warnings: &mut Vec<Warning>,
+) -> Source {
+    let target = if let Some(cmd) = arg.strip_prefix('|') {
+        let cmd = cmd.trim_start_matches(['|', '$']);
+        match piped_target(cmd) {
+            Some(t) => {
+                let p = full(&t).display().to_string();
+                if p.contains('%') { Target::Glob(strftime_glob(&p)) } else { Target::Glob(format!("{p}*")) }
+            }
+            None => {
+                warnings.push(Warning { origin: Some(origin.clone()), message: format!("log piped to a program ({cmd}): no file to read") });
+                Target::Pipe(cmd.to_string())
+            }
+        }
+    } else if kind == LogKind::Error && (arg == "syslog" || arg.starts_with("syslog:")) {
+        warnings.push(Warning { origin: Some(origin.clone()), message: format!("error log goes to syslog ({arg}): reported, not tailed") });
+        Target::Syslog(arg.trim_start_matches("syslog").trim_start_matches(':').to_string())
+    } else {
+        Target::File(full(arg).display().to_string())
+    };
+    Source { server: ServerKind::Apache, kind, target, format, format_name, origin: Some(origin.clone()), note: None, files: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args() {
+        assert_eq!(split_args(r#"a "b c" 'd' "e\"f""#), ["a", "b c", "d", "e\"f"]);
+        assert_eq!(split_args(r#""%h \"%r\"" combined"#), ["%h \"%r\"", "combined"]);
+    }
+
+    #[test]
+    fn pipes() {
+        assert_eq!(piped_target("/usr/sbin/rotatelogs -l /var/log/httpd/app_rot.%Y%m%d 86400").as_deref(), Some("/var/log/httpd/app_rot.%Y%m%d"));
+        assert_eq!(piped_target("/usr/bin/logger -t httpd"), None);
+        assert_eq!(piped_target("/usr/sbin/cronolog /var/log/%Y/%m/access.log").as_deref(), Some("/var/log/%Y/%m/access.log"));
+        assert_eq!(strftime_glob("/var/log/httpd/app_rot.%Y%m%d"), "/var/log/httpd/app_rot.*");
+    }
+
+    #[test]
+    fn env() {
+        let v = envvars("unset HOME\nif [ x ]; then\n SUFFIX=\"-x\"\nfi\nexport APACHE_LOG_DIR=/var/log/apache2$SUFFIX\nexport A=${APACHE_LOG_DIR}/x\n");
+        assert_eq!(v["APACHE_LOG_DIR"], "/var/log/apache2");
+        assert_eq!(v["A"], "/var/log/apache2/x");
+    }
+
+    #[test]
+    fn modules() {
+        assert_eq!(module_name("log_config_module"), "log_config");
+        assert_eq!(module_name("mod_log_config.c"), "log_config");
+        assert_eq!(module_name("!mod_ssl.c"), "ssl");
+    }
+}
