@@ -9,6 +9,7 @@
 
 
 pub mod apache;
+pub mod lighttpd;
 pub mod nginx;
 
 use std::path::{Path, PathBuf};
