@@ -9,6 +9,7 @@
 
 
 pub mod apache;
+pub mod iis;
 pub mod lighttpd;
 pub mod nginx;
 
@@ -175,8 +176,9 @@ pub fn has_glob(p: &str) -> bool {
 }
 
 /// Fill `files` for every source: the file if it exists, or the glob's matches.
+/// IIS sources (Windows paths) are filled by [`iis::discover`] itself.
 pub fn fill_files(sources: &mut [Source], root: &Root) {
-    for s in sources.iter_mut() {
+    for s in sources.iter_mut().filter(|s| s.server != ServerKind::Iis) {
         s.files = match &s.target {
             Target::File(p) => {
                 let ip = root.resolve(Path::new(p));
