@@ -54,6 +54,9 @@ pub struct Cli {
     /// How many example events per log the text and json reports keep (ndjson keeps all).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub examples: usize,
+    /// The load balancer's idle timeout in seconds, for the keep-alive check (ELB/ALB default: 60).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lb_idle_timeout: u64,
     /// More diagnostics on stderr (-vv for debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

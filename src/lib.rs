@@ -24,6 +24,8 @@ pub mod cli;
 pub mod detect;
 pub mod discover;
 pub mod format;
+pub mod platform;
+pub mod profile;
 pub mod read;
 pub mod report;
 pub mod scan;

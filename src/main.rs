@@ -1,6 +1,7 @@
 //! The `tailgate` binary: parse arguments, pick the mode, print. The work lives in the library.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
         return run_scan(cli);
     }
     if cli.discover {
-        return not_yet("--discover", 3);
+        return run_discover(cli);
     }
     if cli.correlate {
         return not_yet("--correlate", 4);
@@ -51,23 +52,70 @@ fn main() -> ExitCode {
     not_yet("the agent (no mode flag)", 5)
 }
 
+fn discover_options(cli: &Cli) -> tailgate::discover::Options {
+    tailgate::discover::Options {
+        root: tailgate::discover::Root::new(cli.root.clone()),
+        lb_idle_timeout: cli.lb_idle_timeout,
+        profile_dir: tailgate::profile::OVERRIDE_DIR.into(),
+    }
+}
+
+fn write_out(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match f(&mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tailgate: writing the report: {e}");
+            ExitCode::from(2)
+        }
+        Ok(()) => ExitCode::SUCCESS,
+    }
+}
+
+fn color() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn run_discover(cli: Cli) -> ExitCode {
+    if let Some(r) = &cli.root {
+        if !r.is_dir() {
+            eprintln!("tailgate: --root {}: not a directory", r.display());
+            return ExitCode::from(2);
+        }
+    }
+    let d = tailgate::discover::discover(&discover_options(&cli));
+    let st = Style { color: color() };
+    write_out(|out| match cli.format {
+        OutputFormat::Text => report::write_discovery_text(out, &d, st),
+        OutputFormat::Json | OutputFormat::Ndjson => report::write_discovery_json(out, &d),
+    })
+}
+
 fn run_scan(cli: Cli) -> ExitCode {
     if let Some(c) = &cli.config {
         eprintln!("tailgate: --config {} is read by the agent, which is not available yet; --scan takes its logs as arguments", c.display());
         return ExitCode::from(2);
     }
-    if let Some(r) = &cli.root {
-        eprintln!("tailgate: --root {} is for discovery, which is not available yet; pass the logs to --scan by path", r.display());
-        return ExitCode::from(2);
-    }
-    let mut paths = cli.paths.clone();
-    paths.extend(cli.logs.iter().cloned());
-    if paths.is_empty() {
-        eprintln!(
-            "tailgate: --scan needs logs to read: `tailgate --scan /var/log/nginx/access.log …` or `--log PATH` \
-             (finding the host's logs by itself comes with --discover)"
-        );
-        return ExitCode::from(2);
+    let mut paths: Vec<(PathBuf, Option<Format>)> = cli.paths.iter().chain(cli.logs.iter()).map(|p| (p.clone(), None)).collect();
+    if cli.paths.is_empty() {
+        // No logs named: scan what discovery finds (plus any --log).
+        let d = tailgate::discover::discover(&discover_options(&cli));
+        let root = tailgate::discover::Root::new(cli.root.clone());
+        for s in &d.sources {
+            let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
+            for f in &s.files {
+                let host = match s.server {
+                    tailgate::discover::ServerKind::Iis => tailgate::discover::iis::host_path(&root, f),
+                    _ => root.host(std::path::Path::new(f)),
+                };
+                paths.push((host, fmt.clone()));
+            }
+        }
+        if paths.is_empty() {
+            eprintln!("tailgate: --scan found no logs on this host (see `tailgate --discover`); name them: `tailgate --scan PATH…`");
+            return ExitCode::from(2);
+        }
     }
     let format = match cli.log_format.as_deref().map(Format::from_spec).transpose() {
         Ok(f) => f,
@@ -94,7 +142,7 @@ fn run_scan(cli: Cli) -> ExitCode {
         keep_events: cli.format == OutputFormat::Ndjson,
         example_events: cli.examples,
     };
-    let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total: u64 = paths.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let bar = if !cli.quiet && io::stderr().is_terminal() && total > (64 << 20) {
         let pb = indicatif::ProgressBar::new(total);
         pb.set_style(

@@ -208,3 +208,92 @@ pub fn write_ndjson(out: &mut dyn Write, mut reports: Vec<LogReport>) -> io::Res
     }
     Ok(())
 }
+
+fn target_text(t: &crate::discover::Target) -> String {
+    use crate::discover::Target;
+    match t {
+        Target::File(p) => p.clone(),
+        Target::Glob(g) => format!("{g} (pattern)"),
+        Target::Syslog(s) => format!("syslog {s}"),
+        Target::Pipe(p) => format!("| {p}"),
+        Target::Stderr => "stderr".into(),
+    }
+}
+
+/// `tailgate --discover` as text.
+pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery, st: Style) -> io::Result<()> {
+    let p = &d.platform;
+    writeln!(
+        out,
+        "{} {} ({}; profile {}){}",
+        st.bold("host:"),
+        if p.pretty_name.is_empty() { p.id.as_str() } else { p.pretty_name.as_str() },
+        p.family.as_str(),
+        d.profile,
+        if p.addresses.is_empty() { String::new() } else { format!(", addresses {}", p.addresses.join(" ")) }
+    )?;
+    for w in &p.processes {
+        writeln!(out, "  running: {} pid {} {}", w.server, w.pid, w.cmd.join(" "))?;
+    }
+    if d.sources.is_empty() {
+        writeln!(out, "\nno web-server logs found (no nginx, Apache, lighttpd or IIS configuration)")?;
+    }
+    let mut servers: Vec<crate::discover::ServerKind> = d.sources.iter().map(|s| s.server).collect();
+    servers.dedup();
+    for srv in servers {
+        writeln!(out, "\n{}", st.bold(&format!("{srv:?}").to_lowercase()))?;
+        for s in d.sources.iter().filter(|s| s.server == srv) {
+            let kind = format!("{:?}", s.kind).to_lowercase();
+            let origin = match (&s.origin, &s.note) {
+                (Some(o), Some(n)) => format!("{o} ({n})"),
+                (Some(o), None) => o.to_string(),
+                (None, Some(n)) => n.clone(),
+                (None, None) => String::new(),
+            };
+            let fmt = s.format_name.clone().or_else(|| s.format.clone()).unwrap_or_else(|| "-".into());
+            writeln!(out, "  {kind:<7} {}  [{fmt}]", target_text(&s.target))?;
+            writeln!(out, "          {}", st.dim(&format!("from {origin}")))?;
+            match s.files.len() {
+                0 if matches!(s.target, crate::discover::Target::File(_) | crate::discover::Target::Glob(_)) => {
+                    writeln!(out, "          {}", st.yellow("no such file yet"))?
+                }
+                0 => {}
+                1 if matches!(&s.target, crate::discover::Target::File(f) if *f == s.files[0]) => {}
+                _ => {
+                    for f in &s.files {
+                        writeln!(out, "          → {f}")?;
+                    }
+                }
+            }
+        }
+    }
+    if !d.keepalive.is_empty() {
+        writeln!(out, "\n{}", st.bold("keep-alive vs load-balancer idle timeout"))?;
+        for k in &d.keepalive {
+            let what = match k.timeout_secs {
+                Some(t) => format!("{t}s"),
+                None => "off".into(),
+            };
+            let verdict = if k.ok { "ok".to_string() } else { st.red("PROBLEM") };
+            writeln!(out, "  {:<8} {what:<6} vs {}s: {verdict}", format!("{:?}", k.server).to_lowercase(), k.lb_idle_timeout)?;
+            if let Some(f) = &k.finding {
+                writeln!(out, "           {f}")?;
+            }
+        }
+    }
+    if !d.warnings.is_empty() {
+        writeln!(out, "\n{}", st.bold("warnings"))?;
+        for w in &d.warnings {
+            match &w.origin {
+                Some(o) => writeln!(out, "  {o}: {}", w.message)?,
+                None => writeln!(out, "  {}", w.message)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn write_discovery_json(out: &mut dyn Write, d: &crate::discover::Discovery) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, d)?;
+    writeln!(out)
+}

@@ -366,10 +366,15 @@ impl Acc {
 
 /// Scan one log. Never fails: an unreadable file yields a report with `error` set.
 pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> LogReport {
+    scan_log_as(path, opts.format.as_ref(), opts, progress)
+}
+
+/// Scan one log in a given format (`None`: detect it).
+pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> LogReport {
     let name = path.display().to_string();
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let fail = |e: String, format: String| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
-    let format = match &opts.format {
+    let format = match format {
         Some(f) => f.clone(),
         None => match read::sample(path, 64 * 1024) {
             Ok(s) => match detect::detect(&s) {
@@ -388,7 +393,7 @@ pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)
         },
     };
     let file: Arc<str> = name.clone().into();
-    let fmt_name = if opts.format.is_none() && bytes == 0 && path.as_os_str() != "-" { "empty".to_string() } else { format.name() };
+    let fmt_name = if opts.format.is_none() && format.name() == "elb" && bytes == 0 && path.as_os_str() != "-" { "empty".to_string() } else { format.name() };
     let parallel = opts.threads > 1 && format.stateless() && !read::is_gzip(path) && path.as_os_str() != "-" && bytes >= PARALLEL_MIN_BYTES;
     let result = if parallel {
         scan_parallel(path, &file, &format, opts, progress)
@@ -435,7 +440,8 @@ fn scan_parallel(
     Ok(acc)
 }
 
-/// Scan several logs, one after the other (each one uses all threads).
-pub fn scan_all(paths: &[PathBuf], opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> Vec<LogReport> {
-    paths.iter().map(|p| scan_log(p, opts, progress)).collect()
+/// Scan several logs, one after the other (each one uses all threads). A per-file format (from
+/// discovery) wins over detection; `opts.format` wins over both.
+pub fn scan_all(paths: &[(PathBuf, Option<Format>)], opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> Vec<LogReport> {
+    paths.iter().map(|(p, f)| scan_log_as(p, opts.format.as_ref().or(f.as_ref()), opts, progress)).collect()
 }

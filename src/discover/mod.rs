@@ -223,3 +223,218 @@ mod tests {
         assert_eq!(r.instance(&d.path().join("etc/x")), PathBuf::from("/etc/x"));
     }
 }
+
+/// Options for a discovery run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub root: Root,
+    /// The load balancer's idle timeout (seconds) for the keep-alive check.
+    pub lb_idle_timeout: u64,
+    /// Where local profile overrides live.
+    pub profile_dir: PathBuf,
+}
+
+/// A server's keep-alive timeout compared with the load balancer's idle timeout.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeepAlive {
+    pub server: ServerKind,
+    /// `None` when keep-alive is off.
+    pub timeout_secs: Option<u64>,
+    pub origin: Option<Origin>,
+    pub lb_idle_timeout: u64,
+    pub ok: bool,
+    /// What to do, when not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+}
+
+impl KeepAlive {
+    fn new(server: ServerKind, timeout: Option<u64>, origin: Option<Origin>, lb: u64, directive: &str, fix: &str) -> KeepAlive {
+        let (ok, finding) = match timeout {
+            Some(t) if t <= lb => (
+                false,
+                Some(format!(
+                    "{directive} {t}s{} is not longer than the load balancer's idle timeout ({lb}s): the backend can close an idle \
+                     connection just as the load balancer sends a request on it, which the load balancer answers with 502. \
+                     Fix: {fix}",
+                    origin.as_ref().map(|o| format!(" ({o})")).unwrap_or_else(|| " (default)".into())
+                )),
+            ),
+            Some(_) => (true, None),
+            None => (
+                true,
+                Some(format!("keep-alive is off ({directive}): every response closes its connection; the load balancer copes, at the cost of a new connection per request")),
+            ),
+        };
+        KeepAlive { server, timeout_secs: timeout, origin, lb_idle_timeout: lb, ok, finding }
+    }
+}
+
+/// Everything discovery found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Discovery {
+    pub platform: crate::platform::Platform,
+    pub profile: String,
+    pub sources: Vec<Source>,
+    pub keepalive: Vec<KeepAlive>,
+    pub warnings: Vec<Warning>,
+    /// Config files read, in order.
+    pub configs: Vec<String>,
+}
+
+fn exists(root: &Root, p: &str) -> bool {
+    root.host(Path::new(p)).exists()
+}
+
+fn push_unique(v: &mut Vec<String>, s: String) {
+    if !v.contains(&s) {
+        v.push(s);
+    }
+}
+
+/// Find every web-server log on the host (or under `opts.root`).
+pub fn discover(opts: &Options) -> Discovery {
+    let root = &opts.root;
+    let live = root.dir.is_none();
+    let platform = crate::platform::detect(root);
+    let mut warnings = Vec::new();
+    let profile = match crate::profile::load(platform.family, &opts.profile_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            warnings.push(Warning { origin: None, message: format!("{e}: using the embedded profile") });
+            crate::profile::load(platform.family, Path::new("/nonexistent")).unwrap_or_default()
+        }
+    };
+    let mut sources = Vec::new();
+    let mut keepalive = Vec::new();
+    let mut configs = Vec::new();
+    let procs = |server: &str| platform.processes.iter().filter(|p| p.server == server).cloned().collect::<Vec<_>>();
+
+    if let Some(np) = &profile.nginx {
+        let mut settings = nginx::Settings {
+            prefix: np.prefix.clone().into(),
+            conf_path: np.configs.first().cloned().unwrap_or_default().into(),
+            http_log_path: np.http_log_path.clone().into(),
+            error_log_path: np.error_log_path.clone(),
+            from: format!("profile {}", profile.family),
+        };
+        let mut confs: Vec<String> = Vec::new();
+        let mut bins: Vec<PathBuf> = procs("nginx").iter().filter_map(|p| p.exe.clone()).collect();
+        bins.extend(np.binaries.iter().map(PathBuf::from).filter(|b| live && b.exists()));
+        if live {
+            if let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b)) {
+                settings = s;
+            }
+        }
+        for p in procs("nginx") {
+            if let Some(pre) = p.arg("-p") {
+                settings.prefix = pre.into();
+            }
+            if let Some(c) = p.arg("-c") {
+                let c = if Path::new(&c).is_absolute() { c } else { settings.prefix.join(c).display().to_string() };
+                push_unique(&mut confs, c);
+            }
+        }
+        push_unique(&mut confs, settings.conf_path.display().to_string());
+        for c in &np.configs {
+            push_unique(&mut confs, c.clone());
+        }
+        for c in confs.iter().filter(|c| exists(root, c)) {
+            let cfg = nginx::load(root, Path::new(c));
+            let (s, w) = nginx::logs(&cfg, &settings);
+            sources.extend(s);
+            warnings.extend(w);
+            warnings.extend(cfg.warnings.iter().cloned());
+            configs.extend(cfg.files.iter().cloned());
+            let (t, o) = nginx::keepalive_timeout(&cfg);
+            let t = if t == 0 { None } else { Some(t) };
+            keepalive.push(KeepAlive::new(ServerKind::Nginx, t, o, opts.lb_idle_timeout, "keepalive_timeout", &format!("keepalive_timeout {}s; in the http block", opts.lb_idle_timeout + 15)));
+        }
+    }
+
+    if let Some(ap) = &profile.apache {
+        let mut settings = apache::Settings {
+            server_root: ap.server_root.clone().into(),
+            config_file: ap.config.clone().into(),
+            default_errorlog: ap.default_errorlog.clone(),
+            builtin: ["core", "so", "http", "log_config", "logio", "version", "unixd", "watchdog"].map(String::from).to_vec(),
+            from: format!("profile {}", profile.family),
+        };
+        if live {
+            let mut bins: Vec<PathBuf> = procs("apache").iter().filter_map(|p| p.exe.clone()).collect();
+            bins.extend(ap.binaries.iter().map(PathBuf::from).filter(|b| b.exists()));
+            if let Some(s) = bins.iter().find_map(|b| apache::Settings::from_binary(b)) {
+                settings = s;
+            }
+        }
+        for p in procs("apache") {
+            if let Some(d) = p.arg("-d") {
+                settings.server_root = d.into();
+            }
+            if let Some(f) = p.arg("-f") {
+                settings.config_file = if Path::new(&f).is_absolute() { f.into() } else { settings.server_root.join(f) };
+            }
+        }
+        if exists(root, &settings.config_file.display().to_string()) {
+            let env = ap
+                .envvars
+                .as_deref()
+                .and_then(|e| std::fs::read_to_string(root.host(Path::new(e))).ok())
+                .map(|t| apache::envvars(&t))
+                .unwrap_or_default();
+            let cfg = apache::discover(root, &settings, env);
+            sources.extend(cfg.sources);
+            warnings.extend(cfg.warnings);
+            configs.extend(cfg.files);
+            let t = if cfg.keepalive { Some(cfg.keepalive_timeout) } else { None };
+            keepalive.push(KeepAlive::new(
+                ServerKind::Apache,
+                t,
+                cfg.keepalive_origin,
+                opts.lb_idle_timeout,
+                "KeepAliveTimeout",
+                &format!("KeepAliveTimeout {} (and KeepAlive On) in the main server config", opts.lb_idle_timeout + 5),
+            ));
+        }
+    }
+
+    if let Some(lp) = &profile.lighttpd {
+        let mut confs: Vec<String> = procs("lighttpd").iter().filter_map(|p| p.arg("-f")).collect();
+        for c in &lp.configs {
+            push_unique(&mut confs, c.clone());
+        }
+        for c in confs.iter().filter(|c| exists(root, c)) {
+            let cfg = lighttpd::discover(root, Path::new(c));
+            sources.extend(cfg.sources);
+            warnings.extend(cfg.warnings);
+            configs.extend(cfg.files);
+        }
+    }
+
+    let iis_profile = profile.iis.clone().or_else(|| crate::profile::load(crate::platform::Family::Windows, Path::new("/nonexistent")).ok().and_then(|p| p.iis));
+    if let Some(ip) = iis_profile {
+        let env = iis::default_env();
+        let conf = iis::expand(&ip.config, &env);
+        if iis::host_path(root, &conf).exists() {
+            let cfg = iis::discover(root, &conf, &env);
+            sources.extend(cfg.sources);
+            warnings.extend(cfg.warnings);
+            configs.push(conf);
+            keepalive.push(KeepAlive::new(
+                ServerKind::Iis,
+                Some(cfg.connection_timeout),
+                cfg.connection_timeout_origin,
+                opts.lb_idle_timeout,
+                "connectionTimeout",
+                &format!("set system.applicationHost/webLimits connectionTimeout to 00:0{}:00 or more", (opts.lb_idle_timeout / 60) + 1),
+            ));
+        }
+    }
+
+    // One source per (server, kind, target): the first origin wins (Apache vhosts often repeat
+    // the main error log).
+    let mut seen = std::collections::HashSet::new();
+    sources.retain(|s| seen.insert((s.server, s.kind, s.target.clone())));
+    fill_files(&mut sources, root);
+    Discovery { platform, profile: profile.family.clone(), sources, keepalive, warnings, configs }
+}

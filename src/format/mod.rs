@@ -338,11 +338,17 @@ impl Format {
     /// `nginx` / `nginx-combined`, `apache-common` / `apache-combined` / `apache-vhost_combined`,
     /// `apache:<LogFormat string>`, `nginx:<log_format string>`.
     pub fn from_spec(spec: &str) -> Result<Format, String> {
+        Format::from_spec_named(spec, "custom")
+    }
+
+    /// As [`Format::from_spec`], naming a compiled `apache:`/`nginx:` format (its nickname in the
+    /// server's config).
+    pub fn from_spec_named(spec: &str, name: &str) -> Result<Format, String> {
         if let Some(f) = spec.strip_prefix("apache:") {
-            return Ok(Format::Apache(Arc::new(apache::compile("custom", f)?)));
+            return Ok(Format::Apache(Arc::new(apache::compile(name, f)?)));
         }
         if let Some(f) = spec.strip_prefix("nginx:") {
-            return Ok(Format::Nginx(Arc::new(nginx::compile("custom", f, nginx::Escape::Default)?)));
+            return Ok(Format::Nginx(Arc::new(nginx::compile(name, f, nginx::Escape::Default)?)));
         }
         Ok(match spec {
             "elb" | "classic" | "classic-elb" => Format::Elb,

@@ -1,0 +1,128 @@
+//! Per-OS defaults (`profiles/*.toml`, embedded in the binary): where each server keeps its
+//! configuration and logs, and its compiled-in defaults. Files in `/etc/tailgate/profiles.d/`
+//! named after a family (`debian.toml`, …) are merged over the embedded one key by key.
+//! Profiles are a fallback and a starting point: the servers' own configuration wins.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::Family;
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub family: String,
+    pub nginx: Option<NginxProfile>,
+    pub apache: Option<ApacheProfile>,
+    pub lighttpd: Option<LighttpdProfile>,
+    pub iis: Option<IisProfile>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NginxProfile {
+    pub binaries: Vec<String>,
+    pub configs: Vec<String>,
+    pub prefix: String,
+    pub http_log_path: String,
+    pub error_log_path: String,
+    pub log_dirs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApacheProfile {
+    pub binaries: Vec<String>,
+    pub server_root: String,
+    pub config: String,
+    pub envvars: Option<String>,
+    pub default_errorlog: String,
+    pub log_dirs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LighttpdProfile {
+    pub configs: Vec<String>,
+    pub log_dirs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IisProfile {
+    pub config: String,
+    pub log_dirs: Vec<String>,
+}
+
+/// The profiles compiled into the binary.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("debian", include_str!("../profiles/debian.toml")),
+    ("rhel", include_str!("../profiles/rhel.toml")),
+    ("suse", include_str!("../profiles/suse.toml")),
+    ("alpine", include_str!("../profiles/alpine.toml")),
+    ("windows", include_str!("../profiles/windows.toml")),
+];
+
+/// Where local overrides live.
+pub const OVERRIDE_DIR: &str = "/etc/tailgate/profiles.d";
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The profile for a family: the embedded one (Debian's for unknown Linux families), with the
+/// override file from `override_dir` merged over it. A broken override is an error naming the
+/// file and the problem.
+pub fn load(family: Family, override_dir: &Path) -> Result<Profile, String> {
+    let name = match family {
+        Family::Unknown => "debian",
+        f => f.as_str(),
+    };
+    let text = EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or(EMBEDDED[0].1);
+    let mut table: toml::Table = text.parse().map_err(|e| format!("embedded profile {name}: {e}"))?;
+    let ov = override_dir.join(format!("{name}.toml"));
+    if ov.exists() {
+        let t = std::fs::read_to_string(&ov).map_err(|e| format!("{}: {e}", ov.display()))?;
+        let o: toml::Table = t.parse().map_err(|e| format!("{}: {e}", ov.display()))?;
+        merge(&mut table, o);
+    }
+    let source = if ov.exists() { ov.display().to_string() } else { format!("embedded profile {name}") };
+    Profile::deserialize(toml::Value::Table(table)).map_err(|e| format!("{source}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_profile_parses() {
+        for f in [Family::Debian, Family::Rhel, Family::Suse, Family::Alpine, Family::Windows, Family::Unknown] {
+            let p = load(f, Path::new("/nonexistent")).unwrap();
+            assert!(!p.family.is_empty());
+        }
+        let d = load(Family::Debian, Path::new("/nonexistent")).unwrap();
+        assert_eq!(d.nginx.unwrap().error_log_path, "stderr");
+        assert_eq!(load(Family::Rhel, Path::new("/x")).unwrap().apache.unwrap().server_root, "/etc/httpd");
+    }
+
+    #[test]
+    fn overrides_merge_and_typos_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("debian.toml"), "[nginx]\nconfigs = [\"/opt/nginx/nginx.conf\"]\n").unwrap();
+        let p = load(Family::Debian, d.path()).unwrap();
+        let n = p.nginx.unwrap();
+        assert_eq!(n.configs, ["/opt/nginx/nginx.conf"]);
+        assert_eq!(n.prefix, "/usr/share/nginx", "other keys keep the embedded value");
+        std::fs::write(d.path().join("debian.toml"), "[nginx]\nconfig = \"/x\"\n").unwrap();
+        let e = load(Family::Debian, d.path()).unwrap_err();
+        assert!(e.contains("debian.toml") && e.contains("config"), "{e}");
+    }
+}
