@@ -235,6 +235,9 @@ pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery,
     for w in &p.processes {
         writeln!(out, "  running: {} pid {} {}", w.server, w.pid, w.cmd.join(" "))?;
     }
+    for c in &d.compiled_in {
+        writeln!(out, "  {}", st.dim(c))?;
+    }
     if d.sources.is_empty() {
         writeln!(out, "\nno web-server logs found (no nginx, Apache, lighttpd or IIS configuration)")?;
     }

@@ -280,6 +280,8 @@ pub struct Discovery {
     pub warnings: Vec<Warning>,
     /// Config files read, in order.
     pub configs: Vec<String>,
+    /// The compiled-in settings used per server, and where they came from (`nginx -V`, profile).
+    pub compiled_in: Vec<String>,
 }
 
 fn exists(root: &Root, p: &str) -> bool {
@@ -308,6 +310,7 @@ pub fn discover(opts: &Options) -> Discovery {
     let mut sources = Vec::new();
     let mut keepalive = Vec::new();
     let mut configs = Vec::new();
+    let mut compiled_in = Vec::new();
     let procs = |server: &str| platform.processes.iter().filter(|p| p.server == server).cloned().collect::<Vec<_>>();
 
     if let Some(np) = &profile.nginx {
@@ -336,6 +339,14 @@ pub fn discover(opts: &Options) -> Discovery {
             }
         }
         push_unique(&mut confs, settings.conf_path.display().to_string());
+        compiled_in.push(format!(
+            "nginx: {} (prefix {}, conf-path {}, http-log-path {}, error-log-path {})",
+            settings.from,
+            settings.prefix.display(),
+            settings.conf_path.display(),
+            settings.http_log_path.display(),
+            settings.error_log_path
+        ));
         for c in &np.configs {
             push_unique(&mut confs, c.clone());
         }
@@ -375,6 +386,13 @@ pub fn discover(opts: &Options) -> Discovery {
                 settings.config_file = if Path::new(&f).is_absolute() { f.into() } else { settings.server_root.join(f) };
             }
         }
+        compiled_in.push(format!(
+            "apache: {} (server root {}, config {}, default error log {})",
+            settings.from,
+            settings.server_root.display(),
+            settings.config_file.display(),
+            settings.default_errorlog
+        ));
         if exists(root, &settings.config_file.display().to_string()) {
             let env = ap
                 .envvars
@@ -436,5 +454,5 @@ pub fn discover(opts: &Options) -> Discovery {
     let mut seen = std::collections::HashSet::new();
     sources.retain(|s| seen.insert((s.server, s.kind, s.target.clone())));
     fill_files(&mut sources, root);
-    Discovery { platform, profile: profile.family.clone(), sources, keepalive, warnings, configs }
+    Discovery { platform, profile: profile.family.clone(), sources, keepalive, warnings, configs, compiled_in }
 }

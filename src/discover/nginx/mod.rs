@@ -105,6 +105,14 @@ pub struct Config {
 
 const MAX_INCLUDE_DEPTH: usize = 32;
 
+/// Directives common enough that seeing one at the start of a line inside another directive's
+/// arguments means a missing `;`.
+const LIKELY_DIRECTIVES: &[&str] = &[
+    "access_log", "error_log", "include", "log_format", "listen", "server_name", "root", "index", "location", "server",
+    "proxy_pass", "fastcgi_pass", "uwsgi_pass", "return", "rewrite", "try_files", "keepalive_timeout", "upstream",
+    "proxy_set_header", "add_header", "ssl_certificate", "ssl_certificate_key", "client_max_body_size", "alias",
+];
+
 struct Loader<'a> {
     root: &'a Root,
     conf_dir: PathBuf,
@@ -177,10 +185,21 @@ impl Loader<'_> {
                     terminated = Some(a.text.clone());
                     break;
                 }
+                // A well-known directive name starting a later line is the next statement: the
+                // `;` before it is missing (nginx would refuse the config).
+                if !a.quoted && a.line > origin.line && LIKELY_DIRECTIVES.contains(&a.text.as_str()) && !name.ends_with("_by_lua_block") {
+                    self.warn(
+                        Some(origin.clone()),
+                        format!("directive \"{name}\" is not terminated by \";\" (\"{}\" on line {} starts the next one)", a.text, a.line),
+                    );
+                    terminated = Some(String::new());
+                    break;
+                }
                 args.push(a.text.clone());
                 *pos += 1;
             }
             match terminated.as_deref() {
+                Some("") => out.push(Directive { name, args, origin, block: None }),
                 Some(";") => {
                     *pos += 1;
                     if name == "include" {
