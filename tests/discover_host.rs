@@ -40,3 +40,29 @@ fn real_debian_nginx_and_apache_are_discovered() {
     let ng = ka.iter().find(|k| k["server"] == "nginx").unwrap();
     assert_eq!(ng["ok"], true);
 }
+
+/// A server started with a config in a non-default place is found through its command line.
+#[test]
+fn running_servers_with_non_default_configs_are_found() {
+    let backend = support::Backend::start();
+    let dn = support::server_dir();
+    let _ng = support::nginx(dn.path(), backend.port, None);
+    let da = support::server_dir();
+    let _ap = support::apache(da.path(), backend.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--discover", "--format", "json"]).output().unwrap();
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let procs = d["platform"]["processes"].as_array().unwrap();
+    assert!(procs.iter().any(|p| p["server"] == "nginx"), "{procs:#?}");
+    let sources = d["sources"].as_array().unwrap();
+    let has = |server: &str, path: &std::path::Path| {
+        let p = path.display().to_string();
+        assert!(
+            sources.iter().any(|s| s["server"] == server && s["target"]["value"] == p && s["files"].as_array().unwrap().len() == 1),
+            "no {server} source for {p}: {sources:#?}"
+        );
+    };
+    has("nginx", &dn.path().join("access.log"));
+    has("nginx", &dn.path().join("error.log"));
+    has("apache", &da.path().join("access.log"));
+    has("apache", &da.path().join("error.log"));
+}

@@ -321,7 +321,8 @@ pub fn discover(opts: &Options) -> Discovery {
             error_log_path: np.error_log_path.clone(),
             from: format!("profile {}", profile.family),
         };
-        let mut confs: Vec<String> = Vec::new();
+        // (config, settings) pairs: each running master with its own -p/-c, then the defaults.
+        let mut confs: Vec<(String, nginx::Settings)> = Vec::new();
         let mut bins: Vec<PathBuf> = procs("nginx").iter().filter_map(|p| p.exe.clone()).collect();
         bins.extend(np.binaries.iter().map(PathBuf::from).filter(|b| live && b.exists()));
         if live {
@@ -329,16 +330,6 @@ pub fn discover(opts: &Options) -> Discovery {
                 settings = s;
             }
         }
-        for p in procs("nginx") {
-            if let Some(pre) = p.arg("-p") {
-                settings.prefix = pre.into();
-            }
-            if let Some(c) = p.arg("-c") {
-                let c = if Path::new(&c).is_absolute() { c } else { settings.prefix.join(c).display().to_string() };
-                push_unique(&mut confs, c);
-            }
-        }
-        push_unique(&mut confs, settings.conf_path.display().to_string());
         compiled_in.push(format!(
             "nginx: {} (prefix {}, conf-path {}, http-log-path {}, error-log-path {})",
             settings.from,
@@ -347,12 +338,26 @@ pub fn discover(opts: &Options) -> Discovery {
             settings.http_log_path.display(),
             settings.error_log_path
         ));
-        for c in &np.configs {
-            push_unique(&mut confs, c.clone());
+        for p in procs("nginx") {
+            let mut ps = settings.clone();
+            if let Some(pre) = p.arg("-p") {
+                ps.prefix = pre.into();
+                ps.from = format!("{} with -p from pid {}", settings.from, p.pid);
+            }
+            let c = p.arg("-c").unwrap_or_else(|| settings.conf_path.display().to_string());
+            let c = if Path::new(&c).is_absolute() { c } else { ps.prefix.join(c).display().to_string() };
+            if !confs.iter().any(|(x, _)| *x == c) {
+                confs.push((c, ps));
+            }
         }
-        for c in confs.iter().filter(|c| exists(root, c)) {
+        for c in std::iter::once(settings.conf_path.display().to_string()).chain(np.configs.iter().cloned()) {
+            if !confs.iter().any(|(x, _)| *x == c) {
+                confs.push((c, settings.clone()));
+            }
+        }
+        for (c, settings) in confs.iter().filter(|(c, _)| exists(root, c)) {
             let cfg = nginx::load(root, Path::new(c));
-            let (s, w) = nginx::logs(&cfg, &settings);
+            let (s, w) = nginx::logs(&cfg, settings);
             sources.extend(s);
             warnings.extend(w);
             warnings.extend(cfg.warnings.iter().cloned());
@@ -378,14 +383,6 @@ pub fn discover(opts: &Options) -> Discovery {
                 settings = s;
             }
         }
-        for p in procs("apache") {
-            if let Some(d) = p.arg("-d") {
-                settings.server_root = d.into();
-            }
-            if let Some(f) = p.arg("-f") {
-                settings.config_file = if Path::new(&f).is_absolute() { f.into() } else { settings.server_root.join(f) };
-            }
-        }
         compiled_in.push(format!(
             "apache: {} (server root {}, config {}, default error log {})",
             settings.from,
@@ -393,14 +390,31 @@ pub fn discover(opts: &Options) -> Discovery {
             settings.config_file.display(),
             settings.default_errorlog
         ));
-        if exists(root, &settings.config_file.display().to_string()) {
-            let env = ap
-                .envvars
-                .as_deref()
-                .and_then(|e| std::fs::read_to_string(root.host(Path::new(e))).ok())
-                .map(|t| apache::envvars(&t))
-                .unwrap_or_default();
-            let cfg = apache::discover(root, &settings, env);
+        // Each running master's -d/-f, then the default config.
+        let mut runs: Vec<apache::Settings> = Vec::new();
+        for p in procs("apache") {
+            let mut ps = settings.clone();
+            if let Some(d) = p.arg("-d") {
+                ps.server_root = d.into();
+            }
+            if let Some(f) = p.arg("-f") {
+                ps.config_file = if Path::new(&f).is_absolute() { f.into() } else { ps.server_root.join(f) };
+            }
+            if !runs.iter().any(|r| r.config_file == ps.config_file) {
+                runs.push(ps);
+            }
+        }
+        if !runs.iter().any(|r| r.config_file == settings.config_file) {
+            runs.push(settings.clone());
+        }
+        let envvars = ap
+            .envvars
+            .as_deref()
+            .and_then(|e| std::fs::read_to_string(root.host(Path::new(e))).ok())
+            .map(|t| apache::envvars(&t))
+            .unwrap_or_default();
+        for settings in runs.iter().filter(|s| exists(root, &s.config_file.display().to_string())) {
+            let cfg = apache::discover(root, settings, envvars.clone());
             sources.extend(cfg.sources);
             warnings.extend(cfg.warnings);
             configs.extend(cfg.files);

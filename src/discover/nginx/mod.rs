@@ -329,6 +329,9 @@ impl Walker<'_> {
         if matches!(target, Target::Syslog(_)) {
             self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("access log goes to syslog ({path}): reported, not tailed") });
         }
+        if let Some(cond) = d.args.iter().skip(2).find(|a| a.starts_with("if=")) {
+            self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("conditional access log ({cond}): not every request is written to {path}") });
+        }
         if d.args.iter().skip(2).any(|a| a == "gzip" || a.starts_with("gzip=")) {
             self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("access log {path} is gzip-compressed by nginx: it can be read whole, not tailed") });
         }
@@ -381,7 +384,8 @@ impl Walker<'_> {
         let own: Vec<&Directive> = dirs.iter().filter(|d| d.name == "access_log").collect();
         let state = if own.is_empty() {
             inherited
-        } else if own.iter().any(|d| d.args.first().map(String::as_str) == Some("off")) {
+        } else if let Some(off) = own.iter().find(|d| d.args.first().map(String::as_str) == Some("off")) {
+            self.warnings.push(Warning { origin: Some(off.origin.clone()), message: "access_log off: requests served here are not logged".into() });
             Access::Off
         } else {
             for d in &own {
