@@ -28,5 +28,5 @@ printf '%s\0%s' '$remote_addr - $remote_user [$time_local] "$request" $status $b
   '127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 009 0 "-" "curl"' > corpus/nginx/combined
 for t in "${targets[@]}"; do
   echo "== $t ($secs s)"
-  cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" -max_len=8192 2>&1 | grep -E '^(#[0-9]+ +DONE|Done|==|SUMMARY|artifact)' || true
+  cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" -max_len=8192 2>&1 | grep -E '^(#[0-9]+ +DONE|Done|==|SUMMARY|artifact|error)' || true
 done

@@ -54,6 +54,19 @@ pub struct Cli {
     /// How many example events per log the text and json reports keep (ndjson keeps all).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub examples: usize,
+    /// --correlate: this instance's address as the load balancer logs it (IP or IP:PORT,
+    /// repeatable); default: the host's own addresses.
+    #[arg(long = "backend", value_name = "ADDR")]
+    pub backends: Vec<String>,
+    /// --correlate: explain the 5xx of every backend (fleet view), not only this instance's.
+    #[arg(long)]
+    pub all_backends: bool,
+    /// --correlate: the largest clock difference between load balancer and instance to look across, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub window: f64,
+    /// --correlate: how many successive 502s from one backend make a burst.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub burst: usize,
     /// The load balancer's idle timeout in seconds, for the keep-alive check (ELB/ALB default: 60).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lb_idle_timeout: u64,

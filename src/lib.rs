@@ -21,6 +21,7 @@
 //! line (`file:line: reason`), never a panic or an aborted run.
 
 pub mod cli;
+pub mod correlate;
 pub mod detect;
 pub mod discover;
 pub mod format;

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         return run_discover(cli);
     }
     if cli.correlate {
-        return not_yet("--correlate", 4);
+        return run_correlate(cli);
     }
     if cli.probe {
         return not_yet("--probe", 6);
@@ -89,6 +89,96 @@ fn run_discover(cli: Cli) -> ExitCode {
     write_out(|out| match cli.format {
         OutputFormat::Text => report::write_discovery_text(out, &d, st),
         OutputFormat::Json | OutputFormat::Ndjson => report::write_discovery_json(out, &d),
+    })
+}
+
+/// Rotated siblings of a log (`access.log.1`, `access.log.2.gz`, `access.log-20261125`), oldest first.
+fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
+    let mut v = vec![host.to_path_buf()];
+    let (Some(dir), Some(name)) = (host.parent(), host.file_name().and_then(|n| n.to_str())) else { return v };
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        let mut sib: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-')
+                })
+            })
+            .collect();
+        sib.sort();
+        sib.reverse();
+        sib.extend(v.drain(..));
+        v = sib;
+    }
+    v
+}
+
+fn run_correlate(cli: Cli) -> ExitCode {
+    use tailgate::correlate::{self, BackendFilter, LocalLog};
+    if cli.paths.is_empty() {
+        eprintln!("tailgate: --correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin");
+        return ExitCode::from(2);
+    }
+    let mut backends = Vec::new();
+    for b in &cli.backends {
+        match BackendFilter::parse(b) {
+            Ok(f) => backends.push(f),
+            Err(e) => {
+                eprintln!("tailgate: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let forced = match cli.log_format.as_deref().map(Format::from_spec).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tailgate: --log-format: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: p.display().to_string(), format: forced.clone() }).collect();
+    if cli.logs.is_empty() || cli.root.is_some() {
+        let d = tailgate::discover::discover(&discover_options(&cli));
+        if backends.is_empty() && !cli.all_backends && cli.root.is_none() {
+            backends = d.platform.addresses.iter().map(|a| BackendFilter { ip: a.clone(), port: None }).collect();
+        }
+        let root = tailgate::discover::Root::new(cli.root.clone());
+        for s in d.sources.iter().filter(|s| matches!(s.kind, tailgate::discover::LogKind::Access | tailgate::discover::LogKind::Error)) {
+            let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
+            for f in &s.files {
+                let host = match s.server {
+                    tailgate::discover::ServerKind::Iis => tailgate::discover::iis::host_path(&root, f),
+                    _ => root.host(std::path::Path::new(f)),
+                };
+                for h in with_rotated(&host) {
+                    let display = root.instance(&h).display().to_string();
+                    local.push(LocalLog { path: h, display, format: fmt.clone() });
+                }
+            }
+        }
+    }
+    if backends.is_empty() && !cli.all_backends {
+        tracing::warn!("no instance address known: only LB 5xx without a backend address are in scope (use --backend IP or --all-backends)");
+    }
+    let opts = correlate::Options {
+        elb_inputs: cli.paths.clone(),
+        local,
+        backends,
+        all_backends: cli.all_backends,
+        window_secs: cli.window,
+        lb_idle_timeout_secs: cli.lb_idle_timeout,
+        burst_min: cli.burst.max(1),
+    };
+    let r = correlate::correlate(&opts);
+    for e in &r.summary.errors {
+        tracing::warn!("{e}");
+    }
+    let st = Style { color: color() };
+    write_out(|out| match cli.format {
+        OutputFormat::Text => report::write_correlation_text(out, &r, st),
+        OutputFormat::Json => report::write_correlation_json(out, &r),
+        OutputFormat::Ndjson => report::write_correlation_ndjson(out, &r),
     })
 }
 

@@ -1,0 +1,287 @@
+//! Pass 1: the load balancer's logs, streamed once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::{BackendRate, BadElbLine, Burst, MinuteCounts, Options, Summary};
+use crate::format::{Format, LbRecord, Record, detect, strip_authority, text, unescape};
+use crate::read::{self, Line};
+use crate::time::{Precision, Timestamp, format_utc};
+
+/// One LB 5xx in scope, kept until the local pass.
+#[derive(Clone, Debug)]
+pub struct Wanted {
+    pub file: u32,
+    pub line: u64,
+    pub ts: Timestamp,
+    /// When the request reached the LB (Classic stamps arrival; ALB stamps the response and
+    /// records `request_creation_time`).
+    pub arrival_us: i64,
+    /// request + backend processing time, when the LB logged them.
+    pub proc_us: Option<i64>,
+    pub backend: Option<String>,
+    pub ours: bool,
+    pub elb_status: u16,
+    pub backend_status: Option<u16>,
+    pub lb_generated: bool,
+    pub request: String,
+    pub method: String,
+    /// Origin-form target (`/p?q`).
+    pub path: String,
+    pub client: String,
+    pub user_agent: String,
+    pub sent_bytes: u64,
+    /// ALB `error_reason`.
+    pub error_reason: String,
+    pub key: u64,
+}
+
+/// FNV-1a over method and path: the join key between the passes.
+#[inline]
+pub fn request_key(method: &[u8], path: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in method.iter().chain(b" ").chain(path) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// What pass 1 produced.
+pub struct Ingest {
+    pub wanted: Vec<Wanted>,
+    pub summary: Summary,
+    /// Input file names, indexed by `Wanted::file`.
+    pub files: Vec<String>,
+}
+
+/// Expand inputs: directories recursively (sorted), files as given, `-` as stdin.
+pub fn expand_inputs(inputs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+        let rd = match std::fs::read_dir(d) {
+            Ok(rd) => rd,
+            Err(e) => {
+                errors.push(format!("{}: cannot list directory: {e}", d.display()));
+                return;
+            }
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out, errors);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for i in inputs {
+        if i.as_os_str() == "-" {
+            out.push(i.clone());
+        } else if i.is_dir() {
+            walk(i, &mut out, errors);
+        } else {
+            out.push(i.clone());
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Run {
+    count: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    first_line: String,
+}
+
+struct State<'a> {
+    opts: &'a Options,
+    wanted: Vec<Wanted>,
+    summary: Summary,
+    minutes: BTreeMap<i64, MinuteCounts>,
+    runs: HashMap<String, Run>,
+    bursts: Vec<Burst>,
+    rates: HashMap<String, (u64, u64)>,
+}
+
+impl State<'_> {
+    fn close_run(&mut self, backend: &str) {
+        if let Some(r) = self.runs.remove(backend) {
+            if r.count as usize >= self.opts.burst_min {
+                self.bursts.push(Burst { backend: backend.to_string(), count: r.count, first: r.first.unwrap(), last: r.last.unwrap(), first_line: r.first_line });
+            }
+        }
+    }
+
+    fn record(&mut self, r: &LbRecord<'_>, file: u32, file_name: &str, line: u64) {
+        let m = self.minutes.entry(r.time.minute()).or_default();
+        m.requests += 1;
+        let lb_gen = r.lb_generated();
+        let is_5xx = r.elb_status.is_some_and(|s| (500..600).contains(&s));
+        if is_5xx && lb_gen {
+            m.elb_5xx += 1;
+        }
+        if r.backend_status().is_some_and(|s| (500..600).contains(&s)) {
+            m.backend_5xx += 1;
+        }
+        let backend = r.backend_ip.map(|ip| match r.backend_port {
+            Some(p) if memchr::memchr(b':', ip).is_some() => format!("[{}]:{p}", text(ip)),
+            Some(p) => format!("{}:{p}", text(ip)),
+            None => text(ip),
+        });
+        if let Some(b) = &backend {
+            let e = self.rates.entry(b.clone()).or_default();
+            e.0 += 1;
+            if is_5xx {
+                e.1 += 1;
+            }
+            if r.elb_status == Some(502) {
+                let run = self.runs.entry(b.clone()).or_default();
+                run.count += 1;
+                if run.first.is_none() {
+                    run.first = Some(r.time);
+                    run.first_line = format!("{file_name}:{line}");
+                }
+                run.last = Some(r.time);
+            } else if self.runs.contains_key(b) {
+                self.close_run(b);
+            }
+        }
+        if !is_5xx {
+            return;
+        }
+        let ours = match r.backend_ip {
+            Some(ip) => self.opts.all_backends || self.opts.backends.iter().any(|f| f.matches(ip, r.backend_port)),
+            None => false,
+        };
+        if backend.is_some() && !ours {
+            return;
+        }
+        self.summary.lb_5xx += 1;
+        if lb_gen {
+            self.summary.lb_generated += 1;
+        } else {
+            self.summary.backend_generated += 1;
+        }
+        let path = strip_authority(r.request.target);
+        let proc_us = match (r.request_processing_us, r.backend_processing_us) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        let alb = r.alb();
+        let arrival_us = match r.kind {
+            crate::format::LbKind::Classic => r.time.micros,
+            crate::format::LbKind::Alb => alb.request_creation_time.map(|t| t.micros).unwrap_or_else(|| {
+                r.time.micros - proc_us.unwrap_or(0) - r.response_processing_us.unwrap_or(0)
+            }),
+        };
+        self.wanted.push(Wanted {
+            file,
+            line,
+            ts: r.time,
+            arrival_us,
+            proc_us,
+            backend,
+            ours,
+            elb_status: r.elb_status.unwrap_or(0),
+            backend_status: r.backend_status(),
+            lb_generated: lb_gen,
+            request: unescape(r.request.raw),
+            method: text(r.request.method),
+            path: text(path),
+            client: text(r.client_ip),
+            user_agent: text(r.user_agent),
+            sent_bytes: r.sent_bytes,
+            error_reason: text(alb.error_reason),
+            key: request_key(r.request.method, path),
+        });
+    }
+}
+
+/// Read every ELB/ALB input.
+pub fn ingest(opts: &Options) -> Ingest {
+    let mut errors = Vec::new();
+    let inputs = expand_inputs(&opts.elb_inputs, &mut errors);
+    let mut st = State { opts, wanted: Vec::new(), summary: Summary::default(), minutes: BTreeMap::new(), runs: HashMap::new(), bursts: Vec::new(), rates: HashMap::new() };
+    let mut files = Vec::new();
+    for path in &inputs {
+        let name = path.display().to_string();
+        let fmt = match read::sample(path, 16 * 1024) {
+            Ok(s) if s.is_empty() => continue,
+            Ok(s) => match detect::detect(&s) {
+                Some(f @ (Format::Elb | Format::Alb)) => f,
+                Some(other) => {
+                    errors.push(format!("{name}: looks like {}, not a load-balancer log: skipped", other.name()));
+                    continue;
+                }
+                None => Format::Elb, // every line will be reported bad with its reason
+            },
+            Err(e) => {
+                errors.push(format!("{name}: cannot read: {e}"));
+                continue;
+            }
+        };
+        let file = files.len() as u32;
+        files.push(name.clone());
+        let mut parser = fmt.parser();
+        let mut line_no = 0u64;
+        let res = read::open(path).and_then(|r| {
+            read::for_each_line(
+                r,
+                |l| {
+                    line_no += 1;
+                    st.summary.elb_lines += 1;
+                    let bytes = match l {
+                        Line::Text(t) => t,
+                        Line::TooLong(_) => {
+                            st.summary.bad_lines += 1;
+                            return;
+                        }
+                    };
+                    match parser.parse(bytes) {
+                        Ok(Record::Lb(r)) => st.record(&r, file, &name, line_no),
+                        Ok(_) => {}
+                        Err(e) => {
+                            st.summary.bad_lines += 1;
+                            if st.summary.bad_examples.len() < 10 {
+                                st.summary.bad_examples.push(BadElbLine { file: name.clone(), line: line_no, reason: e.reason.to_string() });
+                            }
+                        }
+                    }
+                },
+                |_| {},
+            )
+        });
+        if let Err(e) = res {
+            errors.push(format!("{name}: read error after line {line_no}: {e} (the lines before it are used)"));
+        }
+    }
+    let open: Vec<String> = st.runs.keys().cloned().collect();
+    for b in open {
+        st.close_run(&b);
+    }
+    st.bursts.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.micros.cmp(&b.first.micros)));
+    let mut summary = st.summary;
+    summary.per_minute = st
+        .minutes
+        .into_iter()
+        .map(|(m, mut c)| {
+            c.minute = format_utc(m * 1_000_000, Precision::Second);
+            c
+        })
+        .collect();
+    summary.bursts = st.bursts;
+    if opts.all_backends {
+        let mut v: Vec<BackendRate> = st
+            .rates
+            .into_iter()
+            .map(|(b, (n, e))| BackendRate { backend: b, requests: n, lb_5xx: e, rate: if n == 0 { 0.0 } else { e as f64 / n as f64 } })
+            .collect();
+        v.sort_by(|a, b| b.rate.total_cmp(&a.rate).then(b.lb_5xx.cmp(&a.lb_5xx)));
+        summary.backends = v;
+    }
+    summary.errors = errors;
+    Ingest { wanted: st.wanted, summary, files }
+}

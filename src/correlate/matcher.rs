@@ -1,0 +1,270 @@
+//! Matching LB 5xx to local lines, and naming the cause.
+
+use std::collections::{HashMap, HashSet};
+
+use super::elb::{Wanted, request_key};
+use super::local::{Candidate, ErrorLine, Stamp};
+use super::{Cause, ElbRef, Evidence, Finding, Options};
+use crate::detect::Problem;
+
+const SEC: i64 = 1_000_000;
+
+/// Where in the request's life the local line's stamp is expected, LB clock (µs).
+fn expected(w: &Wanted, c: &Candidate, idle_us: i64) -> i64 {
+    match c.stamp {
+        Stamp::Start => w.arrival_us,
+        Stamp::End => match (w.lb_generated, w.elb_status) {
+            (false, _) => w.arrival_us + w.proc_us.unwrap_or(0),
+            (true, 504) => w.arrival_us + idle_us,
+            (true, _) => w.arrival_us,
+        },
+    }
+}
+
+/// The local stamp's midpoint: nginx/Apache truncate to the second.
+fn local_mid(c: &Candidate) -> i64 {
+    c.ts.micros + c.ts.precision.micros() / 2
+}
+
+fn median(v: &mut [i64]) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(v[v.len() / 2])
+}
+
+/// Local clock minus LB clock, from pairs that can only be each other.
+pub fn estimate_offset(wanted: &[Wanted], cands: &[Candidate], idle_us: i64) -> Option<i64> {
+    let mut per_wanted: HashMap<u32, usize> = HashMap::new();
+    let mut per_local: HashMap<(u32, u64), usize> = HashMap::new();
+    for c in cands {
+        let w = &wanted[c.wanted as usize];
+        if !w.lb_generated && c.status == w.backend_status {
+            *per_wanted.entry(c.wanted).or_default() += 1;
+            *per_local.entry((c.file, c.line)).or_default() += 1;
+        }
+    }
+    let mut diffs: Vec<i64> = cands
+        .iter()
+        .filter(|c| {
+            let w = &wanted[c.wanted as usize];
+            !w.lb_generated && c.status == w.backend_status && per_wanted[&c.wanted] == 1 && per_local[&(c.file, c.line)] == 1
+        })
+        .map(|c| local_mid(c) - expected(&wanted[c.wanted as usize], c, idle_us))
+        .collect();
+    median(&mut diffs)
+}
+
+/// Resolve every wanted LB line into a finding. Returns the findings and the offset (ms).
+pub fn resolve(
+    opts: &Options,
+    wanted: &[Wanted],
+    cands: Vec<Candidate>,
+    mut errors: HashMap<u64, Vec<ErrorLine>>,
+    local_offset: Option<i32>,
+    elb_files: &[String],
+    local_files: &[String],
+) -> (Vec<Finding>, Option<f64>) {
+    let idle_us = opts.lb_idle_timeout_secs as i64 * SEC;
+    let window_us = (opts.window_secs * 1e6) as i64;
+    let offset = estimate_offset(wanted, &cands, idle_us);
+    let off = offset.unwrap_or(0);
+
+    // Score every admissible candidate.
+    let mut scored: Vec<(f64, usize)> = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        let w = &wanted[c.wanted as usize];
+        let prec = c.ts.precision.micros();
+        let r = local_mid(c) - expected(w, c, idle_us) - off;
+        let slack = prec / 2 + SEC + SEC / 2;
+        let ok = match (w.lb_generated, w.elb_status) {
+            (false, _) => c.status == w.backend_status && r.abs() <= slack,
+            (true, 504) => r >= -(idle_us + slack) && r <= window_us + slack,
+            (true, _) => r >= -slack && r <= window_us + slack,
+        };
+        if !ok {
+            continue;
+        }
+        // A request the LB sent to no backend is claimed only on strong local evidence: the same
+        // client, within the local stamp's own precision (a client's retry comes later).
+        if w.backend.is_none() && (w.elb_status == 503 || !c.client_match || r.abs() > prec / 2 + SEC / 4) {
+            continue;
+        }
+        // Inside the stamp's precision every time is as good as another: order decides (below).
+        let mut score = -((r.abs() - prec / 2).max(0) as f64) / SEC as f64;
+        if c.client_match {
+            score += 3.0;
+        }
+        if c.status == w.backend_status {
+            score += 2.0;
+        }
+        if c.bytes.is_some_and(|b| b == w.sent_bytes && b > 0) {
+            score += 1.0;
+        }
+        scored.push((score, i));
+    }
+    // Best score first; on a tie the earlier LB request takes the earlier local line, so two
+    // identical requests in the same second are paired in order.
+    scored.sort_by(|a, b| {
+        let (ca, cb) = (&cands[a.1], &cands[b.1]);
+        b.0.total_cmp(&a.0)
+            .then(wanted[ca.wanted as usize].arrival_us.cmp(&wanted[cb.wanted as usize].arrival_us))
+            .then((ca.file, ca.line).cmp(&(cb.file, cb.line)))
+    });
+    let mut taken_w: HashMap<u32, usize> = HashMap::new();
+    let mut taken_l: HashSet<(u32, u64)> = HashSet::new();
+    for (_, i) in scored {
+        let c = &cands[i];
+        if taken_w.contains_key(&c.wanted) || taken_l.contains(&(c.file, c.line)) {
+            continue;
+        }
+        taken_w.insert(c.wanted, i);
+        taken_l.insert((c.file, c.line));
+    }
+
+    let err_off = local_offset.unwrap_or(0) as i64 * SEC;
+    let mut used_err: HashSet<(u32, u64)> = HashSet::new();
+    let mut findings = Vec::with_capacity(wanted.len());
+    for (wi, w) in wanted.iter().enumerate() {
+        let matched = taken_w.get(&(wi as u32)).map(|&i| &cands[i]);
+        let mut evidence = Vec::new();
+        if let Some(c) = matched {
+            evidence.push(Evidence {
+                file: local_files[c.file as usize].clone(),
+                line: c.line,
+                kind: "access",
+                status: c.status,
+                timestamp: Some(c.ts),
+                message: None,
+                problem: None,
+            });
+        }
+        // Error-log lines of the same path near the local answer (or near the LB's time).
+        let anchor = match matched {
+            Some(c) => c.ts.micros,
+            None => w.arrival_us + off,
+        };
+        let (lo, hi) = match matched.map(|c| c.stamp) {
+            Some(Stamp::Start) => (anchor - 2 * SEC, anchor + idle_us + 2 * SEC),
+            Some(Stamp::End) => (anchor - 2 * SEC - w.proc_us.unwrap_or(0), anchor + 2 * SEC),
+            None => (anchor - 2 * SEC, anchor + idle_us + window_us),
+        };
+        let mut err_ev: Vec<&ErrorLine> = Vec::new();
+        if let Some(list) = errors.get_mut(&request_key(b"", w.path.as_bytes())) {
+            let mut near: Vec<&ErrorLine> = list
+                .iter()
+                .filter(|e| {
+                    let t = e.wall_us - err_off;
+                    t >= lo && t <= hi + SEC && !used_err.contains(&(e.file, e.line))
+                })
+                .collect();
+            near.sort_by_key(|e| (e.wall_us - err_off - anchor).abs());
+            // Lines of one failure come together (Apache: AH01102 + AH00898): take those within 1 s of the nearest.
+            if let Some(first) = near.first() {
+                let t0 = first.wall_us;
+                for e in near.iter().filter(|e| (e.wall_us - t0).abs() <= SEC) {
+                    err_ev.push(e);
+                }
+            }
+        }
+        err_ev.sort_by_key(|e| (e.file, e.line));
+        for e in &err_ev {
+            used_err.insert((e.file, e.line));
+            evidence.push(Evidence {
+                file: local_files[e.file as usize].clone(),
+                line: e.line,
+                kind: "error",
+                status: None,
+                timestamp: Some(e.ts),
+                message: Some(e.message.clone()),
+                problem: e.problem,
+            });
+        }
+        let problems: Vec<Problem> = err_ev.iter().filter_map(|e| e.problem).collect();
+        let (cause, explanation) = explain(w, matched, &problems, opts.lb_idle_timeout_secs);
+        findings.push(Finding {
+            elb: ElbRef {
+                file: elb_files[w.file as usize].clone(),
+                line: w.line,
+                timestamp: w.ts,
+                backend: w.backend.clone(),
+                elb_status: w.elb_status,
+                backend_status: w.backend_status,
+                request: w.request.clone(),
+            },
+            source: if w.lb_generated { "lb" } else { "backend" },
+            cause,
+            explanation,
+            evidence,
+        });
+    }
+    (findings, offset.map(|o| o as f64 / 1000.0))
+}
+
+fn is_connection_failure(p: &Problem) -> bool {
+    matches!(p, Problem::PrematureClose | Problem::ConnectionReset | Problem::ScriptEndedEarly | Problem::ConnectFailed | Problem::NoLiveUpstream)
+}
+
+fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64) -> (Cause, String) {
+    let first_problem = problems.first().map(|p| p.as_str()).unwrap_or("");
+    if !w.lb_generated {
+        let st = w.backend_status.unwrap_or(w.elb_status);
+        return match (m, problems.is_empty()) {
+            (Some(_), false) => (
+                Cause::Backend5xx,
+                format!("the instance answered {st}: its web server made it because its upstream failed ({first_problem}, see the error log)"),
+            ),
+            (Some(_), true) => {
+                (Cause::Backend5xx, format!("the instance answered {st}: the application made it (the web server logged it, with no upstream error)"))
+            }
+            (None, _) => (Cause::Backend5xx, format!("the backend answered {st}; no local log line matches this request")),
+        };
+    }
+    match (w.elb_status, m) {
+        (503, None) if w.backend.is_none() => (
+            Cause::NoHealthyBackend,
+            "the load balancer answered 503 without choosing a backend: no healthy (or registered) instance, or its surge queue was full".into(),
+        ),
+        (504, Some(c)) => {
+            let late = (c.ts.micros - w.arrival_us) as f64 / 1e6;
+            let st = c.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+            (
+                Cause::BackendTimeout,
+                format!("the instance was still working when the load balancer's {idle}s idle timeout expired: it logged the request {late:.1}s after it arrived, with status {st}"),
+            )
+        }
+        (504, None) => (
+            Cause::BackendTimeout,
+            format!("the backend did not answer within the load balancer's {idle}s idle timeout; the instance logged nothing for it (yet)"),
+        ),
+        (_, Some(c)) if c.status == Some(499) => (
+            Cause::ConnectionClosed,
+            "the load balancer closed the connection before the instance answered (the instance logged 499)".into(),
+        ),
+        (_, Some(c)) => {
+            let st = c.status.unwrap_or(0);
+            let what = if st == 9 {
+                "its response had no valid status line (nginx logs that as 009, an HTTP/0.9 pass-through)".to_string()
+            } else if !problems.is_empty() {
+                format!("its web server reported {first_problem}")
+            } else {
+                format!("the instance logged {st}, so the response it sent was malformed or cut short")
+            };
+            (Cause::MalformedResponse, format!("the instance answered but the load balancer rejected the response: {what}"))
+        }
+        (_, None) if problems.iter().any(is_connection_failure) => (
+            Cause::ConnectionClosed,
+            format!("the instance's web server logged {first_problem} for this request and no answer: the connection was closed"),
+        ),
+        (502, None) => (
+            Cause::ConnectionClosed,
+            if w.error_reason.is_empty() || w.error_reason == "-" {
+                "the load balancer got no usable answer and the instance logged nothing: the connection was refused, closed or reset".into()
+            } else {
+                format!("the load balancer got no usable answer ({}); the instance logged nothing", w.error_reason)
+            },
+        ),
+        (s, None) => (Cause::Unmatched, format!("the load balancer answered {s} itself and nothing on this instance explains it")),
+    }
+}

@@ -1,0 +1,261 @@
+//! `tailgate --correlate`: explain every load-balancer 5xx with local evidence.
+//!
+//! Two streaming passes keep memory bounded by the number of LB 5xx in scope, not by log size:
+//!
+//! 1. [`elb`]: read the ELB/ALB logs (files, `.gz`, directories, stdin) once; count
+//!    CloudWatch-equivalent metrics per minute, bursts of successive 502s per backend and
+//!    per-backend rates; keep a compact record of every LB 5xx in scope.
+//! 2. [`local`]: read the instance's access and error logs once; every line whose method, path and
+//!    query match a wanted request within a wide time window becomes a candidate.
+//!
+//! Then [`matcher`] estimates the clock offset between the load balancer and the instance from
+//! unambiguous pairs, scores every candidate (time after offset, client vs `X-Forwarded-For`,
+//! user agent, status consistency, bytes), assigns each local line to at most one LB line (best
+//! first), attaches error-log lines of the same request, and names the cause.
+
+pub mod elb;
+pub mod local;
+pub mod matcher;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::format::Format;
+
+/// Causes (stable strings in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Cause {
+    #[serde(rename = "backend-5xx")]
+    Backend5xx,
+    #[serde(rename = "malformed-response")]
+    MalformedResponse,
+    #[serde(rename = "connection-closed")]
+    ConnectionClosed,
+    #[serde(rename = "backend-timeout")]
+    BackendTimeout,
+    #[serde(rename = "no-healthy-backend")]
+    NoHealthyBackend,
+    #[serde(rename = "unmatched")]
+    Unmatched,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Backend5xx => "backend-5xx",
+            Cause::MalformedResponse => "malformed-response",
+            Cause::ConnectionClosed => "connection-closed",
+            Cause::BackendTimeout => "backend-timeout",
+            Cause::NoHealthyBackend => "no-healthy-backend",
+            Cause::Unmatched => "unmatched",
+        }
+    }
+}
+
+/// Which backend addresses are "this instance".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendFilter {
+    pub ip: String,
+    pub port: Option<u16>,
+}
+
+impl BackendFilter {
+    /// `10.0.0.5`, `10.0.0.5:80`, `[fd00::1]:80`, `fd00::1`.
+    pub fn parse(s: &str) -> Result<BackendFilter, String> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix('[') {
+            let (ip, after) = rest.split_once(']').ok_or_else(|| format!("--backend {s}: missing ']'"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p.parse().map_err(|_| format!("--backend {s}: bad port"))?),
+                None => None,
+            };
+            return Ok(BackendFilter { ip: ip.into(), port });
+        }
+        match s.rsplit_once(':') {
+            Some((ip, p)) if !ip.contains(':') => {
+                Ok(BackendFilter { ip: ip.into(), port: Some(p.parse().map_err(|_| format!("--backend {s}: bad port"))?) })
+            }
+            _ if s.is_empty() => Err("--backend needs an address".into()),
+            _ => Ok(BackendFilter { ip: s.into(), port: None }),
+        }
+    }
+
+    pub fn matches(&self, ip: &[u8], port: Option<u16>) -> bool {
+        self.ip.as_bytes() == ip && self.port.is_none_or(|p| Some(p) == port)
+    }
+}
+
+/// What to correlate.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// ELB/ALB inputs: files, `.gz`, directories, or `-`.
+    pub elb_inputs: Vec<PathBuf>,
+    /// Local logs (host paths), each with a known format or `None` to detect it.
+    pub local: Vec<LocalLog>,
+    /// This instance's addresses.
+    pub backends: Vec<BackendFilter>,
+    pub all_backends: bool,
+    /// The largest clock difference between LB and instance to look across (seconds).
+    pub window_secs: f64,
+    /// The load balancer's idle timeout (a 504's request is logged locally about this late).
+    pub lb_idle_timeout_secs: u64,
+    /// How many successive 502s make a burst.
+    pub burst_min: usize,
+}
+
+/// One local log to read.
+#[derive(Clone, Debug)]
+pub struct LocalLog {
+    /// Where to read it (host path).
+    pub path: PathBuf,
+    /// How to report it (instance path).
+    pub display: String,
+    pub format: Option<Format>,
+}
+
+/// A local line used as evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub file: String,
+    pub line: u64,
+    /// `access` or `error`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<crate::time::Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<crate::detect::Problem>,
+}
+
+/// The LB line a finding explains.
+#[derive(Clone, Debug, Serialize)]
+pub struct ElbRef {
+    pub file: String,
+    pub line: u64,
+    pub timestamp: crate::time::Timestamp,
+    pub backend: Option<String>,
+    pub elb_status: u16,
+    pub backend_status: Option<u16>,
+    pub request: String,
+}
+
+/// One explained LB 5xx.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub elb: ElbRef,
+    /// `lb` or `backend`.
+    pub source: &'static str,
+    pub cause: Cause,
+    pub explanation: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// CloudWatch-equivalent counts for one minute.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MinuteCounts {
+    pub minute: String,
+    /// Classic `HTTPCode_ELB_5XX` / ALB `HTTPCode_ELB_5XX_Count`.
+    #[serde(rename = "HTTPCode_ELB_5XX")]
+    pub elb_5xx: u64,
+    /// Classic `HTTPCode_Backend_5XX` / ALB `HTTPCode_Target_5XX_Count`.
+    #[serde(rename = "HTTPCode_Backend_5XX")]
+    pub backend_5xx: u64,
+    pub requests: u64,
+}
+
+/// A run of successive 502s for one backend.
+#[derive(Clone, Debug, Serialize)]
+pub struct Burst {
+    pub backend: String,
+    pub count: u64,
+    pub first: crate::time::Timestamp,
+    pub last: crate::time::Timestamp,
+    pub first_line: String,
+}
+
+/// Per-backend rates (fleet view).
+#[derive(Clone, Debug, Serialize)]
+pub struct BackendRate {
+    pub backend: String,
+    pub requests: u64,
+    pub lb_5xx: u64,
+    pub rate: f64,
+}
+
+/// A rejected ELB line.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadElbLine {
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub elb_lines: u64,
+    pub bad_lines: u64,
+    /// LB 5xx in scope (this instance's, or with no backend address).
+    pub lb_5xx: u64,
+    pub lb_generated: u64,
+    pub backend_generated: u64,
+    /// Findings with local evidence.
+    pub matched: u64,
+    /// Local time minus LB time, estimated from unambiguous matches.
+    pub clock_offset_ms: Option<f64>,
+    pub per_minute: Vec<MinuteCounts>,
+    pub bursts: Vec<Burst>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<BackendRate>,
+    pub bad_examples: Vec<BadElbLine>,
+    /// Local logs read: path, format, lines, bad lines.
+    pub local_logs: Vec<local::LocalSummary>,
+    pub causes: std::collections::BTreeMap<&'static str, u64>,
+    /// Input problems (unreadable files, truncated gzip, …).
+    pub errors: Vec<String>,
+}
+
+/// The whole answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+}
+
+/// Run both passes and the matcher.
+pub fn correlate(opts: &Options) -> Report {
+    let mut ingest = elb::ingest(opts);
+    let local = local::collect(opts, &ingest.wanted);
+    let (findings, offset_ms) =
+        matcher::resolve(opts, &ingest.wanted, local.candidates, local.errors_by_request, local.local_offset, &ingest.files, &local.files);
+    let s = &mut ingest.summary;
+    s.local_logs = local.summaries;
+    s.errors.extend(local.problems);
+    s.matched = findings.iter().filter(|f| !f.evidence.is_empty()).count() as u64;
+    s.clock_offset_ms = offset_ms;
+    for f in &findings {
+        *s.causes.entry(f.cause.as_str()).or_default() += 1;
+    }
+    Report { summary: ingest.summary, findings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_filters() {
+        let f = BackendFilter::parse("10.0.1.11:80").unwrap();
+        assert!(f.matches(b"10.0.1.11", Some(80)));
+        assert!(!f.matches(b"10.0.1.11", Some(81)));
+        let f = BackendFilter::parse("10.0.1.11").unwrap();
+        assert!(f.matches(b"10.0.1.11", Some(8080)));
+        let f = BackendFilter::parse("[fd00::1]:80").unwrap();
+        assert!(f.matches(b"fd00::1", Some(80)));
+        assert_eq!(BackendFilter::parse("fd00::1").unwrap().port, None);
+        assert!(BackendFilter::parse("1.2.3.4:x").is_err());
+    }
+}
