@@ -375,7 +375,11 @@ pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, pro
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let fail = |e: String, format: String| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
     let format = match format {
-        Some(f) => f.clone(),
+        // A forced access-log format does not turn an error log into bad access lines.
+        Some(f) => match read::sample(path, 16 * 1024).ok().and_then(|s| detect::detect(&s)) {
+            Some(e @ (Format::NginxError | Format::ApacheError)) if !matches!(f, Format::NginxError | Format::ApacheError) => e,
+            _ => f.clone(),
+        },
         None => match read::sample(path, 64 * 1024) {
             Ok(s) => match detect::detect(&s) {
                 Some(f) => f,

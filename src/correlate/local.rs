@@ -91,7 +91,11 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
     let mut offsets: HashMap<i32, u64> = HashMap::new();
     for log in &opts.local {
         let fmt = match &log.format {
-            Some(f) => f.clone(),
+            // A forced access format does not turn an error log into bad access lines.
+            Some(f) => match read::sample(&log.path, 64 * 1024).ok().and_then(|s| detect::detect(&s)) {
+                Some(e @ (Format::NginxError | Format::ApacheError)) => e,
+                _ => f.clone(),
+            },
             None => match read::sample(&log.path, 64 * 1024).map(|s| detect::detect(&s)) {
                 Ok(Some(f)) => f,
                 Ok(None) => {

@@ -19,6 +19,7 @@ pub const BEHAVIOURS: &[(&str, &str)] = &[
     ("/early-close", "closes the connection without answering"),
     ("/reset", "resets the connection (RST) without answering"),
     ("/slow", "answers after 3 s (proxies time out after 1 s)"),
+    ("/very-slow", "answers after 3 s; nginx waits 10 s for it, so the load balancer in front gives up first"),
     ("/app-500", "its own 500"),
     ("/app-502", "its own 502"),
 ];
@@ -60,7 +61,7 @@ fn serve(mut s: TcpStream) {
             drop(sock); // close with SO_LINGER 0 → RST
             return;
         }
-        "/slow" => {
+        "/slow" | "/very-slow" => {
             thread::sleep(Duration::from_secs(3));
             b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"
         }
@@ -151,6 +152,8 @@ pub struct Server {
     pub dir: PathBuf,
     child: Child,
     stopped: bool,
+    /// The signal that stops it cleanly (HAProxy: SIGUSR1, a soft stop that flushes its log).
+    stop_signal: &'static str,
 }
 
 impl Server {
@@ -165,7 +168,7 @@ impl Server {
         if std::mem::replace(&mut self.stopped, true) {
             return;
         }
-        unsafe_kill(self.child.id(), 15);
+        let _ = Command::new("kill").arg(format!("-{}", self.stop_signal)).arg(self.child.id().to_string()).status();
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -184,9 +187,6 @@ impl Drop for Server {
     }
 }
 
-fn unsafe_kill(pid: u32, sig: i32) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
-}
 
 /// Real nginx on 127.0.0.1 proxying to `backend_port`, logs in `dir`. `log_format` is the
 /// access-log format line (nickname `t`), or `None` for nginx's predefined `combined`.
@@ -223,6 +223,10 @@ http {{
             proxy_connect_timeout 1s;
             proxy_next_upstream off;
         }}
+        location /very-slow {{
+            proxy_pass http://127.0.0.1:{backend_port};
+            proxy_read_timeout 10s;
+        }}
     }}
 }}
 "#
@@ -235,7 +239,7 @@ http {{
         .spawn()
         .unwrap();
     wait_port(port, &mut child, "nginx", &dir.join("error.log"));
-    Server { port, dir: dir.to_path_buf(), child, stopped: false }
+    Server { port, dir: dir.to_path_buf(), child, stopped: false, stop_signal: "TERM" }
 }
 
 /// Real Apache httpd (Debian's apache2 binary, event MPM, mod_proxy_http) on 127.0.0.1 proxying
@@ -281,7 +285,7 @@ ProxyTimeout 1
         .spawn()
         .unwrap();
     wait_port(port, &mut child, "apache2", &dir.join("error.log"));
-    Server { port, dir: dir.to_path_buf(), child, stopped: false }
+    Server { port, dir: dir.to_path_buf(), child, stopped: false, stop_signal: "TERM" }
 }
 
 /// A temp dir that world can enter (server workers drop privileges).
@@ -293,4 +297,73 @@ pub fn server_dir() -> tempfile::TempDir {
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     d
+}
+
+/// Real HAProxy on 127.0.0.1 as the load-balancer stand-in in front of `upstream_port`; its log
+/// (one line per request, raw, on stdout) goes to `dir/haproxy.log`. It gives up on the server
+/// after 2 s (`timeout server`), like an ELB idle timeout.
+pub fn haproxy(dir: &Path, upstream_port: u16) -> Server {
+    let bin = need("haproxy");
+    let port = free_port();
+    let d = dir.display();
+    let conf = format!(
+        r#"global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 10s
+    timeout server 2s
+    option http-server-close
+    log-format "%Ts.%ms %ci:%cp %si:%sp %TR %Tc %Tr %Ta %ST %U %B %ts %{{+Q}}r %{{+Q}}hr"
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request capture req.hdr(User-Agent) len 200
+    default_backend be
+backend be
+    server web 127.0.0.1:{upstream_port}
+"#
+    );
+    std::fs::write(dir.join("haproxy.cfg"), conf).unwrap();
+    let log = std::fs::File::create(dir.join("haproxy.log")).unwrap();
+    let err = std::fs::File::create(dir.join("haproxy.stderr")).unwrap();
+    let mut child = Command::new(bin).args(["-db", "-f", &format!("{d}/haproxy.cfg")]).stdout(log).stderr(err).spawn().unwrap();
+    wait_port(port, &mut child, "haproxy", &dir.join("haproxy.stderr"));
+    Server { port, dir: dir.to_path_buf(), child, stopped: false, stop_signal: "USR1" }
+}
+
+/// Convert one line of the HAProxy log above into a Classic ELB access-log line. HAProxy's
+/// termination state says who answered: a 5xx with a state starting with `S`, `s`, `P` or `I`
+/// is HAProxy's own (backend status `-`, times `-1`), like an LB-generated ELB line.
+pub fn haproxy_to_elb(line: &str) -> Option<String> {
+    let (head, rest) = line.split_once(" \"")?;
+    let f: Vec<&str> = head.split_whitespace().collect();
+    if f.len() < 11 {
+        return None;
+    }
+    let (ts, client, server, tr, tc, tres, _ta, status, recv, sent, state) = (f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10]);
+    let (request, rest) = rest.split_once("\" ")?;
+    let ua = rest.trim().trim_start_matches("\"{").trim_end_matches("}\"");
+    let (secs, ms) = ts.split_once('.')?;
+    let secs: i64 = secs.parse().ok()?;
+    let ms: i64 = ms.parse().ok()?;
+    let iso = tailgate::time::format_utc(secs * 1_000_000 + ms * 1000, tailgate::time::Precision::Micro);
+    let lb_generated = status.starts_with('5') && matches!(state.as_bytes()[0], b'S' | b's' | b'P' | b'I');
+    let secs_of = |ms: &str| ms.parse::<i64>().ok().filter(|v| *v >= 0).map(|v| format!("{:.6}", v as f64 / 1000.0));
+    let (backend, times, bstatus) = if lb_generated {
+        (server.to_string(), "-1 -1 -1".to_string(), "-".to_string())
+    } else {
+        let rq = secs_of(tr).unwrap_or_else(|| "0.000000".into());
+        let bp = match (tc.parse::<i64>(), tres.parse::<i64>()) {
+            (Ok(c), Ok(r)) if c >= 0 && r >= 0 => format!("{:.6}", (c + r) as f64 / 1000.0),
+            _ => "0.000000".into(),
+        };
+        (server.to_string(), format!("{rq} {bp} 0.000001"), status.to_string())
+    };
+    let mut parts = request.splitn(3, ' ');
+    let (method, path, proto) = (parts.next()?, parts.next()?, parts.next().unwrap_or("HTTP/1.1"));
+    Some(format!(
+        "{iso} test-lb {client} {backend} {times} {status} {bstatus} {recv} {sent} \"{method} http://test.local:80{path} {proto}\" \"{ua}\" - -"
+    ))
 }
