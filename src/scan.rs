@@ -376,6 +376,8 @@ pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, pro
     let fail = |e: String, format: String| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
     let format = match format {
         // A forced access-log format does not turn an error log into bad access lines.
+        // (stdin cannot be sampled without consuming it)
+        Some(f) if path.as_os_str() == "-" => f.clone(),
         Some(f) => match read::sample(path, 16 * 1024).ok().and_then(|s| detect::detect(&s)) {
             Some(e @ (Format::NginxError | Format::ApacheError)) if !matches!(f, Format::NginxError | Format::ApacheError) => e,
             _ => f.clone(),

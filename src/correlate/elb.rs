@@ -72,6 +72,11 @@ pub fn expand_inputs(inputs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBu
                 walk(&p, out, errors);
             } else if p.is_file() {
                 out.push(p);
+            } else {
+                match std::fs::metadata(&p) {
+                    Err(e) => errors.push(format!("{}: cannot read: {e}", p.display())),
+                    Ok(_) => errors.push(format!("{}: not a regular file: skipped", p.display())),
+                }
             }
         }
     }
@@ -208,7 +213,10 @@ pub fn ingest(opts: &Options) -> Ingest {
     let mut files = Vec::new();
     for path in &inputs {
         let name = path.display().to_string();
-        let fmt = match read::sample(path, 16 * 1024) {
+        let stdin = path.as_os_str() == "-";
+        // stdin cannot be sampled without consuming it: its format is taken from its first line.
+        let sampled = if stdin { Ok(b"2000-01-01T00:00:00Z x 1.1.1.1:1 - -1 -1 -1 503 0 0 0 \"- - - \" \"-\" - -".to_vec()) } else { read::sample(path, 16 * 1024) };
+        let fmt = match sampled {
             Ok(s) if s.is_empty() => continue,
             Ok(s) => match detect::detect(&s) {
                 Some(f @ (Format::Elb | Format::Alb)) => f,
@@ -226,6 +234,7 @@ pub fn ingest(opts: &Options) -> Ingest {
         let file = files.len() as u32;
         files.push(name.clone());
         let mut parser = fmt.parser();
+        let mut decided = !stdin;
         let mut line_no = 0u64;
         let res = read::open(path).and_then(|r| {
             read::for_each_line(
@@ -240,6 +249,12 @@ pub fn ingest(opts: &Options) -> Ingest {
                             return;
                         }
                     };
+                    if !decided && !bytes.is_empty() {
+                        decided = true;
+                        if crate::format::alb::is_conn_type(bytes.split(|&b| b == b' ').next().unwrap_or(b"")) {
+                            parser = Format::Alb.parser();
+                        }
+                    }
                     match parser.parse(bytes) {
                         Ok(Record::Lb(r)) => st.record(&r, file, &name, line_no),
                         Ok(_) => {}

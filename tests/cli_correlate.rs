@@ -1,0 +1,93 @@
+//! `tailgate --correlate` on corrupt and awkward input: junk lines, a truncated gzip, an
+//! unreadable file in an S3-synced directory tree, stdin. Problems are reported and skipped; the
+//! rest is still correlated.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const LB_502: &str = r#"2026-11-25T08:00:01.000001Z lb 203.0.113.7:4000 10.0.1.5:80 -1 -1 -1 502 - 0 0 "GET http://x.example.com:80/a HTTP/1.1" "curl/8" - -"#;
+const BE_500: &str = r#"2026-11-25T08:00:02.000001Z lb 203.0.113.8:4001 10.0.1.5:80 0.000020 0.001000 0.000010 500 500 0 10 "GET http://x.example.com:80/b HTTP/1.1" "curl/8" - -"#;
+const NO_BE_503: &str = r#"2026-11-25T08:00:03.000001Z lb 203.0.113.9:4002 - -1 -1 -1 503 0 0 0 "GET http://x.example.com:80/c HTTP/1.1" "curl/8" - -"#;
+const OTHER: &str = r#"2026-11-25T08:00:04.000001Z lb 203.0.113.9:4003 10.0.9.9:80 0.000020 0.001000 0.000010 500 500 0 10 "GET http://x.example.com:80/d HTTP/1.1" "curl/8" - -"#;
+
+fn correlate(args: &[&str], stdin: Option<&str>) -> Value {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .args(["--correlate", "--format", "json", "--backend", "10.0.1.5"])
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(s) = stdin {
+        c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn corrupt_input_is_reported_and_the_rest_is_correlated() {
+    let d = tempfile::tempdir().unwrap();
+    let day = d.path().join("AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/11/25");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::write(day.join("a.log"), format!("{LB_502}\nthis is junk\n{BE_500}\n\x00\x01\x02\n{NO_BE_503}\n{OTHER}\n")).unwrap();
+    // a gzip file cut in the middle
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for _ in 0..2000 {
+        writeln!(enc, "{BE_500}").unwrap();
+    }
+    let gz = enc.finish().unwrap();
+    std::fs::write(day.join("b.log.gz"), &gz[..gz.len() / 2]).unwrap();
+    // unreadable: a dangling symlink (root can read any file)
+    std::os::unix::fs::symlink("/nonexistent/elb.log", day.join("c.log")).unwrap();
+
+    let access = d.path().join("access.log");
+    std::fs::write(&access, "203.0.113.8 - - [25/Nov/2026:08:00:02 +0000] \"GET /b HTTP/1.1\" 500 10 \"-\" \"curl/8\"\n").unwrap();
+    let rep = correlate(&["--log", access.to_str().unwrap(), d.path().join("AWSLogs").to_str().unwrap()], None);
+    let s = &rep["summary"];
+    assert_eq!(s["bad_lines"], 2, "{s:#}");
+    let bad: Vec<u64> = s["bad_examples"].as_array().unwrap().iter().map(|b| b["line"].as_u64().unwrap()).collect();
+    assert_eq!(bad, [2, 4]);
+    assert!(s["bad_examples"][0]["file"].as_str().unwrap().ends_with("25/a.log"));
+    let errors: Vec<&str> = s["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(errors.iter().any(|e| e.contains("b.log.gz") && e.contains("read error")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("c.log") && e.contains("cannot read")), "{errors:?}");
+    // the lines before the gzip cut were read
+    assert!(s["elb_lines"].as_u64().unwrap() > 6, "{s:#}");
+    // ours: the 502, the 500s (a.log + every readable line of b.log.gz); plus the 503 without a backend
+    let findings = rep["findings"].as_array().unwrap();
+    assert_eq!(findings.len() as u64, s["lb_5xx"].as_u64().unwrap());
+    let first = &findings[0];
+    assert_eq!((first["elb"]["line"].as_u64(), first["source"].as_str(), first["cause"].as_str()), (Some(1), Some("lb"), Some("connection-closed")));
+    let be = findings.iter().find(|f| f["elb"]["line"] == 3).unwrap();
+    assert_eq!(be["cause"], "backend-5xx");
+    assert_eq!(be["evidence"][0]["line"], 1);
+    let nb = findings.iter().find(|f| f["elb"]["line"] == 5).unwrap();
+    assert_eq!((nb["cause"].as_str(), nb["elb"]["backend"].is_null()), (Some("no-healthy-backend"), true));
+    assert!(!findings.iter().any(|f| f["elb"]["request"].as_str().unwrap().contains("/d ")), "another backend's 5xx is out of scope");
+    assert_eq!(s["per_minute"][0]["HTTPCode_ELB_5XX"], 2);
+}
+
+#[test]
+fn stdin_and_ndjson() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .args(["--correlate", "--format", "ndjson", "--backend", "10.0.1.5:80", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(format!("{LB_502}\n{BE_500}\n").as_bytes()).unwrap();
+            c.wait_with_output()
+        })
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["elb"]["file"], "-");
+    assert_eq!(lines[1]["cause"], "backend-5xx");
+    let rep = correlate(&["-"], Some(&format!("{LB_502}\n{LB_502}\n{LB_502}\n")));
+    assert_eq!(rep["summary"]["bursts"][0]["count"], 3, "three successive 502s from one backend are a burst");
+}
