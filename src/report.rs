@@ -380,7 +380,8 @@ pub fn write_correlation_text(out: &mut dyn Write, r: &crate::correlate::Report,
 }
 
 pub fn write_correlation_json(out: &mut dyn Write, r: &crate::correlate::Report) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, r)?;
+    // Compact: a day of findings is tens of MB; `jq .` pretty-prints it when a person reads it.
+    serde_json::to_writer(&mut *out, r)?;
     writeln!(out)
 }
 

@@ -112,6 +112,8 @@ struct Acc {
     problems: HashMap<Problem, u64>,
     minutes: HashMap<i64, Minute>,
     cur_minute: i64,
+    /// `cur_minute` in micros (i64::MIN / 2 when none).
+    cur_minute_us: i64,
     cur: Minute,
     paths: HashMap<Box<[u8]>, u64>,
     first: Option<Timestamp>,
@@ -138,6 +140,7 @@ impl Acc {
             problems: HashMap::new(),
             minutes: HashMap::new(),
             cur_minute: i64::MIN,
+            cur_minute_us: i64::MIN / 2,
             cur: Minute::default(),
             paths: HashMap::new(),
             first: None,
@@ -207,10 +210,11 @@ impl Acc {
             if self.last.is_none_or(|l| t.micros > l.micros) {
                 self.last = Some(t);
             }
-            let m = t.minute();
-            if m != self.cur_minute {
+            // Same minute as the line before (the common case): no division.
+            if t.micros < self.cur_minute_us || t.micros >= self.cur_minute_us + 60_000_000 {
                 self.flush_minute();
-                self.cur_minute = m;
+                self.cur_minute = t.minute();
+                self.cur_minute_us = self.cur_minute * 1_000_000;
             }
             self.cur.records += 1;
         }
@@ -331,6 +335,7 @@ impl Acc {
             }
         }
         self.cur_minute = i64::MIN;
+        self.cur_minute_us = i64::MIN / 2;
     }
 
     fn into_report(mut self, path: String, format: String, bytes: u64) -> LogReport {

@@ -27,7 +27,8 @@ fn run(web: &mut support::Server, lb_dir: &Path, extra: &[&str]) -> (Value, Stri
     let elb_path = lb_dir.join("elb.log");
     std::fs::write(&elb_path, &elb_text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
-        .args(["--correlate", "--format", "json", "--backend", &format!("127.0.0.1:{}", web.port)])
+        // HAProxy's `timeout server 2s` plays the ELB idle timeout.
+        .args(["--correlate", "--format", "json", "--lb-idle-timeout", "2", "--backend", &format!("127.0.0.1:{}", web.port)])
         .arg("--log")
         .arg(web.access_log())
         .arg("--log")

@@ -106,52 +106,71 @@ struct State<'a> {
     wanted: Vec<Wanted>,
     summary: Summary,
     minutes: BTreeMap<i64, MinuteCounts>,
-    runs: HashMap<String, Run>,
+    /// The minute being counted (flushed into `minutes` when the minute changes).
+    cur_minute: i64,
+    cur: MinuteCounts,
+    /// Per backend token (as written): its run of successive 502s and its (requests, 5xx).
+    backends: HashMap<Box<[u8]>, (Run, u64, u64), super::local::KeyHash>,
     bursts: Vec<Burst>,
-    rates: HashMap<String, (u64, u64)>,
+}
+
+fn backend_name(raw: &[u8]) -> String {
+    text(raw)
 }
 
 impl State<'_> {
-    fn close_run(&mut self, backend: &str) {
-        if let Some(r) = self.runs.remove(backend) {
-            if r.count as usize >= self.opts.burst_min {
-                self.bursts.push(Burst { backend: backend.to_string(), count: r.count, first: r.first.unwrap(), last: r.last.unwrap(), first_line: r.first_line });
-            }
+    fn flush_minute(&mut self) {
+        if self.cur_minute != i64::MIN {
+            let m = self.minutes.entry(self.cur_minute).or_default();
+            m.requests += self.cur.requests;
+            m.elb_5xx += self.cur.elb_5xx;
+            m.backend_5xx += self.cur.backend_5xx;
         }
+        self.cur = MinuteCounts::default();
     }
 
+    fn close_run(bursts: &mut Vec<Burst>, min: usize, backend: &[u8], r: &mut Run) {
+        if r.count as usize >= min {
+            bursts.push(Burst { backend: backend_name(backend), count: r.count, first: r.first.unwrap(), last: r.last.unwrap(), first_line: std::mem::take(&mut r.first_line) });
+        }
+        *r = Run::default();
+    }
+
+    #[inline]
     fn record(&mut self, r: &LbRecord<'_>, file: u32, file_name: &str, line: u64) {
-        let m = self.minutes.entry(r.time.minute()).or_default();
-        m.requests += 1;
+        let minute = r.time.minute();
+        if minute != self.cur_minute {
+            self.flush_minute();
+            self.cur_minute = minute;
+        }
+        self.cur.requests += 1;
         let lb_gen = r.lb_generated();
         let is_5xx = r.elb_status.is_some_and(|s| (500..600).contains(&s));
         if is_5xx && lb_gen {
-            m.elb_5xx += 1;
+            self.cur.elb_5xx += 1;
         }
         if r.backend_status().is_some_and(|s| (500..600).contains(&s)) {
-            m.backend_5xx += 1;
+            self.cur.backend_5xx += 1;
         }
-        let backend = r.backend_ip.map(|ip| match r.backend_port {
-            Some(p) if memchr::memchr(b':', ip).is_some() => format!("[{}]:{p}", text(ip)),
-            Some(p) => format!("{}:{p}", text(ip)),
-            None => text(ip),
-        });
-        if let Some(b) = &backend {
-            let e = self.rates.entry(b.clone()).or_default();
-            e.0 += 1;
+        if r.backend_ip.is_some() {
+            let e = match self.backends.get_mut(r.backend_raw) {
+                Some(e) => e,
+                None => self.backends.entry(r.backend_raw.into()).or_default(),
+            };
+            e.1 += 1;
             if is_5xx {
-                e.1 += 1;
+                e.2 += 1;
             }
             if r.elb_status == Some(502) {
-                let run = self.runs.entry(b.clone()).or_default();
+                let run = &mut e.0;
                 run.count += 1;
                 if run.first.is_none() {
                     run.first = Some(r.time);
                     run.first_line = format!("{file_name}:{line}");
                 }
                 run.last = Some(r.time);
-            } else if self.runs.contains_key(b) {
-                self.close_run(b);
+            } else if e.0.count > 0 {
+                Self::close_run(&mut self.bursts, self.opts.burst_min, r.backend_raw, &mut e.0);
             }
         }
         if !is_5xx {
@@ -161,9 +180,10 @@ impl State<'_> {
             Some(ip) => self.opts.all_backends || self.opts.backends.iter().any(|f| f.matches(ip, r.backend_port)),
             None => false,
         };
-        if backend.is_some() && !ours {
+        if r.backend_ip.is_some() && !ours {
             return;
         }
+        let backend = r.backend_ip.map(|_| backend_name(r.backend_raw));
         self.summary.lb_5xx += 1;
         if lb_gen {
             self.summary.lb_generated += 1;
@@ -209,7 +229,16 @@ impl State<'_> {
 pub fn ingest(opts: &Options) -> Ingest {
     let mut errors = Vec::new();
     let inputs = expand_inputs(&opts.elb_inputs, &mut errors);
-    let mut st = State { opts, wanted: Vec::new(), summary: Summary::default(), minutes: BTreeMap::new(), runs: HashMap::new(), bursts: Vec::new(), rates: HashMap::new() };
+    let mut st = State {
+        opts,
+        wanted: Vec::new(),
+        summary: Summary::default(),
+        minutes: BTreeMap::new(),
+        cur_minute: i64::MIN,
+        cur: MinuteCounts::default(),
+        backends: HashMap::default(),
+        bursts: Vec::new(),
+    };
     let mut files = Vec::new();
     for path in &inputs {
         let name = path.display().to_string();
@@ -273,9 +302,9 @@ pub fn ingest(opts: &Options) -> Ingest {
             errors.push(format!("{name}: read error after line {line_no}: {e} (the lines before it are used)"));
         }
     }
-    let open: Vec<String> = st.runs.keys().cloned().collect();
-    for b in open {
-        st.close_run(&b);
+    st.flush_minute();
+    for (b, e) in st.backends.iter_mut() {
+        State::close_run(&mut st.bursts, opts.burst_min, b, &mut e.0);
     }
     st.bursts.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.micros.cmp(&b.first.micros)));
     let mut summary = st.summary;
@@ -290,9 +319,9 @@ pub fn ingest(opts: &Options) -> Ingest {
     summary.bursts = st.bursts;
     if opts.all_backends {
         let mut v: Vec<BackendRate> = st
-            .rates
-            .into_iter()
-            .map(|(b, (n, e))| BackendRate { backend: b, requests: n, lb_5xx: e, rate: if n == 0 { 0.0 } else { e as f64 / n as f64 } })
+            .backends
+            .iter()
+            .map(|(b, (_, n, e))| BackendRate { backend: backend_name(b), requests: *n, lb_5xx: *e, rate: if *n == 0 { 0.0 } else { *e as f64 / *n as f64 } })
             .collect();
         v.sort_by(|a, b| b.rate.total_cmp(&a.rate).then(b.lb_5xx.cmp(&a.lb_5xx)));
         summary.backends = v;

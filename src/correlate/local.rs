@@ -11,6 +11,74 @@ use crate::detect::{Problem, error_problem};
 use crate::format::{Format, Record, detect, text, unescape};
 use crate::read::{self, Line};
 
+/// The request keys are FNV hashes already: hashing them again (SipHash) is wasted work per
+/// line. Byte keys get FNV-1a.
+#[derive(Clone, Copy, Default)]
+pub struct KeyHash;
+
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // FNV-1a for byte keys (backend tokens)
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+/// A running estimate of the local-minus-LB clock offset: the median of the first samples from
+/// the backend's own answers (same request, same status), fixed once there are enough.
+#[derive(Default)]
+struct OnlineOffset {
+    samples: Vec<i64>,
+    fixed: Option<i64>,
+}
+
+impl OnlineOffset {
+    const N: usize = 201;
+
+    fn add(&mut self, d: i64) {
+        if self.fixed.is_none() {
+            self.samples.push(d);
+            if self.samples.len() == Self::N {
+                self.samples.sort_unstable();
+                self.fixed = Some(self.samples[Self::N / 2]);
+            }
+        }
+    }
+
+    fn estimate(&self) -> Option<i64> {
+        self.fixed
+    }
+}
+
+/// Wanted lines of one request key.
+#[derive(Default)]
+struct Slot {
+    others: Vec<(i64, u32)>,
+    /// The longest request+backend time among `others` (capped at the idle timeout).
+    max_proc: i64,
+    timeouts: Vec<(i64, u32)>,
+}
+
 /// Whether a server stamps a request's start (Apache `%t`) or its end (nginx, IIS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stamp {
@@ -72,14 +140,27 @@ fn stamp_of(f: &Format) -> Stamp {
 
 /// Collect candidates for `wanted` from every local log.
 pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
-    let mut index: HashMap<u64, Vec<u32>> = HashMap::new();
-    let mut paths: HashMap<u64, ()> = HashMap::new();
-    for (i, w) in wanted.iter().enumerate() {
-        index.entry(w.key).or_default().push(i as u32);
-        paths.insert(request_key(b"", w.path.as_bytes()), ());
-    }
+    // key → wanted lines in arrival order, in two lists: LB 504s (logged locally about an idle
+    // timeout after arrival) and the rest (logged within the request's duration). The binary
+    // search stays in small contiguous arrays.
     let window_us = (opts.window_secs * 1e6) as i64;
     let idle_us = opts.lb_idle_timeout_secs as i64 * 1_000_000;
+    let mut index: HashMap<u64, Slot, KeyHash> = HashMap::default();
+    let mut paths: HashMap<u64, (), KeyHash> = HashMap::default();
+    for (i, w) in wanted.iter().enumerate() {
+        let slot = index.entry(w.key).or_default();
+        if w.lb_generated && w.elb_status == 504 {
+            slot.timeouts.push((w.arrival_us, i as u32));
+        } else {
+            slot.others.push((w.arrival_us, i as u32));
+            slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us));
+        }
+        paths.insert(request_key(b"", w.path.as_bytes()), ());
+    }
+    for v in index.values_mut() {
+        v.others.sort_unstable();
+        v.timeouts.sort_unstable();
+    }
     let mut out = Collected {
         candidates: Vec::new(),
         errors_by_request: HashMap::new(),
@@ -89,6 +170,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
         local_offset: None,
     };
     let mut offsets: HashMap<i32, u64> = HashMap::new();
+    let mut online = OnlineOffset::default();
     for log in &opts.local {
         let fmt = match &log.format {
             // A forced access format does not turn an error log into bad access lines.
@@ -139,20 +221,59 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
                             }
                             let target = a.request.path();
                             let key = request_key(a.request.method, target);
-                            let Some(ws) = index.get(&key) else { return };
-                            for &wi in ws {
+                            let Some(slot) = index.get(&key) else { return };
+                            let prec = ts.precision.micros();
+                            let t = ts.micros;
+                            let others = {
+                                let from = slot.others.partition_point(|&(a, _)| a < t - slot.max_proc - window_us - prec);
+                                let to = slot.others.partition_point(|&(a, _)| a <= t + window_us + prec);
+                                &slot.others[from..to.max(from)]
+                            };
+                            let timeouts = {
+                                let from = slot.timeouts.partition_point(|&(a, _)| a < t - idle_us - window_us - prec);
+                                let to = slot.timeouts.partition_point(|&(a, _)| a <= t - idle_us + window_us + prec);
+                                &slot.timeouts[from..to.max(from)]
+                            };
+                            for &(_, wi) in others.iter().chain(timeouts) {
                                 let w = &wanted[wi as usize];
                                 // Wide window: any clock offset up to `window`, the request's
                                 // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
-                                let late = if w.lb_generated { idle_us + window_us } else { w.proc_us.unwrap_or(0) + window_us };
+                                // A 504's request is logged around the LB's idle timeout after it arrived.
+                                let (early, late) = match (w.lb_generated, w.elb_status) {
+                                    (true, 504) => (idle_us - window_us, idle_us + window_us),
+                                    (true, _) => (-window_us, window_us),
+                                    (false, _) => (-window_us, w.proc_us.unwrap_or(0) + window_us),
+                                };
                                 let d = ts.micros - w.arrival_us;
-                                if d < -(window_us + ts.precision.micros()) || d > late + ts.precision.micros() {
+                                if d < early - prec || d > late + prec {
                                     continue;
                                 }
-                                // A different user agent is a different request.
+                                // Once the clock offset is known from the backend's own answers, an
+                                // LB-generated line only looks near it (the final match re-checks).
+                                if w.lb_generated {
+                                    if let Some(off) = online.estimate() {
+                                        let base = if w.elb_status == 504 { idle_us } else { 0 };
+                                        let r = d - base - off;
+                                        if r < -(prec + 2 * 1_000_000) || r > prec + 2 * 1_000_000 + if w.elb_status == 504 { window_us } else { 0 } {
+                                            continue;
+                                        }
+                                    }
+                                } else if a.status == w.backend_status {
+                                    online.add(ts.micros + prec / 2 - w.arrival_us - w.proc_us.unwrap_or(0));
+                                }
+                                // The backend's own answer is logged with the status the LB saw.
+                                if !w.lb_generated && a.status != w.backend_status {
+                                    continue;
+                                }
+                                // A different user agent is a different request (compared without
+                                // allocating unless the server escaped something in it).
                                 if let Some(ua) = a.user_agent {
-                                    if !w.user_agent.is_empty() && w.user_agent != "-" && unescape(ua) != w.user_agent {
-                                        continue;
+                                    let wu = w.user_agent.as_bytes();
+                                    if !wu.is_empty() && wu != b"-" {
+                                        let same = if memchr::memchr(b'\\', ua).is_none() { ua == wu } else { unescape(ua).as_bytes() == wu };
+                                        if !same {
+                                            continue;
+                                        }
                                     }
                                 }
                                 let client_match = a.client.is_some_and(|c| c == w.client.as_bytes())

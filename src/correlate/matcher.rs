@@ -80,7 +80,7 @@ pub fn resolve(
         let slack = prec / 2 + SEC + SEC / 2;
         let ok = match (w.lb_generated, w.elb_status) {
             (false, _) => c.status == w.backend_status && r.abs() <= slack,
-            (true, 504) => r >= -(idle_us + slack) && r <= window_us + slack,
+            (true, 504) => r >= -(window_us + slack) && r <= window_us + slack,
             (true, _) => r >= -slack && r <= window_us + slack,
         };
         if !ok {

@@ -227,10 +227,23 @@ pub struct Report {
 
 /// Run both passes and the matcher.
 pub fn correlate(opts: &Options) -> Report {
+    let t0 = std::time::Instant::now();
     let mut ingest = elb::ingest(opts);
+    let t1 = std::time::Instant::now();
     let local = local::collect(opts, &ingest.wanted);
+    let t2 = std::time::Instant::now();
+    let n_cands = local.candidates.len();
+    let n_lb = local.candidates.iter().filter(|c| ingest.wanted[c.wanted as usize].lb_generated).count();
+    tracing::debug!("candidates for LB-generated lines: {n_lb}");
     let (findings, offset_ms) =
         matcher::resolve(opts, &ingest.wanted, local.candidates, local.errors_by_request, local.local_offset, &ingest.files, &local.files);
+    tracing::debug!(
+        "correlate: ELB pass {:?} ({} wanted), local pass {:?} ({n_cands} candidates), matching {:?}",
+        t1 - t0,
+        ingest.wanted.len(),
+        t2 - t1,
+        t2.elapsed()
+    );
     let s = &mut ingest.summary;
     s.local_logs = local.summaries;
     s.errors.extend(local.problems);

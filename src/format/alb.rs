@@ -61,14 +61,19 @@ pub fn tail_fields(tail: &[u8]) -> AlbFields<'_> {
     alb
 }
 
-#[inline]
 pub fn parse(line: &[u8]) -> ParseResult<'_> {
+    parse_with(line, &mut crate::time::DayCache::default())
+}
+
+/// [`parse`] with the day of the previous line remembered.
+#[inline]
+pub fn parse_with<'a>(line: &'a [u8], days: &mut crate::time::DayCache) -> ParseResult<'a> {
     let mut c = Cursor::new(line);
     let conn_type = c.token().ok_or(ALB.fields)?;
     if !is_conn_type(conn_type) {
         return Err(E_TYPE);
     }
-    let head = head(&mut c, &ALB)?;
+    let head = head(&mut c, &ALB, days)?;
     let request = c.quoted().ok_or(ALB.fields)?;
     let user_agent = c.quoted().ok_or(ALB.fields)?;
     let ssl_cipher = c.token().ok_or(ALB.fields)?;

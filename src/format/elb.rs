@@ -9,7 +9,7 @@
 
 use super::cursor::Cursor;
 use super::{LbKind, LbRecord, ParseError, ParseResult, Record, Request, parse_status, parse_u64, split_host_port};
-use crate::time::{parse_iso8601, parse_secs_micros};
+use crate::time::{DayCache, parse_secs_micros};
 
 /// The error texts of one LB format (static: rejecting a line allocates nothing).
 pub(super) struct Errors {
@@ -38,6 +38,7 @@ pub(super) struct Head<'a> {
     elb: &'a [u8],
     client_ip: &'a [u8],
     client_port: Option<u16>,
+    backend_raw: &'a [u8],
     backend: Option<(&'a [u8], Option<u16>)>,
     timings: [Option<i64>; 3],
     elb_status: Option<u16>,
@@ -49,12 +50,13 @@ pub(super) struct Head<'a> {
 /// Read the shared fields: `time elb client:port backend:port t1 t2 t3 elb_status
 /// backend_status received sent`.
 #[inline]
-pub(super) fn head<'a>(c: &mut Cursor<'a>, e: &Errors) -> Result<Head<'a>, ParseError> {
+pub(super) fn head<'a>(c: &mut Cursor<'a>, e: &Errors, days: &mut DayCache) -> Result<Head<'a>, ParseError> {
     let mut next = || c.token().ok_or(e.fields);
-    let time = parse_iso8601(next()?).ok_or(e.time)?;
+    let time = days.iso8601(next()?).ok_or(e.time)?;
     let elb = next()?;
     let (client_ip, client_port) = split_host_port(next()?).ok_or(e.client)?;
-    let backend = split_host_port(next()?);
+    let backend_raw = next()?;
+    let backend = split_host_port(backend_raw);
     let mut timings = [None; 3];
     for t in timings.iter_mut() {
         let b = next()?;
@@ -68,7 +70,7 @@ pub(super) fn head<'a>(c: &mut Cursor<'a>, e: &Errors) -> Result<Head<'a>, Parse
     }
     let received_bytes = parse_u64(next()?).ok_or(e.bytes)?;
     let sent_bytes = parse_u64(next()?).ok_or(e.bytes)?;
-    Ok(Head { time, elb, client_ip, client_port, backend, timings, elb_status, backend_status_raw, received_bytes, sent_bytes })
+    Ok(Head { time, elb, client_ip, client_port, backend_raw, backend, timings, elb_status, backend_status_raw, received_bytes, sent_bytes })
 }
 
 /// The fields after the shared head.
@@ -94,6 +96,7 @@ impl<'a> Head<'a> {
             elb: self.elb,
             client_ip: self.client_ip,
             client_port: self.client_port,
+            backend_raw: self.backend_raw,
             backend_ip,
             backend_port,
             request_processing_us: self.timings[0],
@@ -127,10 +130,15 @@ fn find_quote_space_quote(b: &[u8]) -> Option<usize> {
     None
 }
 
-#[inline]
 pub fn parse(line: &[u8]) -> ParseResult<'_> {
+    parse_with(line, &mut DayCache::default())
+}
+
+/// [`parse`] with the day of the previous line remembered.
+#[inline]
+pub fn parse_with<'a>(line: &'a [u8], days: &mut DayCache) -> ParseResult<'a> {
     let mut c = Cursor::new(line);
-    let head = head(&mut c, &CLASSIC)?;
+    let head = head(&mut c, &CLASSIC, days)?;
     let rest = c.rest;
     if rest.first() != Some(&b'"') {
         return Err(E_REQUEST);

@@ -131,6 +131,8 @@ pub struct LbRecord<'a> {
     pub elb: &'a [u8],
     pub client_ip: &'a [u8],
     pub client_port: Option<u16>,
+    /// The backend token as written (`10.0.0.1:80`, `-`).
+    pub backend_raw: &'a [u8],
     /// `None` when the LB wrote `-` (no backend chosen or reached).
     pub backend_ip: Option<&'a [u8]>,
     pub backend_port: Option<u16>,
@@ -373,8 +375,8 @@ impl Format {
 
     pub fn parser(&self) -> Parser {
         match self {
-            Format::Elb => Parser::Elb,
-            Format::Alb => Parser::Alb,
+            Format::Elb => Parser::Elb(Default::default()),
+            Format::Alb => Parser::Alb(Default::default()),
             Format::Apache(t) | Format::Nginx(t) => Parser::Template(t.clone()),
             Format::W3c => Parser::W3c(w3c::W3cParser::new(false)),
             Format::HttpErr => Parser::W3c(w3c::W3cParser::new(true)),
@@ -393,8 +395,8 @@ impl Format {
 /// A parser with whatever state its format needs.
 #[derive(Clone, Debug)]
 pub enum Parser {
-    Elb,
-    Alb,
+    Elb(crate::time::DayCache),
+    Alb(crate::time::DayCache),
     Template(Arc<template::Template>),
     W3c(w3c::W3cParser),
     NginxError,
@@ -410,8 +412,8 @@ impl Parser {
             return Ok(Record::Meta);
         }
         match self {
-            Parser::Elb => elb::parse(line),
-            Parser::Alb => alb::parse(line),
+            Parser::Elb(days) => elb::parse_with(line, days),
+            Parser::Alb(days) => alb::parse_with(line, days),
             Parser::Template(t) => t.parse(line).map(Record::Access),
             Parser::W3c(p) => p.parse(line),
             Parser::NginxError => errorlog::parse_nginx(line),
