@@ -91,3 +91,27 @@ fn stdin_and_ndjson() {
     let rep = correlate(&["-"], Some(&format!("{LB_502}\n{LB_502}\n{LB_502}\n")));
     assert_eq!(rep["summary"]["bursts"][0]["count"], 3, "three successive 502s from one backend are a burst");
 }
+
+#[test]
+fn all_backends_ranks_instances_by_5xx_rate() {
+    let mut log = String::new();
+    for i in 0..10 {
+        // 10.0.0.1: 1 of 10 fails; 10.0.0.2: 5 of 10 fail
+        let s1 = if i == 0 { "500 500" } else { "200 200" };
+        let s2 = if i % 2 == 0 { "502 502" } else { "200 200" };
+        log.push_str(&format!("2026-11-25T08:00:{i:02}.000001Z lb 203.0.113.7:4000 10.0.0.1:80 0.00002 0.001 0.00001 {s1} 0 10 \"GET http://x:80/a HTTP/1.1\" \"c\" - -\n"));
+        log.push_str(&format!("2026-11-25T08:00:{i:02}.500001Z lb 203.0.113.7:4001 10.0.0.2:80 0.00002 0.001 0.00001 {s2} 0 10 \"GET http://x:80/b HTTP/1.1\" \"c\" - -\n"));
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("elb.log");
+    std::fs::write(&p, log).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--correlate", "--format", "json", "--all-backends"]).arg(&p).output().unwrap();
+    let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = rep["summary"]["backends"].as_array().unwrap();
+    assert_eq!(b[0]["backend"], "10.0.0.2:80");
+    assert_eq!((b[0]["lb_5xx"].as_u64(), b[0]["requests"].as_u64()), (Some(5), Some(10)));
+    assert_eq!(b[1]["backend"], "10.0.0.1:80");
+    assert_eq!(rep["findings"].as_array().unwrap().len(), 6, "every backend's 5xx is in scope");
+    // 502s of 10.0.0.2 alternate with 200s: no burst of successive 502s
+    assert!(rep["summary"]["bursts"].as_array().unwrap().is_empty());
+}

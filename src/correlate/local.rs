@@ -171,6 +171,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
     };
     let mut offsets: HashMap<i32, u64> = HashMap::new();
     let mut online = OnlineOffset::default();
+    let mut last_offset: (i32, u64) = (i32::MIN, 0);
     for log in &opts.local {
         let fmt = match &log.format {
             // A forced access format does not turn an error log into bad access lines.
@@ -217,7 +218,15 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
                         Record::Access(a) => {
                             let Some(ts) = a.time else { return };
                             if let Some(o) = ts.offset {
-                                *offsets.entry(o).or_default() += 1;
+                                // (one map update per run of equal offsets, not per line)
+                                if o == last_offset.0 {
+                                    last_offset.1 += 1;
+                                } else {
+                                    if last_offset.1 > 0 {
+                                        *offsets.entry(last_offset.0).or_default() += last_offset.1;
+                                    }
+                                    last_offset = (o, 1);
+                                }
                             }
                             let target = a.request.path();
                             let key = request_key(a.request.method, target);
@@ -337,6 +346,9 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
             out.problems.push(format!("{}: read error after line {n}: {e} (the lines before it are used)", log.display));
         }
         out.summaries.push(LocalSummary { file: log.display.clone(), format: fmt.name(), lines: n, bad_lines: bad });
+    }
+    if last_offset.1 > 0 {
+        *offsets.entry(last_offset.0).or_default() += last_offset.1;
     }
     out.local_offset = offsets.into_iter().max_by_key(|(_, c)| *c).map(|(o, _)| o);
     out
