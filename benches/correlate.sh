@@ -32,9 +32,10 @@ echo "lines: elb $(wc -l < "$D/elb.log"), nginx $(wc -l < "$D/nginx_access.log")
 SE=$(timeit "$TG" --scan -q --threads 1 --format json "$D/elb.log")
 SN=$(timeit "$TG" --scan -q --threads 1 --format json "$D/nginx_access.log")
 CO=$(timeit "$TG" --correlate -q --format json --backend "$BACKEND" --log "$D/nginx_access.log" "$D/elb.log")
+C1=$(timeit "$TG" --correlate -q --threads 1 --format json --backend "$BACKEND" --log "$D/nginx_access.log" "$D/elb.log")
 RSS=$( { /usr/bin/time -f %M "$TG" --correlate -q --format json --backend "$BACKEND" --log "$D/nginx_access.log" "$D/elb.log" >"$OUT"; } 2>&1 | tail -1)
-printf 'scan elb      %8.3f s\nscan nginx    %8.3f s\ncorrelate     %8.3f s\n' "$SE" "$SN" "$CO"
-echo "ratio correlate / (scan elb + scan nginx): $(echo "$CO $SE $SN" | awk '{printf "%.2f", $1/($2+$3)}') (goal <= 1.5)"
+printf 'scan elb      %8.3f s\nscan nginx    %8.3f s\ncorrelate     %8.3f s (all %s cores)\ncorrelate -j1 %8.3f s\n' "$SE" "$SN" "$CO" "$(nproc)" "$C1"
+echo "ratio correlate / (scan elb + scan nginx): $(echo "$CO $SE $SN" | awk '{printf "%.2f", $1/($2+$3)}') (goal <= 1.5); with --threads 1: $(echo "$C1 $SE $SN" | awk '{printf "%.2f", $1/($2+$3)}')"
 echo "correlate peak RSS: $((RSS / 1024)) MB (goal <= 256)"
 python3 - "$OUT" <<'PY'
 import json, sys

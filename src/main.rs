@@ -169,6 +169,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
         window_secs: cli.window,
         lb_idle_timeout_secs: cli.lb_idle_timeout,
         burst_min: cli.burst.max(1),
+        threads: cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1),
     };
     let r = correlate::correlate(&opts);
     for e in &r.summary.errors {

@@ -94,3 +94,29 @@ fn synthetic_pairs_match_ground_truth() {
     // SHOW_MISSES=1 fails the test on purpose to print every miss.
     assert!(pct >= 99.5 && std::env::var("SHOW_MISSES").is_err(), "{pct:.2} % right; first misses:\n{}", wrong.iter().take(30).cloned().collect::<Vec<_>>().join("\n"));
 }
+
+/// A local log large enough to be split across threads gives the same answer as one thread.
+#[test]
+fn threads_do_not_change_the_findings() {
+    let d = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/gen_logs.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["--pair", d.path().to_str().unwrap(), "--lines", "60000", "--seed", "9", "--backends", "1", "--error-rate", "0.05"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(std::fs::metadata(d.path().join("nginx_access.log")).unwrap().len() > 8 << 20, "big enough to split");
+    let run = |threads: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+            .args(["--correlate", "--format", "json", "--threads", threads, "--backend", "10.0.1.11:80", "--log"])
+            .arg(d.path().join("nginx_access.log"))
+            .arg(d.path().join("elb.log"))
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let (one, four) = (run("1"), run("4"));
+    assert!(one["summary"]["matched"].as_u64().unwrap() > 1000);
+    assert_eq!(one, four);
+}

@@ -36,15 +36,29 @@ pub struct Wanted {
     pub key: u64,
 }
 
-/// FNV-1a over method and path: the join key between the passes.
+/// A 64-bit hash of method and path, eight bytes at a time: the join key between the passes
+/// (computed for every local line, so it must be cheap; collisions only cost a comparison that
+/// the time, status and user-agent checks then reject).
 #[inline]
 pub fn request_key(method: &[u8], path: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in method.iter().chain(b" ").chain(path) {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    #[inline]
+    fn mix(mut h: u64, b: &[u8]) -> u64 {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            h = (h ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K).rotate_left(29);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut t = [0u8; 8];
+            t[..rest.len()].copy_from_slice(rest);
+            h = (h ^ u64::from_le_bytes(t) ^ ((rest.len() as u64) << 59)).wrapping_mul(K).rotate_left(29);
+        }
+        h ^ (b.len() as u64).wrapping_mul(K)
     }
-    h
+    let h = mix(0x243F_6A88_85A3_08D3, method);
+    let h = mix(h.wrapping_mul(31), path);
+    h ^ (h >> 32)
 }
 
 /// What pass 1 produced.

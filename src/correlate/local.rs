@@ -79,6 +79,194 @@ struct Slot {
     timeouts: Vec<(i64, u32)>,
 }
 
+
+/// What every chunk of the local pass reads (immutable, shared between threads).
+struct Ctx<'a> {
+    wanted: &'a [Wanted],
+    index: &'a HashMap<u64, Slot, KeyHash>,
+    paths: &'a HashMap<u64, (), KeyHash>,
+    window_us: i64,
+    idle_us: i64,
+}
+
+/// The local pass over one chunk of one file. Line numbers are chunk-relative until merged.
+struct Worker {
+    file: u32,
+    stamp: Stamp,
+    parser: crate::format::Parser,
+    n: u64,
+    bad: u64,
+    candidates: Vec<Candidate>,
+    errors: HashMap<u64, Vec<ErrorLine>>,
+    offsets: HashMap<i32, u64>,
+    last_offset: (i32, u64),
+    online: OnlineOffset,
+    /// Apache's AH01102 (why) precedes AH00898 (path) for the same client: carry the path back.
+    pending: Option<(ErrorLine, String)>,
+}
+
+impl Worker {
+    fn new(file: u32, stamp: Stamp, parser: crate::format::Parser) -> Worker {
+        Worker {
+            file,
+            stamp,
+            parser,
+            n: 0,
+            bad: 0,
+            candidates: Vec::new(),
+            errors: HashMap::new(),
+            offsets: HashMap::new(),
+            last_offset: (i32::MIN, 0),
+            online: OnlineOffset::default(),
+            pending: None,
+        }
+    }
+
+    #[inline]
+    fn line(&mut self, ctx: &Ctx<'_>, l: Line<'_>) {
+        let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending } = self;
+        let (file, stamp) = (*file, *stamp);
+        let (wanted, index, paths, window_us, idle_us) = (ctx.wanted, ctx.index, ctx.paths, ctx.window_us, ctx.idle_us);
+                    *n += 1;
+                    let Line::Text(bytes) = l else {
+                        *bad += 1;
+                        return;
+                    };
+                    let rec = match parser.parse(bytes) {
+                        Ok(r) => r,
+                        Err(_) => {
+                            *bad += 1;
+                            return;
+                        }
+                    };
+                    match rec {
+                        Record::Access(a) => {
+                            let Some(ts) = a.time else { return };
+                            if let Some(o) = ts.offset {
+                                // (one map update per run of equal offsets, not per line)
+                                if o == last_offset.0 {
+                                    last_offset.1 += 1;
+                                } else {
+                                    if last_offset.1 > 0 {
+                                        *offsets.entry(last_offset.0).or_default() += last_offset.1;
+                                    }
+                                    *last_offset = (o, 1);
+                                }
+                            }
+                            let target = a.request.path();
+                            let key = request_key(a.request.method, target);
+                            let Some(slot) = index.get(&key) else { return };
+                            let prec = ts.precision.micros();
+                            let t = ts.micros;
+                            let others = {
+                                let from = slot.others.partition_point(|&(a, _)| a < t - slot.max_proc - window_us - prec);
+                                let to = slot.others.partition_point(|&(a, _)| a <= t + window_us + prec);
+                                &slot.others[from..to.max(from)]
+                            };
+                            let timeouts = {
+                                let from = slot.timeouts.partition_point(|&(a, _)| a < t - idle_us - window_us - prec);
+                                let to = slot.timeouts.partition_point(|&(a, _)| a <= t - idle_us + window_us + prec);
+                                &slot.timeouts[from..to.max(from)]
+                            };
+                            for &(_, wi) in others.iter().chain(timeouts) {
+                                let w = &wanted[wi as usize];
+                                // Wide window: any clock offset up to `window`, the request's
+                                // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
+                                // A 504's request is logged around the LB's idle timeout after it arrived.
+                                let (early, late) = match (w.lb_generated, w.elb_status) {
+                                    (true, 504) => (idle_us - window_us, idle_us + window_us),
+                                    (true, _) => (-window_us, window_us),
+                                    (false, _) => (-window_us, w.proc_us.unwrap_or(0) + window_us),
+                                };
+                                let d = ts.micros - w.arrival_us;
+                                if d < early - prec || d > late + prec {
+                                    continue;
+                                }
+                                // Once the clock offset is known from the backend's own answers, an
+                                // LB-generated line only looks near it (the final match re-checks).
+                                if w.lb_generated {
+                                    if let Some(off) = online.estimate() {
+                                        let base = if w.elb_status == 504 { idle_us } else { 0 };
+                                        let r = d - base - off;
+                                        if r < -(prec + 2 * 1_000_000) || r > prec + 2 * 1_000_000 + if w.elb_status == 504 { window_us } else { 0 } {
+                                            continue;
+                                        }
+                                    }
+                                } else if a.status == w.backend_status {
+                                    online.add(ts.micros + prec / 2 - w.arrival_us - w.proc_us.unwrap_or(0));
+                                }
+                                // The backend's own answer is logged with the status the LB saw.
+                                if !w.lb_generated && a.status != w.backend_status {
+                                    continue;
+                                }
+                                // A different user agent is a different request (compared without
+                                // allocating unless the server escaped something in it).
+                                if let Some(ua) = a.user_agent {
+                                    let wu = w.user_agent.as_bytes();
+                                    if !wu.is_empty() && wu != b"-" {
+                                        let same = if memchr::memchr(b'\\', ua).is_none() { ua == wu } else { unescape(ua).as_bytes() == wu };
+                                        if !same {
+                                            continue;
+                                        }
+                                    }
+                                }
+                                let client_match = a.client.is_some_and(|c| c == w.client.as_bytes())
+                                    || a.x_forwarded_for.is_some_and(|x| {
+                                        x.split(|&b| b == b',').any(|p| p.trim_ascii() == w.client.as_bytes())
+                                    });
+                                candidates.push(Candidate {
+                                    wanted: wi,
+                                    file,
+                                    line: *n,
+                                    ts,
+                                    stamp,
+                                    status: a.status,
+                                    client_match,
+                                    bytes: a.bytes_sent,
+                                });
+                            }
+                        }
+                        Record::Error(e) => {
+                            let problem = error_problem(&e);
+                            if problem.is_none() {
+                                return;
+                            }
+                            let ev = ErrorLine {
+                                file,
+                                line: *n,
+                                wall_us: e.time.micros,
+                                ts: e.time,
+                                message: crate::detect::Event::new(&Record::Error(e), crate::detect::classify(&Record::Error(e)).unwrap(), "", 0)
+                                    .message
+                                    .unwrap_or_default(),
+                                problem,
+                            };
+                            let path = e.request.map(|r| r.path());
+                            let client = e.client.map(text).unwrap_or_default();
+                            if let Some((prev, prev_client)) = pending.take() {
+                                if let (Some(p), true) = (path, prev_client == client && !client.is_empty()) {
+                                    let k = request_key(b"", p);
+                                    if paths.contains_key(&k) {
+                                        errors.entry(k).or_default().push(prev);
+                                    }
+                                }
+                            }
+                            match path {
+                                Some(p) => {
+                                    let k = request_key(b"", p);
+                                    if paths.contains_key(&k) {
+                                        errors.entry(k).or_default().push(ev);
+                                    }
+                                }
+                                None => *pending = Some((ev, client)),
+                            }
+                        }
+                        _ => {}
+                    }
+    }
+}
+
+
 /// Whether a server stamps a request's start (Apache `%t`) or its end (nginx, IIS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stamp {
@@ -161,6 +349,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
         v.others.sort_unstable();
         v.timeouts.sort_unstable();
     }
+    let ctx = Ctx { wanted, index: &index, paths: &paths, window_us, idle_us };
     let mut out = Collected {
         candidates: Vec::new(),
         errors_by_request: HashMap::new(),
@@ -170,8 +359,6 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
         local_offset: None,
     };
     let mut offsets: HashMap<i32, u64> = HashMap::new();
-    let mut online = OnlineOffset::default();
-    let mut last_offset: (i32, u64) = (i32::MIN, 0);
     for log in &opts.local {
         let fmt = match &log.format {
             // A forced access format does not turn an error log into bad access lines.
@@ -194,161 +381,61 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
         let file = out.files.len() as u32;
         out.files.push(log.display.clone());
         let stamp = stamp_of(&fmt);
-        let mut parser = fmt.parser();
+        let size = std::fs::metadata(&log.path).map(|m| m.len()).unwrap_or(0);
+        // Large plain files are split at line boundaries and read on every core.
+        let ranges = if opts.threads > 1 && fmt.stateless() && !read::is_gzip(&log.path) && size >= 8 << 20 {
+            read::split_ranges(&log.path, opts.threads).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let workers: Vec<(Worker, std::io::Result<()>)> = if ranges.len() > 1 {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = ranges
+                    .iter()
+                    .map(|&(a, b)| {
+                        let (ctx, fmt) = (&ctx, &fmt);
+                        s.spawn(move || {
+                            let mut w = Worker::new(file, stamp, fmt.parser());
+                            let res = read::range_reader(&log.path, a, b).and_then(|r| read::for_each_line(r, |l| w.line(ctx, l), |_| {}));
+                            (w, res)
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().expect("correlate worker panicked")).collect()
+            })
+        } else {
+            let mut w = Worker::new(file, stamp, fmt.parser());
+            let res = read::open(&log.path).and_then(|r| read::for_each_line(r, |l| w.line(&ctx, l), |_| {}));
+            vec![(w, res)]
+        };
+        // Merge in file order: line numbers of each chunk start after the previous chunk's.
         let (mut n, mut bad) = (0u64, 0u64);
-        // Apache's AH01102 (why) precedes AH00898 (path) for the same client: carry the path back.
-        let mut pending: Option<(ErrorLine, String)> = None;
-        let res = read::open(&log.path).and_then(|r| {
-            read::for_each_line(
-                r,
-                |l| {
-                    n += 1;
-                    let Line::Text(bytes) = l else {
-                        bad += 1;
-                        return;
-                    };
-                    let rec = match parser.parse(bytes) {
-                        Ok(r) => r,
-                        Err(_) => {
-                            bad += 1;
-                            return;
-                        }
-                    };
-                    match rec {
-                        Record::Access(a) => {
-                            let Some(ts) = a.time else { return };
-                            if let Some(o) = ts.offset {
-                                // (one map update per run of equal offsets, not per line)
-                                if o == last_offset.0 {
-                                    last_offset.1 += 1;
-                                } else {
-                                    if last_offset.1 > 0 {
-                                        *offsets.entry(last_offset.0).or_default() += last_offset.1;
-                                    }
-                                    last_offset = (o, 1);
-                                }
-                            }
-                            let target = a.request.path();
-                            let key = request_key(a.request.method, target);
-                            let Some(slot) = index.get(&key) else { return };
-                            let prec = ts.precision.micros();
-                            let t = ts.micros;
-                            let others = {
-                                let from = slot.others.partition_point(|&(a, _)| a < t - slot.max_proc - window_us - prec);
-                                let to = slot.others.partition_point(|&(a, _)| a <= t + window_us + prec);
-                                &slot.others[from..to.max(from)]
-                            };
-                            let timeouts = {
-                                let from = slot.timeouts.partition_point(|&(a, _)| a < t - idle_us - window_us - prec);
-                                let to = slot.timeouts.partition_point(|&(a, _)| a <= t - idle_us + window_us + prec);
-                                &slot.timeouts[from..to.max(from)]
-                            };
-                            for &(_, wi) in others.iter().chain(timeouts) {
-                                let w = &wanted[wi as usize];
-                                // Wide window: any clock offset up to `window`, the request's
-                                // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
-                                // A 504's request is logged around the LB's idle timeout after it arrived.
-                                let (early, late) = match (w.lb_generated, w.elb_status) {
-                                    (true, 504) => (idle_us - window_us, idle_us + window_us),
-                                    (true, _) => (-window_us, window_us),
-                                    (false, _) => (-window_us, w.proc_us.unwrap_or(0) + window_us),
-                                };
-                                let d = ts.micros - w.arrival_us;
-                                if d < early - prec || d > late + prec {
-                                    continue;
-                                }
-                                // Once the clock offset is known from the backend's own answers, an
-                                // LB-generated line only looks near it (the final match re-checks).
-                                if w.lb_generated {
-                                    if let Some(off) = online.estimate() {
-                                        let base = if w.elb_status == 504 { idle_us } else { 0 };
-                                        let r = d - base - off;
-                                        if r < -(prec + 2 * 1_000_000) || r > prec + 2 * 1_000_000 + if w.elb_status == 504 { window_us } else { 0 } {
-                                            continue;
-                                        }
-                                    }
-                                } else if a.status == w.backend_status {
-                                    online.add(ts.micros + prec / 2 - w.arrival_us - w.proc_us.unwrap_or(0));
-                                }
-                                // The backend's own answer is logged with the status the LB saw.
-                                if !w.lb_generated && a.status != w.backend_status {
-                                    continue;
-                                }
-                                // A different user agent is a different request (compared without
-                                // allocating unless the server escaped something in it).
-                                if let Some(ua) = a.user_agent {
-                                    let wu = w.user_agent.as_bytes();
-                                    if !wu.is_empty() && wu != b"-" {
-                                        let same = if memchr::memchr(b'\\', ua).is_none() { ua == wu } else { unescape(ua).as_bytes() == wu };
-                                        if !same {
-                                            continue;
-                                        }
-                                    }
-                                }
-                                let client_match = a.client.is_some_and(|c| c == w.client.as_bytes())
-                                    || a.x_forwarded_for.is_some_and(|x| {
-                                        x.split(|&b| b == b',').any(|p| p.trim_ascii() == w.client.as_bytes())
-                                    });
-                                out.candidates.push(Candidate {
-                                    wanted: wi,
-                                    file,
-                                    line: n,
-                                    ts,
-                                    stamp,
-                                    status: a.status,
-                                    client_match,
-                                    bytes: a.bytes_sent,
-                                });
-                            }
-                        }
-                        Record::Error(e) => {
-                            let problem = error_problem(&e);
-                            if problem.is_none() {
-                                return;
-                            }
-                            let ev = ErrorLine {
-                                file,
-                                line: n,
-                                wall_us: e.time.micros,
-                                ts: e.time,
-                                message: crate::detect::Event::new(&Record::Error(e), crate::detect::classify(&Record::Error(e)).unwrap(), "", 0)
-                                    .message
-                                    .unwrap_or_default(),
-                                problem,
-                            };
-                            let path = e.request.map(|r| r.path());
-                            let client = e.client.map(text).unwrap_or_default();
-                            if let Some((prev, prev_client)) = pending.take() {
-                                if let (Some(p), true) = (path, prev_client == client && !client.is_empty()) {
-                                    let k = request_key(b"", p);
-                                    if paths.contains_key(&k) {
-                                        out.errors_by_request.entry(k).or_default().push(prev);
-                                    }
-                                }
-                            }
-                            match path {
-                                Some(p) => {
-                                    let k = request_key(b"", p);
-                                    if paths.contains_key(&k) {
-                                        out.errors_by_request.entry(k).or_default().push(ev);
-                                    }
-                                }
-                                None => pending = Some((ev, client)),
-                            }
-                        }
-                        _ => {}
-                    }
-                },
-                |_| {},
-            )
-        });
-        if let Err(e) = res {
-            out.problems.push(format!("{}: read error after line {n}: {e} (the lines before it are used)", log.display));
+        let mut failed = None;
+        for (w, res) in workers {
+            let base = n;
+            out.candidates.extend(w.candidates.into_iter().map(|mut c| {
+                c.line += base;
+                c
+            }));
+            for (k, v) in w.errors {
+                out.errors_by_request.entry(k).or_default().extend(v.into_iter().map(|mut e| {
+                    e.line += base;
+                    e
+                }));
+            }
+            for (o, c) in w.offsets {
+                *offsets.entry(o).or_default() += c;
+            }
+            n += w.n;
+            bad += w.bad;
+            if let (Err(e), None) = (res, &failed) {
+                failed = Some(format!("{}: read error after line {n}: {e} (the lines before it are used)", log.display));
+            }
+        }
+        if let Some(f) = failed {
+            out.problems.push(f);
         }
         out.summaries.push(LocalSummary { file: log.display.clone(), format: fmt.name(), lines: n, bad_lines: bad });
-    }
-    if last_offset.1 > 0 {
-        *offsets.entry(last_offset.0).or_default() += last_offset.1;
     }
     out.local_offset = offsets.into_iter().max_by_key(|(_, c)| *c).map(|(o, _)| o);
     out

@@ -106,12 +106,16 @@ pub fn resolve(
     }
     // Best score first; on a tie the earlier LB request takes the earlier local line, so two
     // identical requests in the same second are paired in order.
-    scored.sort_by(|a, b| {
-        let (ca, cb) = (&cands[a.1], &cands[b.1]);
-        b.0.total_cmp(&a.0)
-            .then(wanted[ca.wanted as usize].arrival_us.cmp(&wanted[cb.wanted as usize].arrival_us))
-            .then((ca.file, ca.line).cmp(&(cb.file, cb.line)))
-    });
+    // (sort keys computed once: the comparator then touches no other memory)
+    let mut keyed: Vec<(f64, i64, u32, u64, usize)> = scored
+        .iter()
+        .map(|&(sc, i)| {
+            let c = &cands[i];
+            (sc, wanted[c.wanted as usize].arrival_us, c.file, c.line, i)
+        })
+        .collect();
+    keyed.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
+    let scored: Vec<(f64, usize)> = keyed.into_iter().map(|k| (k.0, k.4)).collect();
     let mut taken_w: HashMap<u32, usize> = HashMap::new();
     let mut taken_l: HashSet<(u32, u64)> = HashSet::new();
     for (_, i) in scored {

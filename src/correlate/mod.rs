@@ -102,6 +102,8 @@ pub struct Options {
     pub lb_idle_timeout_secs: u64,
     /// How many successive 502s make a burst.
     pub burst_min: usize,
+    /// Threads for large local logs.
+    pub threads: usize,
 }
 
 /// One local log to read.
