@@ -67,6 +67,19 @@ pub struct Cli {
     /// --correlate: how many successive 502s from one backend make a burst.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub burst: usize,
+    /// --probe: keep the connection idle this long after a good response and record when the
+    /// server closes it (0 skips the measurement).
+    #[arg(long, value_name = "SECONDS", default_value_t = 65.0)]
+    pub idle: f64,
+    /// --probe: connect and read timeout.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// --probe: an extra request header, e.g. the one the load balancer's health check sends (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// --probe: the request method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
     /// The load balancer's idle timeout in seconds, for the keep-alive check (ELB/ALB default: 60).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lb_idle_timeout: u64,

@@ -26,6 +26,7 @@ pub mod detect;
 pub mod discover;
 pub mod format;
 pub mod platform;
+pub mod probe;
 pub mod profile;
 pub mod read;
 pub mod report;

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         return run_correlate(cli);
     }
     if cli.probe {
-        return not_yet("--probe", 6);
+        return run_probe(cli);
     }
     not_yet("the agent (no mode flag)", 5)
 }
@@ -181,6 +181,49 @@ fn run_correlate(cli: Cli) -> ExitCode {
         OutputFormat::Json => report::write_correlation_json(out, &r),
         OutputFormat::Ndjson => report::write_correlation_ndjson(out, &r),
     })
+}
+
+fn run_probe(cli: Cli) -> ExitCode {
+    let Some(url) = cli.paths.first() else {
+        eprintln!("tailgate: --probe needs a URL: `tailgate --probe http://127.0.0.1:80/health`");
+        return ExitCode::from(2);
+    };
+    let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.0));
+    let opts = tailgate::probe::Options {
+        url: url.display().to_string(),
+        method: cli.method.clone(),
+        headers: cli.headers.clone(),
+        timeout: secs(cli.timeout.max(0.1)),
+        idle: secs(cli.idle),
+        lb_idle_timeout: secs(cli.lb_idle_timeout as f64),
+    };
+    let rep = tailgate::probe::probe(&opts);
+    // Tie a short keep-alive to the directive that sets it, when discovery finds one.
+    let mut hints = Vec::new();
+    if rep.violations.iter().any(|v| v.rule == "keepalive-shorter-than-lb-idle") {
+        let d = tailgate::discover::discover(&discover_options(&cli));
+        for k in d.keepalive.iter().filter(|k| !k.ok) {
+            if let Some(f) = &k.finding {
+                hints.push(f.clone());
+            }
+        }
+    }
+    let st = Style { color: color() };
+    let code = if rep.error.is_some() {
+        ExitCode::from(2)
+    } else if rep.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    let w = write_out(|out| match cli.format {
+        OutputFormat::Text => report::write_probe_text(out, &rep, &hints, st),
+        OutputFormat::Json | OutputFormat::Ndjson => report::write_probe_json(out, &rep, &hints),
+    });
+    if w != ExitCode::SUCCESS {
+        return w;
+    }
+    code
 }
 
 fn run_scan(cli: Cli) -> ExitCode {

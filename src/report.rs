@@ -393,3 +393,50 @@ pub fn write_correlation_ndjson(out: &mut dyn Write, r: &crate::correlate::Repor
     }
     Ok(())
 }
+
+/// `tailgate --probe` as text: the exchange like `curl -v`, then the verdict.
+pub fn write_probe_text(out: &mut dyn Write, r: &crate::probe::Report, hints: &[String], st: Style) -> io::Result<()> {
+    writeln!(out, "* {} {}:{}", st.bold("probe"), r.url.host, r.url.port)?;
+    for l in r.request.lines().filter(|l| !l.is_empty()) {
+        writeln!(out, "> {l}")?;
+    }
+    if let Some(h) = &r.response_head {
+        for l in h.lines().filter(|l| !l.trim().is_empty()) {
+            writeln!(out, "< {}", l.trim_end_matches('\r'))?;
+        }
+        writeln!(out, "* body: {} bytes, {:.1} ms", r.body_bytes, r.elapsed_ms)?;
+    }
+    if let Some(k) = &r.keepalive {
+        match k.closed_after_secs {
+            Some(a) => writeln!(out, "* the server closed the idle connection after {a:.1} s")?,
+            None => writeln!(out, "* the idle connection was still open after {:.0} s", k.waited_secs)?,
+        }
+    }
+    if let Some(e) = &r.error {
+        writeln!(out, "{} {e}", st.red("could not probe:"))?;
+        return Ok(());
+    }
+    if r.violations.is_empty() {
+        writeln!(out, "{} the response follows RFC 9110/9112 as strictly as a load balancer reads it", st.bold("ok:"))?;
+    }
+    for v in &r.violations {
+        writeln!(out, "{} [{}] {} ({})", st.red("violation"), v.rule, v.message, v.rfc)?;
+        writeln!(out, "    fix: {}", v.fix)?;
+    }
+    for h in hints {
+        writeln!(out, "    on this host: {h}")?;
+    }
+    Ok(())
+}
+
+pub fn write_probe_json(out: &mut dyn Write, r: &crate::probe::Report, hints: &[String]) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        #[serde(flatten)]
+        report: &'a crate::probe::Report,
+        compliant: bool,
+        hints: &'a [String],
+    }
+    serde_json::to_writer_pretty(&mut *out, &Doc { report: r, compliant: r.compliant(), hints })?;
+    writeln!(out)
+}

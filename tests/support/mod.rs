@@ -191,6 +191,11 @@ impl Drop for Server {
 /// Real nginx on 127.0.0.1 proxying to `backend_port`, logs in `dir`. `log_format` is the
 /// access-log format line (nickname `t`), or `None` for nginx's predefined `combined`.
 pub fn nginx(dir: &Path, backend_port: u16, log_format: Option<&str>) -> Server {
+    nginx_with(dir, backend_port, log_format, "")
+}
+
+/// [`nginx`] with extra directives in the http block.
+pub fn nginx_with(dir: &Path, backend_port: u16, log_format: Option<&str>, extra_http: &str) -> Server {
     let bin = need("nginx");
     let port = free_port();
     let d = dir.display();
@@ -209,6 +214,7 @@ error_log {d}/error.log info;
 events {{ worker_connections 128; }}
 http {{
     {fmt_def}
+    {extra_http}
     access_log {d}/access.log {fmt_use};
     client_body_temp_path {d}/tmp/body;
     proxy_temp_path {d}/tmp/proxy;
