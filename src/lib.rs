@@ -25,6 +25,7 @@ pub mod correlate;
 pub mod detect;
 pub mod discover;
 pub mod format;
+pub mod mapped;
 pub mod platform;
 pub mod probe;
 pub mod profile;

@@ -81,6 +81,70 @@ pub fn for_each_line<R: Read>(
     Ok(())
 }
 
+/// Read the lines of a log — all of it, or the byte range `[start, end)` of a plain file —
+/// through a memory mapping when possible (no copy; see [`crate::mapped`]) and read(2) otherwise
+/// (`.gz`, stdin, special files, `TAILGATE_NO_MMAP` set). A file that shrinks while it is read
+/// ends the read with an error saying where.
+pub fn for_each_line_in(path: &Path, range: Option<(u64, u64)>, mut f: impl FnMut(Line<'_>), mut progress: impl FnMut(u64)) -> io::Result<()> {
+    let plain = path.as_os_str() != "-" && !is_gzip(path) && std::env::var_os("TAILGATE_NO_MMAP").is_none();
+    if plain {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_file() {
+            let (start, end) = range.unwrap_or((0, meta.len()));
+            let end = end.min(meta.len());
+            if end <= start {
+                return Ok(());
+            }
+            if let Some(m) = crate::mapped::Mapped::new(&file, start, (end - start) as usize) {
+                return lines_of_mapping(&m, start, &mut f, &mut progress);
+            }
+        }
+    }
+    match range {
+        Some((a, b)) => for_each_line(range_reader(path, a, b)?, f, progress),
+        None => for_each_line(open(path)?, f, progress),
+    }
+}
+
+fn lines_of_mapping(m: &crate::mapped::Mapped, start: u64, f: &mut impl FnMut(Line<'_>), progress: &mut impl FnMut(u64)) -> io::Result<()> {
+    const BLOCK: usize = 4 << 20;
+    let data = m.bytes();
+    let mut pos = 0usize;
+    let mut reported = 0usize;
+    let mut block_end = BLOCK.min(data.len());
+    loop {
+        let next_nl = memchr::memchr(b'\n', &data[pos..]).map(|i| pos + i);
+        let end = next_nl.unwrap_or(data.len());
+        if end > pos || next_nl.is_some() {
+            if end - pos > MAX_LINE {
+                f(Line::TooLong((end - pos) as u64));
+            } else {
+                f(Line::Text(&data[pos..end]));
+            }
+        }
+        pos = match next_nl {
+            Some(nl) => nl + 1,
+            None => data.len(),
+        };
+        if pos >= block_end || pos >= data.len() {
+            let upto = pos.min(data.len());
+            progress((upto - reported) as u64);
+            reported = upto;
+            if m.truncated() {
+                return Err(io::Error::other(format!(
+                    "the file shrank while it was read (truncated, e.g. by logrotate copytruncate): stopped near byte {}",
+                    start + block_end.min(data.len()) as u64
+                )));
+            }
+            if pos >= data.len() {
+                return Ok(());
+            }
+            block_end = (block_end + BLOCK).max(pos).min(data.len());
+        }
+    }
+}
+
 /// Open a log for reading: `-` is stdin, `*.gz` is decompressed (concatenated members too).
 pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
@@ -177,6 +241,65 @@ mod tests {
         assert_eq!(lines(b"a\nb\r\n\nc"), vec!["a", "b\r", "", "c"]);
         assert_eq!(lines(b""), Vec::<String>::new());
         assert_eq!(lines(b"x\n"), vec!["x"]);
+    }
+
+    #[test]
+    fn mapped_and_read_agree() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.log");
+        let mut data = Vec::new();
+        for i in 0..200_000 {
+            data.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 50)).as_bytes());
+        }
+        data.extend_from_slice(b"last without newline");
+        std::fs::write(&p, &data).unwrap();
+        let collect = |mmap: bool, range: Option<(u64, u64)>| {
+            let mut v = Vec::new();
+            if mmap {
+                for_each_line_in(&p, range, |l| if let Line::Text(t) = l { v.push(t.to_vec()) }, |_| {}).unwrap();
+            } else {
+                let r: Box<dyn Read> = match range {
+                    Some((a, b)) => Box::new(range_reader(&p, a, b).unwrap()),
+                    None => Box::new(File::open(&p).unwrap()),
+                };
+                for_each_line(r, |l| if let Line::Text(t) = l { v.push(t.to_vec()) }, |_| {}).unwrap();
+            }
+            v
+        };
+        assert_eq!(collect(true, None), collect(false, None));
+        let ranges = split_ranges(&p, 3).unwrap();
+        for r in ranges {
+            assert_eq!(collect(true, Some(r)), collect(false, Some(r)));
+        }
+    }
+
+    #[test]
+    fn a_file_truncated_while_mapped_is_an_error_not_a_crash() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("live.log");
+        let line = b"2026-11-25T08:00:01.000001Z some log line that is long enough\n";
+        let mut data = Vec::new();
+        while data.len() < 32 << 20 {
+            data.extend_from_slice(line);
+        }
+        std::fs::write(&p, &data).unwrap();
+        let mut lines = 0u64;
+        let mut truncated = false;
+        let res = for_each_line_in(
+            &p,
+            None,
+            |_| lines += 1,
+            |_| {
+                // logrotate copytruncate, after the first block
+                if !truncated {
+                    truncated = true;
+                    std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(0).unwrap();
+                }
+            },
+        );
+        let e = res.unwrap_err();
+        assert!(e.to_string().contains("shrank"), "{e}");
+        assert!(lines > 0 && lines < (data.len() / line.len()) as u64 + 2, "{lines}");
     }
 
     #[test]

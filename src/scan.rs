@@ -411,7 +411,7 @@ pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, pro
     } else {
         let mut acc = Acc::new(file.clone(), opts);
         let mut parser = format.parser();
-        read::open(path).and_then(|r| read::for_each_line(r, |l| acc.line(&mut parser, l), progress)).map(|_| acc)
+        read::for_each_line_in(path, None, |l| acc.line(&mut parser, l), progress).map(|_| acc)
     };
     match result {
         Ok(acc) => acc.into_report(name, fmt_name, bytes),
@@ -435,8 +435,7 @@ fn scan_parallel(
                 s.spawn(move || {
                     let mut acc = Acc::new(file, opts);
                     let mut parser = format.parser();
-                    let r = read::range_reader(path, a, b)?;
-                    read::for_each_line(r, |l| acc.line(&mut parser, l), progress)?;
+                    read::for_each_line_in(path, Some((a, b)), |l| acc.line(&mut parser, l), progress)?;
                     Ok(acc)
                 })
             })

@@ -279,9 +279,10 @@ pub fn ingest(opts: &Options) -> Ingest {
         let mut parser = fmt.parser();
         let mut decided = !stdin;
         let mut line_no = 0u64;
-        let res = read::open(path).and_then(|r| {
-            read::for_each_line(
-                r,
+        let res = {
+            read::for_each_line_in(
+                path,
+                None,
                 |l| {
                     line_no += 1;
                     st.summary.elb_lines += 1;
@@ -311,7 +312,7 @@ pub fn ingest(opts: &Options) -> Ingest {
                 },
                 |_| {},
             )
-        });
+        };
         if let Err(e) = res {
             errors.push(format!("{name}: read error after line {line_no}: {e} (the lines before it are used)"));
         }

@@ -396,7 +396,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
                         let (ctx, fmt) = (&ctx, &fmt);
                         s.spawn(move || {
                             let mut w = Worker::new(file, stamp, fmt.parser());
-                            let res = read::range_reader(&log.path, a, b).and_then(|r| read::for_each_line(r, |l| w.line(ctx, l), |_| {}));
+                            let res = read::for_each_line_in(&log.path, Some((a, b)), |l| w.line(ctx, l), |_| {});
                             (w, res)
                         })
                     })
@@ -405,7 +405,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
             })
         } else {
             let mut w = Worker::new(file, stamp, fmt.parser());
-            let res = read::open(&log.path).and_then(|r| read::for_each_line(r, |l| w.line(&ctx, l), |_| {}));
+            let res = read::for_each_line_in(&log.path, None, |l| w.line(&ctx, l), |_| {});
             vec![(w, res)]
         };
         // Merge in file order: line numbers of each chunk start after the previous chunk's.
