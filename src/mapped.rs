@@ -112,6 +112,21 @@ mod imp {
         pub fn truncated(&self) -> bool {
             TRUNCATED[self.slot].load(Ordering::Acquire)
         }
+
+        /// Drop the pages before byte `upto` (of [`Mapped::bytes`]) from this process: they
+        /// stay in the page cache, but no longer count as this process's resident memory.
+        pub fn release(&self, from: usize, upto: usize) {
+            // SAFETY: sysconf has no preconditions; madvise on a page-aligned sub-range of our
+            // own read-only mapping; the pages are re-read from the file if touched again.
+            unsafe {
+                let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+                let a = (self.skew + from) & !(page - 1);
+                let b = (self.skew + upto) & !(page - 1);
+                if b > a {
+                    libc::madvise((self.ptr as *mut u8).add(a) as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+                }
+            }
+        }
     }
 
     impl Drop for Mapped {
@@ -144,4 +159,5 @@ impl Mapped {
     pub fn truncated(&self) -> bool {
         false
     }
+    pub fn release(&self, _from: usize, _upto: usize) {}
 }

@@ -130,6 +130,7 @@ fn lines_of_mapping(m: &crate::mapped::Mapped, start: u64, f: &mut impl FnMut(Li
         if pos >= block_end || pos >= data.len() {
             let upto = pos.min(data.len());
             progress((upto - reported) as u64);
+            m.release(reported, upto);
             reported = upto;
             if m.truncated() {
                 return Err(io::Error::other(format!(
