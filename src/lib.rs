@@ -32,6 +32,7 @@ pub mod profile;
 pub mod read;
 pub mod report;
 pub mod scan;
+pub mod tail;
 pub mod time;
 
 /// `tailgate --version`: version, git commit and target.

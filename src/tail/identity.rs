@@ -1,0 +1,99 @@
+//! File identity: device + inode, plus the file's first bytes.
+//!
+//! Inodes are reused (quickly on tmpfs), and a file can be truncated and rewritten in place, so
+//! device + inode alone would resume a new file at a stale offset. The first `HEAD` bytes (as
+//! many as the file has, growing up to `HEAD` as it grows) tell the difference: the same file's
+//! head only ever grows; another file's differs.
+
+use std::fs::{File, Metadata};
+
+/// How many leading bytes identify a file.
+pub const HEAD: usize = 256;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub dev: u64,
+    pub ino: u64,
+    pub head: Vec<u8>,
+}
+
+fn read_head(f: &File, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        #[cfg(unix)]
+        let r = {
+            use std::os::unix::fs::FileExt;
+            f.read_at(&mut buf[got..], got as u64)
+        };
+        #[cfg(windows)]
+        let r = {
+            use std::os::windows::fs::FileExt;
+            f.seek_read(&mut buf[got..], got as u64)
+        };
+        match r {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    buf.truncate(got);
+    buf
+}
+
+impl Identity {
+    pub fn of(f: &File, meta: &Metadata) -> Option<Identity> {
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0u64, 0u64);
+        let len = (meta.len() as usize).min(HEAD);
+        Some(Identity { dev, ino, head: read_head(f, len) })
+    }
+
+    /// The same file: same dev+inode, and one head is a prefix of the other (a file only grows
+    /// at its end; a truncated file's empty head is a prefix of anything).
+    pub fn same_file(&self, other: &Identity) -> bool {
+        self.dev == other.dev && self.ino == other.ino && {
+            let n = self.head.len().min(other.head.len());
+            self.head[..n] == other.head[..n]
+        }
+    }
+
+    /// Whether the open file still starts with the head we know.
+    pub fn head_still_matches(&self, f: &File) -> bool {
+        if self.head.is_empty() {
+            return true;
+        }
+        let now = read_head(f, self.head.len());
+        now.len() < self.head.len() || now == self.head
+    }
+
+    /// Grow the head up to `HEAD` bytes as the file grows.
+    pub fn extend_head(&mut self, f: &File, size: u64) {
+        if self.head.len() < HEAD && (size as usize) > self.head.len() {
+            let h = read_head(f, (size as usize).min(HEAD));
+            if h.starts_with(&self.head) {
+                self.head = h;
+            }
+        }
+    }
+
+    pub fn head_hex(&self) -> String {
+        self.head.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether a checkpointed head (hex) belongs to this file.
+    pub fn matches_head_hex(&self, hex: &str) -> bool {
+        let bytes: Option<Vec<u8>> = (0..hex.len() / 2).map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+        match bytes {
+            Some(b) => {
+                let n = b.len().min(self.head.len());
+                b[..n] == self.head[..n] && (b.len() <= self.head.len() || self.head.len() == HEAD)
+            }
+            None => false,
+        }
+    }
+}
