@@ -20,7 +20,9 @@
 //! strings, and events (rare) are the only thing copied out. Bad input is a counted, reported
 //! line (`file:line: reason`), never a panic or an aborted run.
 
+pub mod agent;
 pub mod cli;
+pub mod config;
 pub mod correlate;
 pub mod detect;
 pub mod discover;

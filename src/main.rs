@@ -29,11 +29,6 @@ fn init_tracing(cli: &Cli) {
         .init();
 }
 
-fn not_yet(what: &str, issue: u32) -> ExitCode {
-    eprintln!("tailgate: {what} is not available in this build yet (tracked as issue #{issue}); `tailgate --scan PATH…` is.");
-    ExitCode::from(2)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
@@ -49,7 +44,15 @@ fn main() -> ExitCode {
     if cli.probe {
         return run_probe(cli);
     }
-    not_yet("the agent (no mode flag)", 5)
+    // No mode flag: the agent.
+    let extra = cli.logs.clone();
+    match tailgate::agent::run(cli.config.as_deref(), &extra, &discover_options(&cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tailgate: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn discover_options(cli: &Cli) -> tailgate::discover::Options {
@@ -228,7 +231,7 @@ fn run_probe(cli: Cli) -> ExitCode {
 
 fn run_scan(cli: Cli) -> ExitCode {
     if let Some(c) = &cli.config {
-        eprintln!("tailgate: --config {} is read by the agent, which is not available yet; --scan takes its logs as arguments", c.display());
+        eprintln!("tailgate: --config {} is the agent's (run tailgate without a mode flag); --scan takes its logs as arguments", c.display());
         return ExitCode::from(2);
     }
     let mut paths: Vec<(PathBuf, Option<Format>)> = cli.paths.iter().chain(cli.logs.iter()).map(|p| (p.clone(), None)).collect();

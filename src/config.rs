@@ -1,0 +1,127 @@
+//! The agent's configuration, `/etc/tailgate/tailgate.toml` (serde + toml). Every key is
+//! optional; unknown keys and bad values are errors that name the key and the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::tail::StartAt;
+
+pub const DEFAULT_PATH: &str = "/etc/tailgate/tailgate.toml";
+
+/// Where events go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sink {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Extra logs (paths or globs) besides the discovered ones.
+    pub logs: Vec<String>,
+    /// Globs of paths never to follow.
+    pub exclude: Vec<String>,
+    /// Where checkpoints live.
+    pub state_dir: PathBuf,
+    /// `stdout` or a file path for the NDJSON events.
+    pub sink: String,
+    /// Rotate the events file when it grows past this many bytes (one `.1` is kept).
+    pub sink_max_bytes: u64,
+    pub checkpoint_interval_secs: u64,
+    /// For files that exist at the very first start: `end` (default) or `beginning`.
+    pub start_at: StartAt,
+    pub max_line_bytes: usize,
+    /// Look for changes at least this often, whatever notify reports (NFS, watch limits).
+    pub poll_interval_ms: u64,
+    /// How long a rotated-away file is kept open after it last grew.
+    pub rotate_wait_secs: u64,
+    /// How often a summary goes to the log (0: never).
+    pub summary_interval_secs: u64,
+    /// Whether to discover the host's logs (off: only `logs`).
+    pub discover: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            logs: Vec::new(),
+            exclude: Vec::new(),
+            state_dir: "/var/lib/tailgate".into(),
+            sink: "stdout".into(),
+            sink_max_bytes: 64 << 20,
+            checkpoint_interval_secs: 5,
+            start_at: StartAt::End,
+            max_line_bytes: 1 << 20,
+            poll_interval_ms: 1000,
+            rotate_wait_secs: 5,
+            summary_interval_secs: 300,
+            discover: true,
+        }
+    }
+}
+
+impl Config {
+    /// Read a config file. A missing default file is the defaults; any other problem is an error
+    /// that says which file and which key.
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let (p, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Config::default()),
+            Err(e) => return Err(format!("{}: {e}", p.display())),
+        };
+        let c: Config = toml::from_str(&text).map_err(|e| format!("{}: {}", p.display(), e.to_string().trim()))?;
+        c.validate().map_err(|e| format!("{}: {e}", p.display()))?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.checkpoint_interval_secs == 0 {
+            return Err("checkpoint_interval_secs must be at least 1".into());
+        }
+        if self.poll_interval_ms < 10 {
+            return Err("poll_interval_ms must be at least 10".into());
+        }
+        if self.max_line_bytes < 1024 {
+            return Err("max_line_bytes must be at least 1024".into());
+        }
+        for g in self.logs.iter().chain(&self.exclude) {
+            glob::Pattern::new(g).map_err(|e| format!("logs/exclude: {g:?} is not a valid pattern: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn sink(&self) -> Sink {
+        if self.sink == "stdout" || self.sink == "-" { Sink::Stdout } else { Sink::File(self.sink.clone().into()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.toml");
+        std::fs::write(&p, "logs = [\"/var/log/app/*.log\"]\nstart_at = \"beginning\"\n").unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.logs, ["/var/log/app/*.log"]);
+        assert_eq!(c.start_at, StartAt::Beginning);
+        assert_eq!(c.checkpoint_interval_secs, 5);
+        std::fs::write(&p, "chekpoint_interval_secs = 5\n").unwrap();
+        let e = Config::load(Some(&p)).unwrap_err();
+        assert!(e.contains("t.toml") && e.contains("chekpoint_interval_secs"), "{e}");
+        std::fs::write(&p, "start_at = \"middle\"\n").unwrap();
+        let e = Config::load(Some(&p)).unwrap_err();
+        assert!(e.contains("start_at") || e.contains("middle"), "{e}");
+        std::fs::write(&p, "checkpoint_interval_secs = 0\n").unwrap();
+        assert!(Config::load(Some(&p)).unwrap_err().contains("checkpoint_interval_secs"));
+        assert!(Config::load(Some(&d.path().join("missing.toml"))).is_err(), "an explicit file must exist");
+    }
+}
