@@ -113,12 +113,26 @@ pub struct Tailer {
     first_start: bool,
     /// The first poll has run (files found later start at 0).
     started: bool,
+    /// When the previous poll ran (rotated siblings newer than this were never seen).
+    last_poll: Option<std::time::SystemTime>,
+    /// Heads and read offsets of files truncated recently (copytruncate): a copy of one of them
+    /// that appears under the include pattern resumes where the original was read to.
+    truncated_heads: Vec<(Vec<u8>, u64)>,
+    /// Paths already warned about (one warning per path, not one per poll).
+    warned: std::collections::HashSet<PathBuf>,
+    buf: Vec<u8>,
     pub stats: Stats,
+}
+
+/// Rotated logs compressed by logrotate are never tailed: their content was read from the
+/// open handle before compression (or is reported lost), and compressed bytes are not lines.
+fn compressed(p: &Path) -> bool {
+    p.extension().is_some_and(|e| matches!(e.to_str(), Some("gz" | "bz2" | "xz" | "zst" | "zip" | "lz4")))
 }
 
 fn expand(pattern: &str) -> Vec<PathBuf> {
     if crate::discover::has_glob(pattern) {
-        let mut v: Vec<PathBuf> = glob::glob(pattern).map(|g| g.filter_map(Result::ok).collect()).unwrap_or_default();
+        let mut v: Vec<PathBuf> = glob::glob(pattern).map(|g| g.filter_map(Result::ok).filter(|p| !compressed(p)).collect()).unwrap_or_default();
         v.sort();
         v
     } else {
@@ -131,7 +145,18 @@ impl Tailer {
     pub fn new(cfg: TailConfig, checkpoint: Option<Checkpoint>) -> Tailer {
         let first_start = checkpoint.is_none();
         let pending = checkpoint.map(|c| c.files.into_iter().map(|e| ((e.dev, e.ino), e)).collect()).unwrap_or_default();
-        Tailer { cfg, files: Vec::new(), pending, first_start, started: false, stats: Stats::default() }
+        Tailer {
+            cfg,
+            files: Vec::new(),
+            pending,
+            first_start,
+            started: false,
+            last_poll: None,
+            truncated_heads: Vec::new(),
+            warned: Default::default(),
+            buf: vec![0u8; 256 * 1024],
+            stats: Stats::default(),
+        }
     }
 
     /// The directories to watch for changes (the parents of every configured path).
@@ -147,6 +172,12 @@ impl Tailer {
                     dir = dir.parent()?.to_path_buf();
                 }
                 Some(dir)
+            })
+            .flat_map(|d| {
+                // A symlinked directory: events happen in its target (notify reports none in the
+                // directory holding the link), so watch the target too.
+                let c = std::fs::canonicalize(&d).ok().filter(|c| *c != d);
+                std::iter::once(d).chain(c)
             })
             .collect();
         v.sort();
@@ -171,6 +202,60 @@ impl Tailer {
         self.files.iter().map(|t| t.path.clone()).collect()
     }
 
+    fn track(&mut self, path: PathBuf, id: Identity, file: File, offset: u64, live: bool, now: Instant) {
+        self.files.push(Tracked { path, id, file, offset, partial: Vec::new(), partial_start: offset, live, last_growth: now, skipping: false });
+    }
+
+    /// A file whose full head equals that of a file already read (a copytruncate copy, or a
+    /// file being read under another inode) resumes where that one was read to.
+    fn copy_offset(&self, id: &Identity, size: u64) -> Option<u64> {
+        if id.head.len() < identity::HEAD {
+            return None;
+        }
+        let known = self.files.iter().filter(|t| t.id.head == id.head).map(|t| t.committed());
+        let truncated = self.truncated_heads.iter().filter(|(h, _)| *h == id.head).map(|(_, o)| *o);
+        known.chain(truncated).max().map(|o| o.min(size))
+    }
+
+    fn scan_siblings(&mut self, now: Instant) {
+        let bases: Vec<PathBuf> = self.cfg.paths.iter().filter(|p| !crate::discover::has_glob(p)).map(PathBuf::from).collect();
+        for base in bases {
+            let (Some(dir), Some(name)) = (base.parent(), base.file_name().and_then(|n| n.to_str())) else { continue };
+            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            let mut sibs: Vec<PathBuf> = rd
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-')
+                    }) && !compressed(p)
+                })
+                .collect();
+            sibs.sort();
+            for p in sibs {
+                let Ok(f) = File::open(&p) else { continue };
+                let Ok(meta) = f.metadata() else { continue };
+                let Some(id) = Identity::of(&f, &meta) else { continue };
+                if self.files.iter().any(|t| t.id.same_file(&id)) {
+                    continue;
+                }
+                let offset = match self.pending.remove(&(id.dev, id.ino)) {
+                    // the file we were reading when we stopped, rotated away since
+                    Some(e) if id.matches_head_hex(&e.head) && e.offset <= meta.len() => Some(e.offset),
+                    // written since we last looked: a rotation we never saw the live file of
+                    _ if self.started && meta.modified().ok().zip(self.last_poll).is_some_and(|(m, l)| m >= l) => {
+                        Some(self.copy_offset(&id, meta.len()).unwrap_or(0))
+                    }
+                    _ => None,
+                };
+                if let Some(o) = offset {
+                    self.stats.rotations += 1;
+                    self.track(p, id, f, o, false, now);
+                }
+            }
+        }
+    }
+
     /// Find files, follow rotations and truncations, and return every new complete line.
     pub fn poll(&mut self) -> Vec<TailLine> {
         let mut out = Vec::new();
@@ -179,14 +264,24 @@ impl Tailer {
             t.live = false;
         }
         let paths: Vec<PathBuf> = self.cfg.paths.iter().flat_map(|p| expand(p)).collect();
+        let mut takeovers: Vec<PathBuf> = Vec::new();
         for p in paths {
-            let Ok(f) = File::open(&p) else { continue };
+            let f = match File::open(&p) {
+                Ok(f) => f,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::NotFound && self.warned.insert(p.clone()) {
+                        tracing::warn!("{}: {e} (will keep trying)", p.display());
+                    }
+                    continue;
+                }
+            };
+            self.warned.remove(&p);
             let Ok(meta) = f.metadata() else { continue };
             if !meta.is_file() {
                 continue;
             }
             let Some(id) = Identity::of(&f, &meta) else { continue };
-            // The same file, maybe renamed here?
+            // The same file, maybe renamed here (or reached through a symlink)?
             if let Some(t) = self.files.iter_mut().find(|t| t.id.same_file(&id)) {
                 t.live = true;
                 t.path = p.clone();
@@ -198,35 +293,47 @@ impl Tailer {
             // past our offset (or, elsewhere, the inode was reused). Either way: from 0.
             let before = self.files.len();
             let rewritten_here = self.files.iter().any(|t| t.id.dev == id.dev && t.id.ino == id.ino && t.path == p);
+            // (remember what the old content was read to: a copy of it may show up next)
+            for t in self.files.iter().filter(|t| t.id.dev == id.dev && t.id.ino == id.ino && t.id.head.len() == identity::HEAD) {
+                self.truncated_heads.push((t.id.head.clone(), t.committed()));
+            }
             self.files.retain(|t| !(t.id.dev == id.dev && t.id.ino == id.ino));
             if rewritten_here && self.files.len() < before {
                 self.stats.truncations += 1;
             } else if takeover {
                 self.stats.rotations += 1;
+                takeovers.push(p.clone());
             }
             let offset = match self.pending.remove(&(id.dev, id.ino)) {
                 Some(e) if id.matches_head_hex(&e.head) && e.offset <= meta.len() => e.offset,
                 _ if !self.started && self.first_start && self.cfg.start_at == StartAt::End => meta.len(),
-                _ => 0,
+                _ => self.copy_offset(&id, meta.len()).unwrap_or(0),
             };
-            self.files.push(Tracked {
-                path: p,
-                id,
-                file: f,
-                offset,
-                partial: Vec::new(),
-                partial_start: offset,
-                live: true,
-                last_growth: now,
-                skipping: false,
-            });
+            self.track(p, id, f, offset, true, now);
+        }
+        // Rotated siblings (`a.log.1`, `a.log-20261125`) we have not seen: after a takeover (a
+        // second rotation came before we looked), and at the first poll (rotation while down).
+        if !takeovers.is_empty() || !self.started {
+            self.scan_siblings(now);
+        }
+        if self.started {
+            // Checkpoints of files that are gone are not kept (inode numbers get reused).
+            self.pending.clear();
         }
         self.started = true;
+        self.last_poll = Some(std::time::SystemTime::now());
         // Read what is new in every open file (live ones and rotated ones being drained).
         let max = self.cfg.max_line_bytes;
         for t in self.files.iter_mut() {
-            if let Err(e) = read_new(t, max, &mut out, &mut self.stats) {
-                tracing::warn!("{}: {e}", t.path.display());
+            match read_new(t, max, &mut out, &mut self.stats, &mut self.buf) {
+                Ok(Some(truncated)) => {
+                    self.truncated_heads.push(truncated);
+                    if self.truncated_heads.len() > 16 {
+                        self.truncated_heads.remove(0);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("{}: {e}", t.path.display()),
             }
         }
         // Release files that are gone: renamed away and quiet for rotate_wait, or deleted and drained.
@@ -274,12 +381,18 @@ fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
     }
 }
 
-fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats) -> io::Result<()> {
+/// Read what is new. Returns the head and read offset of the file's previous content when it was
+/// truncated (for recognising a copy of it).
+fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats, buf: &mut [u8]) -> io::Result<Option<(Vec<u8>, u64)>> {
     let meta = t.file.metadata()?;
     let size = meta.len();
+    let mut truncated = None;
     // Truncated (copytruncate, `: > file`), or rewritten past our offset with other content.
     let rewritten = t.live && size > 0 && !t.id.head_still_matches(&t.file);
     if size < t.offset || rewritten {
+        if t.id.head.len() == identity::HEAD {
+            truncated = Some((t.id.head.clone(), t.committed()));
+        }
         stats.truncations += 1;
         tracing::info!("{}: truncated (size {size} < offset {}): reading again from 0", t.path.display(), t.offset);
         t.offset = 0;
@@ -291,7 +404,6 @@ fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut St
         }
     }
     t.id.extend_head(&t.file, size);
-    let mut buf = vec![0u8; 256 * 1024];
     while t.offset < size {
         let want = ((size - t.offset) as usize).min(buf.len());
         let n = read_at(&t.file, &mut buf[..want], t.offset)?;
@@ -337,10 +449,15 @@ fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut St
             t.partial_start = t.offset;
         }
     }
-    Ok(())
+    Ok(truncated)
 }
 
-fn emit(t: &Tracked, bytes: Vec<u8>, offset: u64, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats) {
+fn emit(t: &Tracked, mut bytes: Vec<u8>, mut offset: u64, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats) {
+    // A UTF-8 byte-order mark (IIS) is not part of the first line; offsets stay raw.
+    if offset == 0 && bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+        offset = 3;
+    }
     // A sparse hole (a non-O_APPEND writer after a truncate) reads as NULs: not a line.
     let nul_prefix = bytes.iter().take_while(|&&b| b == 0).count();
     let (bytes, offset) = if nul_prefix > 0 {
