@@ -40,15 +40,23 @@ fn read_head(f: &File, len: usize) -> Vec<u8> {
     buf
 }
 
+/// Device and inode of a file (0, 0 where the platform has none).
+pub fn dev_ino(meta: &Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
+}
+
 impl Identity {
     pub fn of(f: &File, meta: &Metadata) -> Option<Identity> {
-        #[cfg(unix)]
-        let (dev, ino) = {
-            use std::os::unix::fs::MetadataExt;
-            (meta.dev(), meta.ino())
-        };
-        #[cfg(not(unix))]
-        let (dev, ino) = (0u64, 0u64);
+        let (dev, ino) = dev_ino(meta);
         let len = (meta.len() as usize).min(HEAD);
         Some(Identity { dev, ino, head: read_head(f, len) })
     }

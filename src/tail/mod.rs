@@ -197,6 +197,16 @@ impl Tailer {
         Checkpoint { version: 1, files }
     }
 
+    /// Files still at their configured path.
+    pub fn live_files(&self) -> usize {
+        self.files.iter().filter(|t| t.live).count()
+    }
+
+    /// Whether some file ends in an unterminated line (a rotation may orphan it).
+    pub fn has_partial(&self) -> bool {
+        self.files.iter().any(|t| !t.partial.is_empty() && !t.live)
+    }
+
     /// Open file handles (to check that rotated and deleted files are released).
     pub fn open_files(&self) -> Vec<PathBuf> {
         self.files.iter().map(|t| t.path.clone()).collect()
@@ -266,6 +276,14 @@ impl Tailer {
         let paths: Vec<PathBuf> = self.cfg.paths.iter().flat_map(|p| expand(p)).collect();
         let mut takeovers: Vec<PathBuf> = Vec::new();
         for p in paths {
+            // Still the file we follow there? (stat only: no open, no read)
+            if let Ok(m) = std::fs::metadata(&p) {
+                let (dev, ino) = identity::dev_ino(&m);
+                if let Some(t) = self.files.iter_mut().find(|t| t.path == p && t.id.dev == dev && t.id.ino == ino && m.len() >= t.offset) {
+                    t.live = true;
+                    continue;
+                }
+            }
             let f = match File::open(&p) {
                 Ok(f) => f,
                 Err(e) => {
