@@ -210,8 +210,7 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
     // Whether some change can only be found by polling (no notify, a watch that failed, a
     // directory on NFS/SMB/FUSE). Otherwise the loop sleeps until something happens.
     let poll_ms = cfg.poll_interval_ms;
-    let watch = |w: &mut Option<notify::RecommendedWatcher>, dirs: &[PathBuf]| -> bool {
-        use notify::Watcher;
+    let watch = |w: &mut Option<crate::tail::watch::DirWatcher>, dirs: &[PathBuf]| -> bool {
         let Some(w) = w.as_mut() else { return true };
         let mut must_poll = false;
         for d in dirs {
@@ -226,7 +225,7 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
             if target != *d {
                 must_poll = true; // its creation is seen, the files in it only by the next poll
             }
-            if let Err(e) = w.watch(&target, notify::RecursiveMode::NonRecursive) {
+            if let Err(e) = w.watch(&target) {
                 tracing::warn!("cannot watch {}: {e}; polling it every {poll_ms} ms instead", target.display());
                 must_poll = true;
             }
@@ -239,7 +238,8 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
     };
     let mut must_poll = watch(&mut watcher, &tailer.watch_dirs());
 
-    let mut parsers: HashMap<PathBuf, crate::format::Parser> = HashMap::new();
+    // One parser per followed file (by inode: a rotated file keeps its format).
+    let mut parsers: HashMap<u64, crate::format::Parser> = HashMap::new();
     let mut last_ck = Instant::now();
     let mut last_summary = Instant::now();
     let mut events = 0u64;
@@ -254,7 +254,7 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
             active = true;
         }
         for l in &lines {
-            let parser = parsers.entry(l.path.clone()).or_insert_with(|| {
+            let parser = parsers.entry(l.ino).or_insert_with(|| {
                 let key = l.path.display().to_string();
                 let f = plan
                     .formats
@@ -372,31 +372,16 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
             None => rx.recv().map_err(|_| true),
         };
         match got {
-            Ok(()) => {
-                // A busy log changes thousands of times a second: gather the burst for a few
-                // milliseconds and look once (well inside the 50 ms latency goal).
-                if !STOP.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                while rx.try_recv().is_ok() {}
-            }
+            // (the watcher already gathers a burst for a few milliseconds before it wakes us)
+            Ok(()) => while rx.try_recv().is_ok() {},
             Err(false) => {}
             Err(true) => std::thread::sleep(poll),
         }
     }
 }
 
-fn make_watcher(tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        // Any change, or an error (overflow/rescan), means: look now. Opens, reads and closes
-        // are not changes — and reading the logs makes them, so acting on them would spin.
-        if let Ok(ev) = &res {
-            if matches!(ev.kind, notify::EventKind::Access(_)) {
-                return;
-            }
-        }
-        let _ = tx.send(());
-    }) {
+fn make_watcher(tx: mpsc::Sender<()>) -> Option<crate::tail::watch::DirWatcher> {
+    match crate::tail::watch::DirWatcher::new(tx) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!("file notifications are not available ({e}): polling instead");

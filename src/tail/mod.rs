@@ -20,6 +20,7 @@
 
 pub mod checkpoint;
 pub mod identity;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -279,7 +280,8 @@ impl Tailer {
             // Still the file we follow there? (stat only: no open, no read)
             if let Ok(m) = std::fs::metadata(&p) {
                 let (dev, ino) = identity::dev_ino(&m);
-                if let Some(t) = self.files.iter_mut().find(|t| t.path == p && t.id.dev == dev && t.id.ino == ino && m.len() >= t.offset) {
+                // (integers first: comparing paths is the expensive part)
+                if let Some(t) = self.files.iter_mut().find(|t| t.id.ino == ino && t.id.dev == dev && m.len() >= t.offset && t.path == p) {
                     t.live = true;
                     continue;
                 }
