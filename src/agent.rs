@@ -119,6 +119,83 @@ pub fn plan(cfg: &Config, extra: &[PathBuf], opts: &crate::discover::Options) ->
     p
 }
 
+/// New files in `elb_log_dir` (recursively), by name and size: a file is correlated once it has
+/// stopped growing, and never twice (the set of done files is kept in the state directory).
+struct ElbDir {
+    dir: PathBuf,
+    done_path: PathBuf,
+    done: std::collections::BTreeSet<String>,
+    sizes: HashMap<PathBuf, u64>,
+}
+
+impl ElbDir {
+    fn new(dir: PathBuf, state: &Path) -> ElbDir {
+        let done_path = state.join("elb-done.json");
+        let done = std::fs::read(&done_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        ElbDir { dir, done_path, done, sizes: HashMap::new() }
+    }
+
+    /// Files that arrived and did not grow since the last look.
+    fn ready(&mut self) -> Vec<PathBuf> {
+        let mut errs = Vec::new();
+        let files = crate::correlate::elb::expand_inputs(std::slice::from_ref(&self.dir), &mut errs);
+        let mut ready = Vec::new();
+        for f in files {
+            let key = f.display().to_string();
+            if self.done.contains(&key) {
+                continue;
+            }
+            let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+            match self.sizes.insert(f.clone(), size) {
+                Some(prev) if prev == size && size > 0 => ready.push(f),
+                _ => {}
+            }
+        }
+        ready
+    }
+
+    fn mark(&mut self, f: &Path) {
+        self.sizes.remove(f);
+        self.done.insert(f.display().to_string());
+        if let Some(d) = self.done_path.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        let tmp = self.done_path.with_extension("json.tmp");
+        if std::fs::write(&tmp, serde_json::to_vec(&self.done).unwrap_or_default()).and_then(|_| std::fs::rename(&tmp, &self.done_path)).is_err() {
+            tracing::error!("cannot record correlated ELB files in {}", self.done_path.display());
+        }
+    }
+}
+
+/// Correlate one ELB file with the local logs (each with its rotated siblings).
+fn correlate_file(cfg: &Config, plan: &Plan, f: &Path, backends: &[crate::correlate::BackendFilter]) -> crate::correlate::Report {
+    let mut local = Vec::new();
+    for p in &plan.paths {
+        let bases: Vec<PathBuf> = if crate::discover::has_glob(p) {
+            glob::glob(p).map(|g| g.filter_map(Result::ok).collect()).unwrap_or_default()
+        } else {
+            vec![PathBuf::from(p)]
+        };
+        for b in bases {
+            let fmt = plan.formats.get(p).cloned();
+            for h in crate::correlate::with_rotated(&b) {
+                local.push(crate::correlate::LocalLog { display: h.display().to_string(), path: h, format: fmt.clone() });
+            }
+        }
+    }
+    let opts = crate::correlate::Options {
+        elb_inputs: vec![f.to_path_buf()],
+        local,
+        backends: backends.to_vec(),
+        all_backends: false,
+        window_secs: 5.0,
+        lb_idle_timeout_secs: cfg.lb_idle_timeout_secs,
+        burst_min: 3,
+        threads: 1,
+    };
+    crate::correlate::correlate(&opts)
+}
+
 struct Output {
     sink: Sink,
     /// Events of one poll, written out together.
@@ -203,6 +280,12 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
         max_line_bytes: cfg.max_line_bytes,
     };
     let mut tailer = Tailer::new(tail_cfg(&cfg, &plan), ck);
+    let mut elb_dir = cfg.elb_log_dir.clone().map(|d| ElbDir::new(d, &state));
+    let backends: Vec<crate::correlate::BackendFilter> = if cfg.backends.is_empty() {
+        crate::platform::addresses().into_iter().map(|ip| crate::correlate::BackendFilter { ip, port: None }).collect()
+    } else {
+        cfg.backends.iter().filter_map(|b| crate::correlate::BackendFilter::parse(b).ok()).collect()
+    };
     let mut out = Output::open(cfg.sink(), cfg.sink_max_bytes).map_err(|e| format!("sink {}: {e}", cfg.sink))?;
     tracing::info!("following {} log(s); state in {}", plan.paths.len(), state.display());
 
@@ -236,7 +319,8 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
         }
         must_poll
     };
-    let mut must_poll = watch(&mut watcher, &tailer.watch_dirs());
+    // New ELB files are found by looking every poll interval (they arrive in batches).
+    let mut must_poll = watch(&mut watcher, &tailer.watch_dirs()) || elb_dir.is_some();
 
     // One parser per followed file (by inode: a rotated file keeps its format).
     let mut parsers: HashMap<u64, crate::format::Parser> = HashMap::new();
@@ -314,6 +398,25 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
                 events += 1;
             }
         }
+        if let Some(ed) = elb_dir.as_mut() {
+            for f in ed.ready() {
+                let rep = correlate_file(&cfg, &plan, &f, &backends);
+                for fnd in &rep.findings {
+                    #[derive(serde::Serialize)]
+                    struct Out<'a> {
+                        kind: &'static str,
+                        #[serde(flatten)]
+                        finding: &'a crate::correlate::Finding,
+                    }
+                    if let Err(e) = serde_json::to_vec(&Out { kind: "lb-finding", finding: fnd }).map_err(std::io::Error::other).and_then(|v| out.write(&v)) {
+                        tracing::error!("writing a finding: {e}");
+                    }
+                    events += 1;
+                }
+                tracing::info!("{}: {} LB 5xx explained ({} with local evidence)", f.display(), rep.findings.len(), rep.summary.matched);
+                ed.mark(&f);
+            }
+        }
         if let Err(e) = out.flush() {
             tracing::error!("writing events: {e}");
         }
@@ -338,7 +441,8 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
                     let _ = checkpoint::store(&state, &ck);
                     tailer = Tailer::new(tail_cfg(&cfg, &plan), Some(ck));
                     parsers.clear();
-                    must_poll = watch(&mut watcher, &tailer.watch_dirs());
+                    elb_dir = cfg.elb_log_dir.clone().map(|d| ElbDir::new(d, &state));
+                    must_poll = watch(&mut watcher, &tailer.watch_dirs()) || elb_dir.is_some();
                     tracing::info!("reloaded: following {} log(s)", plan.paths.len());
                 }
                 Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),

@@ -41,6 +41,13 @@ pub struct Config {
     pub summary_interval_secs: u64,
     /// Whether to discover the host's logs (off: only `logs`).
     pub discover: bool,
+    /// A directory where ELB/ALB access logs arrive (a cron `aws s3 sync`): each new file is
+    /// correlated with the local logs and its findings are emitted as events.
+    pub elb_log_dir: Option<PathBuf>,
+    /// This instance's addresses as the load balancer logs them (default: the host's).
+    pub backends: Vec<String>,
+    /// The load balancer's idle timeout, for correlation (seconds).
+    pub lb_idle_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -58,6 +65,9 @@ impl Default for Config {
             rotate_wait_secs: 5,
             summary_interval_secs: 300,
             discover: true,
+            elb_log_dir: None,
+            backends: Vec::new(),
+            lb_idle_timeout_secs: 60,
         }
     }
 }
@@ -89,6 +99,9 @@ impl Config {
         }
         if self.max_line_bytes < 1024 {
             return Err("max_line_bytes must be at least 1024".into());
+        }
+        for b in &self.backends {
+            crate::correlate::BackendFilter::parse(b).map_err(|e| format!("backends: {e}"))?;
         }
         for g in self.logs.iter().chain(&self.exclude) {
             glob::Pattern::new(g).map_err(|e| format!("logs/exclude: {g:?} is not a valid pattern: {e}"))?;

@@ -95,28 +95,6 @@ fn run_discover(cli: Cli) -> ExitCode {
     })
 }
 
-/// Rotated siblings of a log (`access.log.1`, `access.log.2.gz`, `access.log-20261125`), oldest first.
-fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
-    let mut v = vec![host.to_path_buf()];
-    let (Some(dir), Some(name)) = (host.parent(), host.file_name().and_then(|n| n.to_str())) else { return v };
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        let mut sib: Vec<PathBuf> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-')
-                })
-            })
-            .collect();
-        sib.sort();
-        sib.reverse();
-        sib.extend(v.drain(..));
-        v = sib;
-    }
-    v
-}
-
 fn run_correlate(cli: Cli) -> ExitCode {
     use tailgate::correlate::{self, BackendFilter, LocalLog};
     if cli.paths.is_empty() {
@@ -154,7 +132,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
                     tailgate::discover::ServerKind::Iis => tailgate::discover::iis::host_path(&root, f),
                     _ => root.host(std::path::Path::new(f)),
                 };
-                for h in with_rotated(&host) {
+                for h in tailgate::correlate::with_rotated(&host) {
                     let display = root.instance(&h).display().to_string();
                     local.push(LocalLog { path: h, display, format: fmt.clone() });
                 }

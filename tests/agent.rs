@@ -181,3 +181,34 @@ fn nginx_under_load_through_logrotate() {
     assert_eq!(seen.len(), count, "no request twice");
     assert_eq!(seen, (0..total).collect::<Vec<_>>(), "every request exactly once");
 }
+
+/// `elb_log_dir`: ELB files that arrive are correlated with the followed logs, once, and their
+/// findings come out as events.
+#[test]
+fn continuous_correlation_of_arriving_elb_files() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("access.log");
+    append(&log, "203.0.113.7 - - [25/Nov/2026:08:00:01 +0000] \"GET /api/x HTTP/1.1\" 500 4 \"-\" \"curl/8\"\n");
+    let elb = d.path().join("elb");
+    std::fs::create_dir_all(&elb).unwrap();
+    let cfg = config(d.path(), &[&log]);
+    let mut c = std::fs::read_to_string(&cfg).unwrap();
+    c.push_str(&format!("elb_log_dir = {:?}\nbackends = [\"10.0.1.5:80\"]\n", elb.display().to_string()));
+    std::fs::write(&cfg, c).unwrap();
+    let mut a = start(&cfg);
+    assert_eq!(a.take(1, 10).len(), 1, "the local 500 first");
+    std::fs::write(
+        elb.join("123_elasticloadbalancing_eu-west-1_lb_20261125T0800Z_10.0.0.1_x.log"),
+        "2026-11-25T08:00:00.900000Z lb 203.0.113.7:4000 10.0.1.5:80 0.000020 0.100000 0.000010 500 500 0 4 \"GET http://x.example.com:80/api/x HTTP/1.1\" \"curl/8\" - -\n",
+    )
+    .unwrap();
+    let ev = a.take(1, 10);
+    assert_eq!(ev.len(), 1, "one finding");
+    let f = &ev[0];
+    assert_eq!((f["kind"].as_str(), f["cause"].as_str(), f["source"].as_str()), (Some("lb-finding"), Some("backend-5xx"), Some("backend")));
+    assert_eq!(f["evidence"][0]["file"], log.display().to_string());
+    assert_eq!(f["evidence"][0]["line"], 1);
+    assert!(a.take(1, 3).is_empty(), "the file is correlated once");
+    a.signal("TERM");
+    assert!(d.path().join("state/elb-done.json").exists());
+}
