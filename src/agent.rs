@@ -84,6 +84,23 @@ pub fn request_stop() {
 pub struct Plan {
     pub paths: Vec<String>,
     pub formats: HashMap<String, Format>,
+    /// The web servers' config files discovery read (host paths) and their modification times:
+    /// a change means discovering again.
+    pub configs: Vec<(PathBuf, Option<std::time::SystemTime>)>,
+}
+
+impl Plan {
+    fn configs_changed(&self) -> bool {
+        self.configs.iter().any(|(p, m)| std::fs::metadata(p).and_then(|x| x.modified()).ok() != *m)
+    }
+
+    /// Directories holding the config files (watched, so an edit is seen at once).
+    fn config_dirs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.configs.iter().filter_map(|(p, _)| p.parent().map(Path::to_path_buf)).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 /// Build the plan: discovered access/error logs, the config's `logs`, extra `--log`s, minus
@@ -93,6 +110,15 @@ pub fn plan(cfg: &Config, extra: &[PathBuf], opts: &crate::discover::Options) ->
     let root = &opts.root;
     if cfg.discover {
         let d = crate::discover::discover(opts);
+        p.configs = d
+            .configs
+            .iter()
+            .map(|c| root.host(Path::new(c)))
+            .map(|h| {
+                let m = std::fs::metadata(&h).and_then(|x| x.modified()).ok();
+                (h, m)
+            })
+            .collect();
         for s in d.sources.iter().filter(|s| matches!(s.kind, crate::discover::LogKind::Access | crate::discover::LogKind::Error | crate::discover::LogKind::Httperr)) {
             let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
             let path = match &s.target {
@@ -321,6 +347,7 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
     };
     // New ELB files are found by looking every poll interval (they arrive in batches).
     let mut must_poll = watch(&mut watcher, &tailer.watch_dirs()) || elb_dir.is_some();
+    watch(&mut watcher, &plan.config_dirs());
 
     // One parser per followed file (by inode: a rotated file keeps its format).
     let mut parsers: HashMap<u64, crate::format::Parser> = HashMap::new();
@@ -432,6 +459,10 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
             tracing::info!("stopping: {} lines, {events} events, checkpoint written", tailer.stats.lines);
             return Ok(());
         }
+        if plan.configs_changed() {
+            tracing::info!("a web-server configuration changed: discovering again");
+            RELOAD.store(true, Ordering::SeqCst);
+        }
         if RELOAD.swap(false, Ordering::SeqCst) {
             match Config::load(config_path) {
                 Ok(c) => {
@@ -443,6 +474,7 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
                     parsers.clear();
                     elb_dir = cfg.elb_log_dir.clone().map(|d| ElbDir::new(d, &state));
                     must_poll = watch(&mut watcher, &tailer.watch_dirs()) || elb_dir.is_some();
+                    watch(&mut watcher, &plan.config_dirs());
                     tracing::info!("reloaded: following {} log(s)", plan.paths.len());
                 }
                 Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),

@@ -212,3 +212,49 @@ fn continuous_correlation_of_arriving_elb_files() {
     a.signal("TERM");
     assert!(d.path().join("state/elb-done.json").exists());
 }
+
+/// Editing a web server's configuration makes the agent discover again and follow the new log.
+#[test]
+fn a_config_change_triggers_discovery() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    std::fs::create_dir_all(root.join("etc/nginx")).unwrap();
+    std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
+    std::fs::write(root.join("etc/os-release"), "ID=debian\nVERSION_ID=12\n").unwrap();
+    let conf = root.join("etc/nginx/nginx.conf");
+    std::fs::write(&conf, "events {}\nhttp {\n access_log /var/log/nginx/a.log;\n server { listen 80; }\n}\n").unwrap();
+    std::fs::write(root.join("var/log/nginx/a.log"), "").unwrap();
+    let cfg = d.path().join("t.toml");
+    std::fs::write(
+        &cfg,
+        format!("state_dir = {:?}\nstart_at = \"beginning\"\npoll_interval_ms = 100\n", d.path().join("state").display().to_string()),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .args(["--config", cfg.to_str().unwrap(), "--root", root.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(serde_json::from_str::<Value>(&l).unwrap());
+        }
+    });
+    let mut a = Agent { child, rx };
+    std::thread::sleep(Duration::from_millis(500));
+    append(&root.join("var/log/nginx/a.log"), &line(1, 500));
+    let ev = a.take(1, 10);
+    assert_eq!(ev.len(), 1);
+    assert!(ev[0]["file"].as_str().unwrap().ends_with("/a.log"));
+    std::fs::write(root.join("var/log/nginx/b.log"), "").unwrap();
+    std::fs::write(&conf, "events {}\nhttp {\n access_log /var/log/nginx/b.log;\n server { listen 80; }\n}\n").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    append(&root.join("var/log/nginx/b.log"), &line(2, 502));
+    let ev = a.take(1, 10);
+    assert_eq!(ev.len(), 1, "the new log is followed after the edit");
+    assert!(ev[0]["file"].as_str().unwrap().ends_with("/b.log"));
+    assert_eq!(a.signal("TERM"), Some(0));
+}
