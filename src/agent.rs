@@ -222,6 +222,63 @@ fn correlate_file(cfg: &Config, plan: &Plan, f: &Path, backends: &[crate::correl
     crate::correlate::correlate(&opts)
 }
 
+/// Probe the configured URLs on their intervals (one thread), sending each violation as a
+/// finished NDJSON event and waking the main loop.
+fn start_probes(probes: &[crate::config::ProbeConfig], lb_idle: u64, wake: mpsc::Sender<()>, quit: std::sync::Arc<AtomicBool>) -> Option<mpsc::Receiver<Vec<u8>>> {
+    if probes.is_empty() {
+        return None;
+    }
+    let (tx, rx) = mpsc::channel();
+    let probes = probes.to_vec();
+    std::thread::Builder::new()
+        .name("tailgate-probe".into())
+        .spawn(move || {
+            let mut next: Vec<Instant> = probes.iter().map(|_| Instant::now()).collect();
+            while !quit.load(Ordering::SeqCst) {
+                let now = Instant::now();
+                for (i, p) in probes.iter().enumerate() {
+                    if now < next[i] {
+                        continue;
+                    }
+                    next[i] = now + Duration::from_secs(p.interval_secs);
+                    let rep = crate::probe::probe(&crate::probe::Options {
+                        url: p.url.clone(),
+                        method: "GET".into(),
+                        headers: p.headers.clone(),
+                        timeout: Duration::from_secs_f64(p.timeout_secs.max(0.1)),
+                        idle: Duration::ZERO,
+                        lb_idle_timeout: Duration::from_secs(lb_idle),
+                    });
+                    for v in &rep.violations {
+                        let ev = serde_json::json!({
+                            "kind": "malformed-output",
+                            "source": "probe",
+                            "rule": v.rule,
+                            "rfc": v.rfc,
+                            "url": p.url,
+                            "status": rep.status,
+                            "message": v.message,
+                            "fix": v.fix,
+                            "timestamp": crate::time::format_utc(
+                                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0),
+                                crate::time::Precision::Milli),
+                        });
+                        if tx.send(ev.to_string().into_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                    if !rep.violations.is_empty() && wake.send(()).is_err() {
+                        return;
+                    }
+                }
+                let sleep = next.iter().min().map(|n| n.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(1));
+                std::thread::sleep(sleep.clamp(Duration::from_millis(10), Duration::from_secs(1)));
+            }
+        })
+        .ok()?;
+    Some(rx)
+}
+
 struct Output {
     sink: Sink,
     /// Events of one poll, written out together.
@@ -345,6 +402,8 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
         }
         must_poll
     };
+    let mut probe_quit = std::sync::Arc::new(AtomicBool::new(false));
+    let mut probe_rx = start_probes(&cfg.probes, cfg.lb_idle_timeout_secs, tx.clone(), probe_quit.clone());
     // New ELB files are found by looking every poll interval (they arrive in batches).
     let mut must_poll = watch(&mut watcher, &tailer.watch_dirs()) || elb_dir.is_some();
     watch(&mut watcher, &plan.config_dirs());
@@ -425,6 +484,14 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
                 events += 1;
             }
         }
+        if let Some(prx) = &probe_rx {
+            while let Ok(ev) = prx.try_recv() {
+                if let Err(e) = out.write(&ev) {
+                    tracing::error!("writing a probe event: {e}");
+                }
+                events += 1;
+            }
+        }
         if let Some(ed) = elb_dir.as_mut() {
             for f in ed.ready() {
                 let rep = correlate_file(&cfg, &plan, &f, &backends);
@@ -473,6 +540,9 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
                     tailer = Tailer::new(tail_cfg(&cfg, &plan), Some(ck));
                     parsers.clear();
                     elb_dir = cfg.elb_log_dir.clone().map(|d| ElbDir::new(d, &state));
+                    probe_quit.store(true, Ordering::SeqCst);
+                    probe_quit = std::sync::Arc::new(AtomicBool::new(false));
+                    probe_rx = start_probes(&cfg.probes, cfg.lb_idle_timeout_secs, tx.clone(), probe_quit.clone());
                     must_poll = watch(&mut watcher, &tailer.watch_dirs()) || elb_dir.is_some();
                     watch(&mut watcher, &plan.config_dirs());
                     tracing::info!("reloaded: following {} log(s)", plan.paths.len());

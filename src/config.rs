@@ -9,6 +9,28 @@ use crate::tail::StartAt;
 
 pub const DEFAULT_PATH: &str = "/etc/tailgate/tailgate.toml";
 
+/// A URL the agent probes periodically (e.g. the load balancer's health-check path).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub url: String,
+    #[serde(default = "default_probe_interval")]
+    pub interval_secs: u64,
+    /// Extra request headers, `Name: value`.
+    #[serde(default)]
+    pub headers: Vec<String>,
+    #[serde(default = "default_probe_timeout")]
+    pub timeout_secs: f64,
+}
+
+fn default_probe_interval() -> u64 {
+    30
+}
+
+fn default_probe_timeout() -> f64 {
+    10.0
+}
+
 /// Where events go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sink {
@@ -48,6 +70,8 @@ pub struct Config {
     pub backends: Vec<String>,
     /// The load balancer's idle timeout, for correlation (seconds).
     pub lb_idle_timeout_secs: u64,
+    /// URLs to probe periodically; a violation is a malformed-output event.
+    pub probes: Vec<ProbeConfig>,
 }
 
 impl Default for Config {
@@ -68,6 +92,7 @@ impl Default for Config {
             elb_log_dir: None,
             backends: Vec::new(),
             lb_idle_timeout_secs: 60,
+            probes: Vec::new(),
         }
     }
 }
@@ -99,6 +124,12 @@ impl Config {
         }
         if self.max_line_bytes < 1024 {
             return Err("max_line_bytes must be at least 1024".into());
+        }
+        for p in &self.probes {
+            crate::probe::Url::parse(&p.url).map_err(|e| format!("probes: {e}"))?;
+            if p.interval_secs == 0 {
+                return Err(format!("probes: interval_secs of {} must be at least 1", p.url));
+            }
         }
         for b in &self.backends {
             crate::correlate::BackendFilter::parse(b).map_err(|e| format!("backends: {e}"))?;

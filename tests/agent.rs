@@ -258,3 +258,30 @@ fn a_config_change_triggers_discovery() {
     assert!(ev[0]["file"].as_str().unwrap().ends_with("/b.log"));
     assert_eq!(a.signal("TERM"), Some(0));
 }
+
+/// `probes`: the agent probes a URL periodically; a response the load balancer would reject is a
+/// malformed-output event naming the rule.
+#[test]
+fn periodic_probes_emit_malformed_output_events() {
+    let backend = support::Backend::start();
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("t.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir = {:?}\ndiscover = false\n[[probes]]\nurl = \"http://127.0.0.1:{}/invalid-header\"\ninterval_secs = 1\ntimeout_secs = 2\n[[probes]]\nurl = \"http://127.0.0.1:{}/ok\"\ninterval_secs = 1\n",
+            d.path().join("state").display().to_string(),
+            backend.port,
+            backend.port
+        ),
+    )
+    .unwrap();
+    let mut a = start(&cfg);
+    let ev = a.take(2, 10);
+    assert!(ev.len() >= 2, "{ev:?}");
+    for e in &ev {
+        assert_eq!((e["kind"].as_str(), e["source"].as_str(), e["rule"].as_str()), (Some("malformed-output"), Some("probe"), Some("header-syntax")));
+        assert!(e["url"].as_str().unwrap().ends_with("/invalid-header"), "the clean URL gives no event: {e}");
+    }
+    assert_eq!(a.signal("TERM"), Some(0));
+}
