@@ -248,6 +248,7 @@ fn start_probes(probes: &[crate::config::ProbeConfig], lb_idle: u64, wake: mpsc:
                         timeout: Duration::from_secs_f64(p.timeout_secs.max(0.1)),
                         idle: Duration::ZERO,
                         lb_idle_timeout: Duration::from_secs(lb_idle),
+                        verify: false,
                     });
                     for v in &rep.violations {
                         let ev = serde_json::json!({

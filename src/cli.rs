@@ -77,6 +77,9 @@ pub struct Cli {
     /// --probe: an extra request header, e.g. the one the load balancer's health check sends (repeatable).
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+    /// --probe: verify the server's TLS certificate (https://); off by default, like `curl -k`.
+    #[arg(long)]
+    pub verify: bool,
     /// --probe: the request method.
     #[arg(long, default_value = "GET")]
     pub method: String,

@@ -177,6 +177,7 @@ fn run_probe(cli: Cli) -> ExitCode {
         timeout: secs(cli.timeout.max(0.1)),
         idle: secs(cli.idle),
         lb_idle_timeout: secs(cli.lb_idle_timeout as f64),
+        verify: cli.verify,
     };
     let rep = tailgate::probe::probe(&opts);
     // Tie a short keep-alive to the directive that sets it, when discovery finds one.

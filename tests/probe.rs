@@ -286,3 +286,59 @@ fn haproxy_and_nginx_agree_or_the_difference_is_explained() {
     let stale: Vec<String> = EXPLAINED.iter().filter(|(n, p, _)| !explained_seen.contains(&(*n, *p))).map(|(n, p, _)| format!("{n} {p}")).collect();
     assert!(stale.is_empty(), "these now agree with tailgate; remove their explanations: {stale:?}");
 }
+
+/// https: a real nginx with a self-signed certificate (made by the openssl CLI), probed like
+/// `curl -k`; with --verify the unknown issuer makes the probe impossible (exit 2).
+#[test]
+fn https_probe_against_real_nginx() {
+    let nginx = support::need("nginx");
+    let d = support::server_dir();
+    let p = d.path();
+    let st = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .arg("-keyout")
+        .arg(p.join("k.pem"))
+        .arg("-out")
+        .arg(p.join("c.pem"))
+        .output()
+        .expect("openssl CLI");
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let port = support::free_port();
+    for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+        std::fs::create_dir_all(p.join("tmp").join(t)).unwrap();
+    }
+    let dd = p.display();
+    std::fs::write(
+        p.join("nginx.conf"),
+        format!(
+            "daemon off; pid {dd}/nginx.pid; error_log {dd}/error.log; events {{}}\nhttp {{ access_log {dd}/access.log; client_body_temp_path {dd}/tmp/body; proxy_temp_path {dd}/tmp/proxy; fastcgi_temp_path {dd}/tmp/fastcgi; uwsgi_temp_path {dd}/tmp/uwsgi; scgi_temp_path {dd}/tmp/scgi;\n keepalive_timeout 2s;\n server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {dd}/c.pem; ssl_certificate_key {dd}/k.pem; location / {{ return 200 \"ok\\n\"; }} }} }}\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(nginx).args(["-p", &dd.to_string(), "-c", &format!("{dd}/nginx.conf"), "-e", &format!("{dd}/error.log")]).spawn().unwrap();
+    let t0 = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "nginx did not start: {}", std::fs::read_to_string(p.join("error.log")).unwrap_or_default());
+        thread::sleep(Duration::from_millis(20));
+    }
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+            .args(["--probe", &format!("https://localhost:{port}/"), "--format", "json", "--timeout", "3"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (serde_json::from_slice::<Value>(&out.stdout).unwrap(), out.status.code().unwrap())
+    };
+    let (v, code) = run(&["--idle", "4", "--lb-idle-timeout", "60"]);
+    let elog = std::fs::read_to_string(p.join("error.log")).unwrap_or_default();
+    let (vv, code_verify) = run(&["--verify", "--idle", "0"]);
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    assert_eq!(v["status"], 200, "nginx error log: {elog}\nreport: {v}");
+    assert_eq!(v["body_bytes"], 3);
+    // nginx's keepalive_timeout 2s is shorter than the LB's 60 s: the one violation
+    assert_eq!(rules_of(&v), BTreeSet::from(["keepalive-shorter-than-lb-idle".to_string()]), "{v}");
+    assert_eq!(code, 1);
+    assert_eq!(code_verify, 2);
+    assert!(vv["error"].as_str().unwrap().starts_with("TLS:"), "{vv}");
+}

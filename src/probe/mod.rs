@@ -8,6 +8,7 @@
 //! balancer's idle timeout causes intermittent 502s.
 
 pub mod rules;
+mod tls;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -32,6 +33,8 @@ pub struct Options {
     /// How long to keep the connection idle after a good response (0: skip).
     pub idle: Duration,
     pub lb_idle_timeout: Duration,
+    /// For https: verify the server's certificate (off by default, like `curl -k`).
+    pub verify: bool,
 }
 
 /// A parsed `http://host:port/path` URL.
@@ -49,8 +52,8 @@ impl Url {
             Some((sc, r)) => (sc.to_ascii_lowercase(), r),
             None => ("http".to_string(), s),
         };
-        if scheme != "http" {
-            return Err(format!("{s}: only http:// URLs are probed (terminate TLS at the load balancer, or probe the backend's plain port)"));
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("{s}: only http:// and https:// URLs can be probed"));
         }
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].to_string()),
@@ -68,12 +71,14 @@ impl Url {
         if host.is_empty() {
             return Err(format!("{s}: no host"));
         }
-        Ok(Url { scheme, host, port: port.unwrap_or(80), path })
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        Ok(Url { scheme, host, port: port.unwrap_or(default_port), path })
     }
 
     fn host_header(&self) -> String {
         let h = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 80 { h } else { format!("{h}:{}", self.port) }
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default { h } else { format!("{h}:{}", self.port) }
     }
 }
 
@@ -110,8 +115,14 @@ impl Report {
     }
 }
 
+/// A byte stream: plain TCP or TLS over it.
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 struct Conn {
-    s: TcpStream,
+    /// The TCP socket, for timeouts.
+    tcp: TcpStream,
+    s: Box<dyn Stream>,
     buf: Vec<u8>,
     eof: bool,
     reset: bool,
@@ -130,7 +141,7 @@ impl Conn {
             self.timed_out = true;
             return false;
         }
-        let _ = self.s.set_read_timeout(Some(left));
+        let _ = self.tcp.set_read_timeout(Some(left));
         let mut tmp = [0u8; 16 * 1024];
         match self.s.read(&mut tmp) {
             Ok(0) => {
@@ -371,7 +382,26 @@ pub fn probe(opts: &Options) -> Report {
     };
     let _ = s.set_nodelay(true);
     let _ = s.set_write_timeout(Some(opts.timeout));
-    let mut c = Conn { s, buf: Vec::new(), eof: false, reset: false, timed_out: false, deadline: Instant::now() + opts.timeout };
+    let _ = s.set_read_timeout(Some(opts.timeout));
+    let tcp = match s.try_clone() {
+        Ok(t) => t,
+        Err(e) => {
+            rep.error = Some(format!("socket: {e}"));
+            return rep;
+        }
+    };
+    let stream: Box<dyn Stream> = if url.scheme == "https" {
+        match tls::connect(&url.host, s, opts.verify) {
+            Ok(t) => Box::new(t),
+            Err(e) => {
+                rep.error = Some(format!("TLS: {e}"));
+                return rep;
+            }
+        }
+    } else {
+        Box::new(s)
+    };
+    let mut c = Conn { tcp, s: stream, buf: Vec::new(), eof: false, reset: false, timed_out: false, deadline: Instant::now() + opts.timeout };
     if let Err(e) = c.s.write_all(request.as_bytes()) {
         rep.violations.push(Violation::new(rules::NO_RESPONSE, format!("the request could not be sent: {e}")));
         return rep;
@@ -576,7 +606,8 @@ mod tests {
         assert_eq!(Url::parse("http://127.0.0.1:8080/x?y").unwrap(), Url { scheme: "http".into(), host: "127.0.0.1".into(), port: 8080, path: "/x?y".into() });
         assert_eq!(Url::parse("localhost").unwrap().port, 80);
         assert_eq!(Url::parse("http://[::1]:81").unwrap().host, "::1");
-        assert!(Url::parse("https://x").is_err());
+        assert_eq!(Url::parse("https://x").unwrap().port, 443);
+        assert!(Url::parse("ftp://x").is_err());
         assert!(Url::parse("http://x:99999/").is_err());
     }
 
