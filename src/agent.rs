@@ -425,6 +425,19 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
             active = true;
         }
         for l in &lines {
+            if l.partial && l.bytes.len() >= cfg.max_line_bytes {
+                // a line longer than max_line_bytes: its head was kept, the rest skipped
+                let ev = serde_json::json!({
+                    "kind": "line-cut",
+                    "file": l.path.display().to_string(),
+                    "offset": l.offset,
+                    "max_line_bytes": cfg.max_line_bytes,
+                    "lines_cut": tailer.stats.long_lines_cut,
+                });
+                if let Err(e) = out.write(ev.to_string().as_bytes()) {
+                    tracing::error!("writing an event: {e}");
+                }
+            }
             let parser = parsers.entry(l.ino).or_insert_with(|| {
                 let key = l.path.display().to_string();
                 let f = plan

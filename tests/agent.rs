@@ -285,3 +285,37 @@ fn periodic_probes_emit_malformed_output_events() {
     }
     assert_eq!(a.signal("TERM"), Some(0));
 }
+
+/// A file sink rotates at `sink_max_bytes`; an over-long line is cut and said so.
+#[test]
+fn file_sink_rotates_and_long_lines_are_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("access.log");
+    append(&log, "");
+    let sink = d.path().join("out/events.ndjson");
+    let cfg = config(d.path(), &[&log]);
+    let mut c = std::fs::read_to_string(&cfg).unwrap();
+    c.push_str(&format!("sink = {:?}\nsink_max_bytes = 2000\nmax_line_bytes = 4096\n", sink.display().to_string()));
+    std::fs::write(&cfg, c).unwrap();
+    let mut a = start(&cfg);
+    std::thread::sleep(Duration::from_millis(400));
+    let mut data = String::new();
+    for n in 0..40 {
+        data.push_str(&line(n, 500));
+    }
+    data.push_str(&"x".repeat(10_000));
+    data.push('\n');
+    append(&log, &data);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(a.signal("TERM"), Some(0));
+    let cur = std::fs::read_to_string(&sink).unwrap();
+    let old = std::fs::read_to_string(d.path().join("out/events.ndjson.1")).expect("rotated once past 2000 bytes");
+    assert!(std::fs::metadata(&sink).unwrap().len() < 2000 + 1000);
+    let all: Vec<Value> = old.lines().chain(cur.lines()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ns: Vec<u64> = all.iter().filter(|e| e["kind"] == "http-5xx").map(n_of).collect();
+    // one rotation keeps events.ndjson.1 only: the newest events are all there, in order
+    assert!(ns.windows(2).all(|w| w[1] == w[0] + 1) && *ns.last().unwrap() == 39, "{ns:?}");
+    let cut: Vec<&Value> = all.iter().filter(|e| e["kind"] == "line-cut").collect();
+    assert_eq!(cut.len(), 1, "the 10 000-byte line is cut at 4096 and reported");
+    assert_eq!(cut[0]["max_line_bytes"], 4096);
+}

@@ -329,6 +329,23 @@ fn s26_invalid_utf8_nul_and_empty_lines() {
     assert_eq!(t.stats.nul_runs_skipped, 1);
 }
 
+#[test]
+fn s29_a_hot_file_does_not_starve_cold_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let hot = d.path().join("hot.log");
+    let pat = d.path().join("*.log");
+    let mut t = Tailer::new(cfg(&[&pat]), None);
+    t.poll();
+    append(&hot, &lines(0..200_000, "hot"));
+    for i in 0..100 {
+        append(&d.path().join(format!("cold{i:03}.log")), format!("seq={i} cold\n").as_bytes());
+    }
+    let v = t.poll();
+    let cold = v.iter().filter(|l| l.bytes.ends_with(b"cold")).count();
+    assert_eq!(cold, 100, "every cold line in the same poll as the hot backlog");
+    assert_eq!(v.len(), 200_100);
+}
+
 // Documented exceptions (each scenario and where it is covered, or why not here):
 // 1, 2, 4, 7, 10, 12 — tests/tail_model.rs (targeted tests next to the model test).
 // 17 (graceful restart), 18 (kill -9) — tests/agent.rs runs the real agent process.
@@ -339,9 +356,12 @@ fn s26_invalid_utf8_nul_and_empty_lines() {
 // 27, 28 (inotify limits, queue overflow) — changing fs.inotify sysctls affects the whole host;
 //     by design any notify event or error only means "look now" and every poll interval stats every
 //     file, so a missing watch or a lost event delays a line by at most the poll interval.
-// 29 (fairness with 500 files) — not tested yet: every poll reads every file to its end.
-// 30 (NFS remount) — identity includes the device, so a remount that changes it re-reads files:
-//     a known limitation, noted for the next session.
+// 29 (fairness) — s29 below: every poll reads every followed file to its end, so a cold file's
+//     line waits at most one poll behind a hot file's backlog; there is no cap on open handles
+//     (one per followed file, plus rotated files for rotate_wait).
+// 30 (NFS remount) — a remount changes the device number; the identity then matches on inode
+//     and a full 256-byte head (unit test in src/tail/identity.rs), so files are not re-read.
+//     Directories on NFS/SMB/FUSE are polled (the agent checks the filesystem type).
 // 31, 32 (Windows share modes, ReadDirectoryChangesW overflow) — Rust's std opens files with
 //     FILE_SHARE_READ|WRITE|DELETE by default and the poll interval is a periodic reconcile pass;
 //     only testable on Windows.

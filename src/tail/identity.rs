@@ -40,6 +40,21 @@ fn read_head(f: &File, len: usize) -> Vec<u8> {
     buf
 }
 
+/// Open a log for reading. On Windows with every share mode, so IIS can keep writing, renaming
+/// and deleting it while it is open (Rust's default, made explicit).
+pub fn open_shared(p: &std::path::Path) -> std::io::Result<File> {
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
+        std::fs::OpenOptions::new().read(true).share_mode(0x1 | 0x2 | 0x4).open(p)
+    }
+    #[cfg(not(windows))]
+    {
+        File::open(p)
+    }
+}
+
 /// Device and inode of a file (0, 0 where the platform has none).
 pub fn dev_ino(meta: &Metadata) -> (u64, u64) {
     #[cfg(unix)]
@@ -63,8 +78,12 @@ impl Identity {
 
     /// The same file: same dev+inode, and one head is a prefix of the other (a file only grows
     /// at its end; a truncated file's empty head is a prefix of anything).
+    ///
+    /// A network filesystem remounted gets a new device number: with a full head (`HEAD`
+    /// bytes) on both sides, the inode and the content are enough.
     pub fn same_file(&self, other: &Identity) -> bool {
-        self.dev == other.dev && self.ino == other.ino && {
+        let full = self.head.len() == HEAD && other.head.len() == HEAD;
+        self.ino == other.ino && (self.dev == other.dev || full) && {
             let n = self.head.len().min(other.head.len());
             self.head[..n] == other.head[..n]
         }
@@ -103,5 +122,24 @@ impl Identity {
             }
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remount_changes_the_device_not_the_file() {
+        let full = vec![b'x'; HEAD];
+        let a = Identity { dev: 1, ino: 7, head: full.clone() };
+        let remounted = Identity { dev: 2, ino: 7, head: full.clone() };
+        assert!(a.same_file(&remounted), "inode + a full head survive a new device number");
+        let short = Identity { dev: 1, ino: 7, head: b"abc".to_vec() };
+        let short_other_dev = Identity { dev: 2, ino: 7, head: b"abc".to_vec() };
+        assert!(!short.same_file(&short_other_dev), "with a short head the device must match too");
+        let reused = Identity { dev: 1, ino: 7, head: vec![b'y'; HEAD] };
+        assert!(!a.same_file(&reused), "inode reuse: other content");
+        assert!(a.matches_head_hex(&a.head_hex()));
     }
 }

@@ -213,6 +213,19 @@ impl Tailer {
         self.files.iter().map(|t| t.path.clone()).collect()
     }
 
+    /// The checkpoint of this file: by device and inode, or — after a remount changed the
+    /// device — by inode and a full head.
+    fn take_pending(&mut self, id: &Identity) -> Option<Entry> {
+        if let Some(e) = self.pending.remove(&(id.dev, id.ino)) {
+            return Some(e);
+        }
+        if id.head.len() == identity::HEAD {
+            let key = self.pending.iter().find(|(k, e)| k.1 == id.ino && id.matches_head_hex(&e.head) && e.head.len() == 2 * identity::HEAD).map(|(k, _)| *k)?;
+            return self.pending.remove(&key);
+        }
+        None
+    }
+
     fn track(&mut self, path: PathBuf, id: Identity, file: File, offset: u64, live: bool, now: Instant) {
         self.files.push(Tracked { path, id, file, offset, partial: Vec::new(), partial_start: offset, live, last_growth: now, skipping: false });
     }
@@ -244,13 +257,13 @@ impl Tailer {
                 .collect();
             sibs.sort();
             for p in sibs {
-                let Ok(f) = File::open(&p) else { continue };
+                let Ok(f) = identity::open_shared(&p) else { continue };
                 let Ok(meta) = f.metadata() else { continue };
                 let Some(id) = Identity::of(&f, &meta) else { continue };
                 if self.files.iter().any(|t| t.id.same_file(&id)) {
                     continue;
                 }
-                let offset = match self.pending.remove(&(id.dev, id.ino)) {
+                let offset = match self.take_pending(&id) {
                     // the file we were reading when we stopped, rotated away since
                     Some(e) if id.matches_head_hex(&e.head) && e.offset <= meta.len() => Some(e.offset),
                     // written since we last looked: a rotation we never saw the live file of
@@ -286,7 +299,7 @@ impl Tailer {
                     continue;
                 }
             }
-            let f = match File::open(&p) {
+            let f = match identity::open_shared(&p) {
                 Ok(f) => f,
                 Err(e) => {
                     if e.kind() != io::ErrorKind::NotFound && self.warned.insert(p.clone()) {
@@ -324,7 +337,7 @@ impl Tailer {
                 self.stats.rotations += 1;
                 takeovers.push(p.clone());
             }
-            let offset = match self.pending.remove(&(id.dev, id.ino)) {
+            let offset = match self.take_pending(&id) {
                 Some(e) if id.matches_head_hex(&e.head) && e.offset <= meta.len() => e.offset,
                 _ if !self.started && self.first_start && self.cfg.start_at == StartAt::End => meta.len(),
                 _ => self.copy_offset(&id, meta.len()).unwrap_or(0),
