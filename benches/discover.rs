@@ -4,20 +4,11 @@
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tailgate::discover::{Options, Root, discover};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::copy_dir;
+use tailgate::discover::{Options, Root, discover};
 
 fn bench(c: &mut Criterion) {
     let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs");

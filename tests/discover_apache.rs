@@ -1,44 +1,18 @@
 //! Apache discovery on Debian's real config tree and the constructed RHEL-style tree
 //! (expectations from tests/fixtures/configs/SOURCES.md).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use tailgate::discover::apache::{self, Settings};
-use tailgate::discover::{LogKind, Root, Source, Target, fill_files};
+use tailgate::discover::{LogKind, Root, Target, fill_files};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/apache").join(rel)
 }
 
-fn targets(sources: &[Source], kind: LogKind) -> Vec<String> {
-    let mut v: Vec<String> = sources
-        .iter()
-        .filter(|s| s.kind == kind)
-        .map(|s| match &s.target {
-            Target::File(p) => p.clone(),
-            Target::Glob(g) => format!("glob:{g}"),
-            Target::Syslog(s) => format!("syslog:{s}"),
-            Target::Pipe(p) => format!("pipe:{p}"),
-            Target::Stderr => "stderr".into(),
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
 
 #[test]
 fn debian_default_install() {
@@ -46,8 +20,8 @@ fn debian_default_install() {
     let env = apache::envvars(&std::fs::read_to_string(fixture("debian-bookworm-2.4.71/etc/apache2/envvars")).unwrap());
     let cfg = apache::discover(&root, &Settings::debian(), env);
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
-    assert_eq!(targets(&cfg.sources, LogKind::Error), ["/var/log/apache2/error.log"]);
-    assert_eq!(targets(&cfg.sources, LogKind::Access), ["/var/log/apache2/access.log", "/var/log/apache2/other_vhosts_access.log"]);
+    assert_eq!(support::targets(&cfg.sources, LogKind::Error), ["/var/log/apache2/error.log"]);
+    assert_eq!(support::targets(&cfg.sources, LogKind::Access), ["/var/log/apache2/access.log", "/var/log/apache2/other_vhosts_access.log"]);
     let main_err = cfg.sources.iter().find(|s| s.kind == LogKind::Error).unwrap();
     assert_eq!(main_err.origin.as_ref().unwrap().to_string(), "/etc/apache2/apache2.conf:134");
     let access = cfg.sources.iter().find(|s| matches!(&s.target, Target::File(f) if f.ends_with("/access.log"))).unwrap();
@@ -68,7 +42,7 @@ fn debian_default_install() {
 fn constructed_rhel_tree() {
     // The fixture keeps etc/httpd/logs as a file holding the link target: make it the symlink it is on RHEL.
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("constructed-rhel"), tmp.path());
+    support::copy_dir(&fixture("constructed-rhel"), tmp.path());
     let logs = tmp.path().join("etc/httpd/logs");
     let target = std::fs::read_to_string(&logs).unwrap();
     std::fs::remove_file(&logs).unwrap();
@@ -81,11 +55,11 @@ fn constructed_rhel_tree() {
     let mut cfg = apache::discover(&root, &Settings::rhel(), Default::default());
     fill_files(&mut cfg.sources, &root);
     assert_eq!(
-        targets(&cfg.sources, LogKind::Error),
+        support::targets(&cfg.sources, LogKind::Error),
         ["/etc/httpd/logs/error_log", "/var/log/app-httpd/app_error.log", "syslog:local1"]
     );
     assert_eq!(
-        targets(&cfg.sources, LogKind::Access),
+        support::targets(&cfg.sources, LogKind::Access),
         [
             "/etc/httpd/logs/access_log",
             "/etc/httpd/logs/app_transfer_log",

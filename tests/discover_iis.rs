@@ -1,6 +1,8 @@
 //! IIS discovery on the constructed applicationHost.config fixtures and the real IIS log samples
 //! (tests/fixtures/configs/SOURCES.md, "IIS").
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use tailgate::discover::iis;
@@ -12,20 +14,12 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/iis")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() { copy_dir(&e.path(), &t) } else { std::fs::copy(e.path(), &t).map(|_| ()).unwrap() }
-    }
-}
 
 /// A Windows system drive: the site-mode config plus the real log samples.
 fn drive(mode: &str) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
-    copy_dir(&fixtures().join(mode), t.path());
-    copy_dir(&fixtures().join("logs"), t.path());
+    support::copy_dir(&fixtures().join(mode), t.path());
+    support::copy_dir(&fixtures().join("logs"), t.path());
     t
 }
 

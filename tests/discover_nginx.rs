@@ -1,6 +1,8 @@
 //! nginx discovery on real and constructed config trees (tests/fixtures/configs, expectations from
 //! tests/fixtures/configs/SOURCES.md), table-driven.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use tailgate::discover::nginx::{self, Settings};
@@ -22,27 +24,12 @@ fn discover(root: &Path, conf: &str, s: &Settings) -> (Vec<Source>, Vec<String>)
     (sources, warnings.into_iter().map(|w| format!("{}: {}", w.origin.map(|o| o.to_string()).unwrap_or_default(), w.message)).collect())
 }
 
-fn targets(sources: &[Source], kind: LogKind) -> Vec<String> {
-    let mut v: Vec<String> = sources
-        .iter()
-        .filter(|s| s.kind == kind)
-        .map(|s| match &s.target {
-            Target::File(p) => p.clone(),
-            Target::Glob(g) => format!("glob:{g}"),
-            Target::Syslog(s) => format!("syslog:{s}"),
-            Target::Pipe(p) => format!("pipe:{p}"),
-            Target::Stderr => "stderr".into(),
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn debian_default() {
     let (s, w) = discover(&fixtures().join("debian-bookworm-1.22.1"), "/etc/nginx/nginx.conf", &debian());
-    assert_eq!(targets(&s, LogKind::Error), ["/var/log/nginx/error.log"]);
-    assert_eq!(targets(&s, LogKind::Access), ["/var/log/nginx/access.log"]);
+    assert_eq!(support::targets(&s, LogKind::Error), ["/var/log/nginx/error.log"]);
+    assert_eq!(support::targets(&s, LogKind::Access), ["/var/log/nginx/access.log"]);
     let a = s.iter().find(|s| s.kind == LogKind::Access).unwrap();
     assert_eq!(a.format_name.as_deref(), Some("combined"));
     let o = a.origin.as_ref().unwrap();
@@ -54,20 +41,20 @@ fn debian_default() {
 fn upstream_default_uses_compiled_in_paths() {
     let root = fixtures().join("nginx-upstream-default");
     let (s, _) = discover(&root, "/conf/nginx.conf", &Settings::upstream_default());
-    assert_eq!(targets(&s, LogKind::Error), ["/usr/local/nginx/logs/error.log"]);
-    assert_eq!(targets(&s, LogKind::Access), ["/usr/local/nginx/logs/access.log"]);
+    assert_eq!(support::targets(&s, LogKind::Error), ["/usr/local/nginx/logs/error.log"]);
+    assert_eq!(support::targets(&s, LogKind::Access), ["/usr/local/nginx/logs/access.log"]);
     assert!(s.iter().all(|s| s.origin.is_none() && s.note.as_deref().unwrap().contains("compiled-in")));
     // Debian's binary: access to /var/log/nginx/access.log, errors to stderr.
     let (s, _) = discover(&root, "/conf/nginx.conf", &debian());
-    assert_eq!(targets(&s, LogKind::Error), ["stderr"]);
-    assert_eq!(targets(&s, LogKind::Access), ["/var/log/nginx/access.log"]);
+    assert_eq!(support::targets(&s, LogKind::Error), ["stderr"]);
+    assert_eq!(support::targets(&s, LogKind::Access), ["/var/log/nginx/access.log"]);
 }
 
 #[test]
 fn constructed_pitfalls() {
     let (s, w) = discover(&fixtures().join("constructed-pitfalls"), "/etc/nginx/nginx.conf", &debian());
     assert_eq!(
-        targets(&s, LogKind::Error),
+        support::targets(&s, LogKind::Error),
         [
             "/usr/share/nginx/logs/api-error.log",
             "/var/log/nginx/app-error.log",
@@ -76,7 +63,7 @@ fn constructed_pitfalls() {
         ]
     );
     assert_eq!(
-        targets(&s, LogKind::Access),
+        support::targets(&s, LogKind::Access),
         [
             "/usr/share/nginx/logs/api-access.log",
             "/var/log/nginx/access.json.gz",
@@ -131,10 +118,10 @@ fn crossplane_table() {
         // The fixture directory is the config prefix: mount it at /etc/nginx.
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
-        copy_dir(&root, &tmp.path().join("etc/nginx"));
+        support::copy_dir(&root, &tmp.path().join("etc/nginx"));
         let (s, w) = discover(tmp.path(), &format!("/etc/nginx/{main}"), &debian());
-        assert_eq!(targets(&s, LogKind::Access), *access, "{dir}/{main}: {s:#?}");
-        assert_eq!(targets(&s, LogKind::Error), *error, "{dir}/{main}");
+        assert_eq!(support::targets(&s, LogKind::Access), *access, "{dir}/{main}: {s:#?}");
+        assert_eq!(support::targets(&s, LogKind::Error), *error, "{dir}/{main}");
         for want in *warns {
             assert!(w.iter().any(|x| x.contains(want)), "{dir}/{main}: no warning with {want:?} in {w:?}");
         }
@@ -144,15 +131,3 @@ fn crossplane_table() {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}

@@ -14,18 +14,6 @@ fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs").join(rel)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
 
 /// Rewrite absolute paths in every file under `dir` so they point into `tmp`.
 fn remap(dir: &Path, tmp: &Path, prefixes: &[&str]) {
@@ -76,7 +64,7 @@ fn nginx_opens_exactly_the_discovered_files() {
     let nginx = support::need("nginx");
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    copy_dir(&fixture("nginx/constructed-pitfalls/etc/nginx"), &t.join("etc/nginx"));
+    support::copy_dir(&fixture("nginx/constructed-pitfalls/etc/nginx"), &t.join("etc/nginx"));
     remap(&t.join("etc/nginx"), t, &["/var/log/", "/etc/nginx/", "/run/"]);
     for d in ["var/log/nginx", "usr/share/nginx/logs", "run"] {
         std::fs::create_dir_all(t.join(d)).unwrap();
@@ -105,7 +93,7 @@ fn apache_opens_exactly_the_discovered_files() {
     let apache = support::need("apache2");
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    copy_dir(&fixture("apache/constructed-rhel/etc/httpd"), &t.join("etc/httpd"));
+    support::copy_dir(&fixture("apache/constructed-rhel/etc/httpd"), &t.join("etc/httpd"));
     // etc/httpd/logs is a symlink on RHEL; the fixture stores its target as text.
     let link = t.join("etc/httpd/logs");
     let target = std::fs::read_to_string(&link).unwrap();

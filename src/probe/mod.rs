@@ -110,6 +110,21 @@ pub struct Report {
 }
 
 impl Report {
+    fn new(url: Url, request: String) -> Report {
+        Report {
+            url,
+            request,
+            response_head: None,
+            status: None,
+            headers: Vec::new(),
+            body_bytes: 0,
+            elapsed_ms: 0.0,
+            violations: Vec::new(),
+            keepalive: None,
+            error: None,
+        }
+    }
+
     pub fn compliant(&self) -> bool {
         self.error.is_none() && self.violations.is_empty()
     }
@@ -318,18 +333,9 @@ pub fn probe(opts: &Options) -> Report {
     let url = match Url::parse(&opts.url) {
         Ok(u) => u,
         Err(e) => {
-            return Report {
-                url: Url { scheme: String::new(), host: String::new(), port: 0, path: String::new() },
-                request: String::new(),
-                response_head: None,
-                status: None,
-                headers: Vec::new(),
-                body_bytes: 0,
-                elapsed_ms: 0.0,
-                violations: Vec::new(),
-                keepalive: None,
-                error: Some(e),
-            };
+            let mut r = Report::new(Url { scheme: String::new(), host: String::new(), port: 0, path: String::new() }, String::new());
+            r.error = Some(e);
+            return r;
         }
     };
     let mut request = format!(
@@ -344,18 +350,7 @@ pub fn probe(opts: &Options) -> Report {
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
-    let mut rep = Report {
-        url: url.clone(),
-        request: request.clone(),
-        response_head: None,
-        status: None,
-        headers: Vec::new(),
-        body_bytes: 0,
-        elapsed_ms: 0.0,
-        violations: Vec::new(),
-        keepalive: None,
-        error: None,
-    };
+    let mut rep = Report::new(url.clone(), request.clone());
     let t0 = Instant::now();
     let addrs: Vec<_> = match (url.host.as_str(), url.port).to_socket_addrs() {
         Ok(a) => a.collect(),

@@ -373,3 +373,36 @@ pub fn haproxy_to_elb(line: &str) -> Option<String> {
         "{iso} test-lb {client} {backend} {times} {status} {bstatus} {recv} {sent} \"{method} http://test.local:80{path} {proto}\" \"{ua}\" - -"
     ))
 }
+
+/// Copy a directory tree (fixtures into a temp root).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// Discovered targets of one kind as sorted strings (`glob:`, `syslog:`, `pipe:` prefixes).
+pub fn targets(sources: &[tailgate::discover::Source], kind: tailgate::discover::LogKind) -> Vec<String> {
+    use tailgate::discover::Target;
+    let mut v: Vec<String> = sources
+        .iter()
+        .filter(|s| s.kind == kind)
+        .map(|s| match &s.target {
+            Target::File(p) => p.clone(),
+            Target::Glob(g) => format!("glob:{g}"),
+            Target::Syslog(s) => format!("syslog:{s}"),
+            Target::Pipe(p) => format!("pipe:{p}"),
+            Target::Stderr => "stderr".into(),
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
