@@ -18,8 +18,13 @@ struct Agent {
 }
 
 fn start(cfg: &Path) -> Agent {
+    start_with(cfg, &[])
+}
+
+fn start_with(cfg: &Path, extra: &[&str]) -> Agent {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tailgate"))
         .args(["--config", cfg.to_str().unwrap()])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -230,20 +235,7 @@ fn a_config_change_triggers_discovery() {
         format!("state_dir = {:?}\nstart_at = \"beginning\"\npoll_interval_ms = 100\n", d.path().join("state").display().to_string()),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailgate"))
-        .args(["--config", cfg.to_str().unwrap(), "--root", root.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(serde_json::from_str::<Value>(&l).unwrap());
-        }
-    });
-    let mut a = Agent { child, rx };
+    let mut a = start_with(&cfg, &["--root", root.to_str().unwrap()]);
     std::thread::sleep(Duration::from_millis(500));
     append(&root.join("var/log/nginx/a.log"), &line(1, 500));
     let ev = a.take(1, 10);
