@@ -8,17 +8,40 @@
 //! Data flows one way through small stages, each in its own module with one job:
 //!
 //! ```text
-//! read (files, .gz, stdin; reused buffer, byte ranges for threads)
-//!   └─► format::* (zero-copy parsers: ELB, ALB, Apache/nginx compiled templates, W3C, error logs)
-//!         └─► Record (borrowed fields, timestamps as UTC instants with offset + precision)
-//!               └─► detect::classify (allocation-free) ─► detect::Event (owned, only for events)
-//!                     └─► scan (counts, timeline, top paths) ─► report (text / json / ndjson)
+//! platform + profile ─► discover::{nginx, apache, lighttpd, iis} ─► Source { path or glob, format, origin file:line }
+//!                                              │
+//!          read / mapped (one-shot: files, .gz, stdin; ranges for threads)   tail (agent: identity, checkpoint, watch)
+//!                                              │
+//!   format::* (zero-copy parsers: ELB, ALB, Apache/nginx compiled templates, W3C/HTTPERR, error logs)
+//!                                              ▼
+//!            Record (borrowed fields; timestamps as UTC instants with offset + precision)
+//!                                              │
+//!      detect::classify (allocation-free) ─► detect::Event (owned, only for the rare events)
+//!          │                        │                               │
+//!   scan (counts, timeline)   correlate (ELB pass ⋈ local pass ─► matcher ─► Finding)   agent (NDJSON sink)
+//!          └──────────────┬─────────┘                                                       │
+//!                      report (text / json / ndjson)                 probe (raw HTTP/1.1 exchange + rules)
 //! ```
 //!
 //! The hot path — reading, splitting lines, parsing every field, classifying, counting per
-//! minute — allocates nothing per line: parsers borrow from the read buffer, errors are static
-//! strings, and events (rare) are the only thing copied out. Bad input is a counted, reported
-//! line (`file:line: reason`), never a panic or an aborted run.
+//! minute — allocates nothing per line: parsers borrow from the read buffer (or the memory
+//! mapping), errors are static strings, and events (rare) are the only thing copied out. Bad input
+//! is a counted, reported line (`file:line: reason`), never a panic or an aborted run.
+//!
+//! | module | one job |
+//! |---|---|
+//! | `cli`, `main.rs` | arguments (clap), pick the mode, print |
+//! | [`config`] | the agent's `/etc/tailgate/tailgate.toml` |
+//! | [`platform`], [`profile`] | OS family, addresses, running servers; per-OS defaults |
+//! | [`discover`] | web-server configs → logs, with origins; the keep-alive check |
+//! | [`format`], [`time`] | one parser per log format; timestamps |
+//! | [`read`], [`mapped`] | one-shot reading (read(2) or a truncation-safe mapping) |
+//! | [`detect`] | records → events |
+//! | [`scan`] | `--scan` |
+//! | [`correlate`] | `--correlate`: ELB pass, local pass, matcher |
+//! | [`probe`] | `--probe`: raw exchange and the response rules |
+//! | [`tail`], [`agent`] | following logs through rotation; the agent loop |
+//! | [`report`] | renderers: the only place that knows about terminals |
 
 pub mod agent;
 pub mod cli;
