@@ -42,7 +42,7 @@ pub struct Cli {
     pub logs: Vec<PathBuf>,
     /// Force the format of the given logs instead of detecting it: elb, alb, w3c, httperr,
     /// nginx-error, apache-error, nginx-combined, apache-common, apache-combined,
-    /// apache-vhost_combined, 'apache:<LogFormat>' or 'nginx:<log_format>'.
+    /// apache-vhost_combined, `apache:<LogFormat>` or `nginx:<log_format>`.
     #[arg(long, value_name = "SPEC")]
     pub log_format: Option<String>,
     /// Only records newer than this (e.g. 90s, 15m, 2h, 3d).

@@ -34,7 +34,7 @@
 //! | [`config`] | the agent's `/etc/tailgate/tailgate.toml` |
 //! | [`platform`], [`profile`] | OS family, addresses, running servers; per-OS defaults |
 //! | [`discover`] | web-server configs → logs, with origins; the keep-alive check |
-//! | [`format`], [`time`] | one parser per log format; timestamps |
+//! | [`format`](mod@format), [`time`] | one parser per log format; timestamps |
 //! | [`read`], [`mapped`] | one-shot reading (read(2) or a truncation-safe mapping) |
 //! | [`detect`] | records → events |
 //! | [`scan`] | `--scan` |
