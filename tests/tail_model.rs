@@ -187,6 +187,13 @@ impl Harness {
                 self.poll();
                 let _ = std::fs::copy(&self.log, self.dir.join("a.log.1"));
                 OpenOptions::new().write(true).open(&self.log).unwrap().set_len(0).unwrap();
+                if let Some((s, _)) = &self.cur.partial {
+                    // The unterminated line survives in the copy; if the copy lands on an inode
+                    // the engine still follows (a.log.1 was the renamed old file), it is read
+                    // there and emitted once, flagged partial. Either outcome is right.
+                    self.orphans.insert(*s);
+                    self.lost.insert(*s);
+                }
                 self.lose_unread();
             }
             Action::Truncate => {
@@ -245,9 +252,12 @@ impl Harness {
         let extra: Vec<u64> = emitted.difference(&self.expected).filter(|s| !self.lost.contains(s)).copied().collect();
         assert!(extra.is_empty(), "lines emitted that were never completed: {extra:?}");
         // in order: seqs only grow (one writer, one file at a time, rotated files drained first)
-        let mut sorted = self.emitted.clone();
+        // (an orphaned partial line comes when its file is released, after newer lines of the
+        // next file: order is per file, so those are left out of this check)
+        let ordered: Vec<u64> = self.emitted.iter().copied().filter(|s| !self.orphans.contains(s)).collect();
+        let mut sorted = ordered.clone();
         sorted.sort_unstable();
-        assert_eq!(self.emitted, sorted, "emitted out of order");
+        assert_eq!(ordered, sorted, "emitted out of order");
         assert!(self.tailer.open_files().len() <= 1, "rotated or deleted files are released: {:?}", self.tailer.open_files());
     }
 }

@@ -119,6 +119,9 @@ pub struct Tailer {
     /// Heads and read offsets of files truncated recently (copytruncate): a copy of one of them
     /// that appears under the include pattern resumes where the original was read to.
     truncated_heads: Vec<(Vec<u8>, u64)>,
+    /// Files released recently (identity, bytes read): a rotated sibling that is one of them is
+    /// not read again (only what it grew by since).
+    closed: Vec<(Identity, u64)>,
     /// Paths already warned about (one warning per path, not one per poll).
     warned: std::collections::HashSet<PathBuf>,
     buf: Vec<u8>,
@@ -154,6 +157,7 @@ impl Tailer {
             started: false,
             last_poll: None,
             truncated_heads: Vec::new(),
+            closed: Vec::new(),
             warned: Default::default(),
             buf: vec![0u8; 256 * 1024],
             stats: Stats::default(),
@@ -263,11 +267,22 @@ impl Tailer {
                 if self.files.iter().any(|t| t.id.same_file(&id)) {
                     continue;
                 }
+                // A file we released already: only what it grew by since (usually nothing).
+                if let Some(&(_, read)) = self.closed.iter().rev().find(|(c, _)| c.same_file(&id)) {
+                    if meta.len() > read {
+                        self.track(p, id, f, read, false, now);
+                    }
+                    continue;
+                }
+                // File times are coarse (the kernel's tick): a file written just after our last
+                // poll can carry an mtime a little before it. Released files are excluded above,
+                // so a generous margin cannot read anything twice.
+                let since = self.last_poll.map(|l| l - Duration::from_secs(2));
                 let offset = match self.take_pending(&id) {
                     // the file we were reading when we stopped, rotated away since
                     Some(e) if id.matches_head_hex(&e.head) && e.offset <= meta.len() => Some(e.offset),
                     // written since we last looked: a rotation we never saw the live file of
-                    _ if self.started && meta.modified().ok().zip(self.last_poll).is_some_and(|(m, l)| m >= l) => {
+                    _ if self.started && meta.modified().ok().zip(since).is_some_and(|(m, l)| m >= l) => {
                         Some(self.copy_offset(&id, meta.len()).unwrap_or(0))
                     }
                     _ => None,
@@ -381,6 +396,10 @@ impl Tailer {
                     self.stats.lines += 1;
                 }
                 self.stats.closed += 1;
+                self.closed.push((t.id.clone(), t.offset));
+                if self.closed.len() > 256 {
+                    self.closed.remove(0);
+                }
             } else {
                 keep.push(t);
             }
