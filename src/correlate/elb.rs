@@ -50,9 +50,13 @@ pub fn request_key(method: &[u8], path: &[u8]) -> u64 {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut t = [0u8; 8];
-            t[..rest.len()].copy_from_slice(rest);
-            h = (h ^ u64::from_le_bytes(t) ^ ((rest.len() as u64) << 59)).wrapping_mul(K).rotate_left(29);
+            // (the zero-padded little-endian word, built in registers: a `copy_from_slice`
+            // of a variable length here is a libc memcpy call per key)
+            let mut w = 0u64;
+            for (i, &b) in rest.iter().enumerate() {
+                w |= (b as u64) << (8 * i);
+            }
+            h = (h ^ w ^ ((rest.len() as u64) << 59)).wrapping_mul(K).rotate_left(29);
         }
         h ^ (b.len() as u64).wrapping_mul(K)
     }
@@ -124,7 +128,12 @@ struct State<'a> {
     cur_minute: i64,
     cur: MinuteCounts,
     /// Per backend token (as written): its run of successive 502s and its (requests, 5xx).
-    backends: HashMap<Box<[u8]>, (Run, u64, u64), super::local::KeyHash>,
+    backends: Vec<(Box<[u8]>, Run, u64, u64)>,
+    /// Token → index into `backends`.
+    backend_index: HashMap<Box<[u8]>, usize, super::local::KeyHash>,
+    /// The last token's index: ELB logs come in runs per backend, and a compare of a
+    /// dozen bytes is cheaper than hashing them on every line.
+    last_backend: usize,
     bursts: Vec<Burst>,
 }
 
@@ -167,24 +176,36 @@ impl State<'_> {
             self.cur.backend_5xx += 1;
         }
         if r.backend_ip.is_some() {
-            let e = match self.backends.get_mut(r.backend_raw) {
-                Some(e) => e,
-                None => self.backends.entry(r.backend_raw.into()).or_default(),
+            let i = match self.backends.get(self.last_backend) {
+                Some(b) if *b.0 == *r.backend_raw => self.last_backend,
+                _ => {
+                    let i = match self.backend_index.get(r.backend_raw) {
+                        Some(&i) => i,
+                        None => {
+                            self.backends.push((r.backend_raw.into(), Run::default(), 0, 0));
+                            self.backend_index.insert(r.backend_raw.into(), self.backends.len() - 1);
+                            self.backends.len() - 1
+                        }
+                    };
+                    self.last_backend = i;
+                    i
+                }
             };
-            e.1 += 1;
+            let e = &mut self.backends[i];
+            e.2 += 1;
             if is_5xx {
-                e.2 += 1;
+                e.3 += 1;
             }
             if r.elb_status == Some(502) {
-                let run = &mut e.0;
+                let run = &mut e.1;
                 run.count += 1;
                 if run.first.is_none() {
                     run.first = Some(r.time);
                     run.first_line = format!("{file_name}:{line}");
                 }
                 run.last = Some(r.time);
-            } else if e.0.count > 0 {
-                Self::close_run(&mut self.bursts, self.opts.burst_min, r.backend_raw, &mut e.0);
+            } else if e.1.count > 0 {
+                Self::close_run(&mut self.bursts, self.opts.burst_min, r.backend_raw, &mut e.1);
             }
         }
         if !is_5xx {
@@ -250,7 +271,9 @@ pub fn ingest(opts: &Options) -> Ingest {
         minutes: BTreeMap::new(),
         cur_minute: i64::MIN,
         cur: MinuteCounts::default(),
-        backends: HashMap::default(),
+        backends: Vec::new(),
+        backend_index: HashMap::default(),
+        last_backend: 0,
         bursts: Vec::new(),
     };
     let mut files = Vec::new();
@@ -318,8 +341,8 @@ pub fn ingest(opts: &Options) -> Ingest {
         }
     }
     st.flush_minute();
-    for (b, e) in st.backends.iter_mut() {
-        State::close_run(&mut st.bursts, opts.burst_min, b, &mut e.0);
+    for (b, run, _, _) in st.backends.iter_mut() {
+        State::close_run(&mut st.bursts, opts.burst_min, b, run);
     }
     st.bursts.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.micros.cmp(&b.first.micros)));
     let mut summary = st.summary;
@@ -336,7 +359,7 @@ pub fn ingest(opts: &Options) -> Ingest {
         let mut v: Vec<BackendRate> = st
             .backends
             .iter()
-            .map(|(b, (_, n, e))| BackendRate { backend: backend_name(b), requests: *n, lb_5xx: *e, rate: if *n == 0 { 0.0 } else { *e as f64 / *n as f64 } })
+            .map(|(b, _, n, e)| BackendRate { backend: backend_name(b), requests: *n, lb_5xx: *e, rate: if *n == 0 { 0.0 } else { *e as f64 / *n as f64 } })
             .collect();
         v.sort_by(|a, b| b.rate.total_cmp(&a.rate).then(b.lb_5xx.cmp(&a.lb_5xx)));
         summary.backends = v;

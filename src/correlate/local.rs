@@ -37,6 +37,28 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
+/// `v.partition_point(|e| pred(e.0))` when `pred` is known to hold below `from`: searched
+/// forward from `from` in doubling steps, since the end of a narrow time window is a few
+/// entries away (a binary search over the whole slot would touch cold cache lines).
+#[inline]
+fn gallop_end<T>(v: &[(i64, T)], from: usize, pred: impl Fn(i64) -> bool) -> usize {
+    let mut lo = from.min(v.len());
+    let mut step = 1;
+    let hi = loop {
+        let probe = lo + step;
+        if probe > v.len() {
+            break v.len();
+        }
+        if pred(v[probe - 1].0) {
+            lo = probe;
+            step *= 2;
+        } else {
+            break probe - 1;
+        }
+    };
+    lo + v[lo..hi].partition_point(|e| pred(e.0))
+}
+
 impl std::hash::BuildHasher for KeyHash {
     type Hasher = KeyHasher;
     fn build_hasher(&self) -> KeyHasher {
@@ -160,12 +182,12 @@ impl Worker {
                             let t = ts.micros;
                             let others = {
                                 let from = slot.others.partition_point(|&(a, _)| a < t - slot.max_proc - window_us - prec);
-                                let to = slot.others.partition_point(|&(a, _)| a <= t + window_us + prec);
+                                let to = gallop_end(&slot.others, from, |a| a <= t + window_us + prec);
                                 &slot.others[from..to.max(from)]
                             };
                             let timeouts = {
                                 let from = slot.timeouts.partition_point(|&(a, _)| a < t - idle_us - window_us - prec);
-                                let to = slot.timeouts.partition_point(|&(a, _)| a <= t - idle_us + window_us + prec);
+                                let to = gallop_end(&slot.timeouts, from, |a| a <= t - idle_us + window_us + prec);
                                 &slot.timeouts[from..to.max(from)]
                             };
                             for &(_, wi) in others.iter().chain(timeouts) {
@@ -441,4 +463,23 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
     }
     out.local_offset = offsets.into_iter().max_by_key(|(_, c)| *c).map(|(o, _)| o);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gallop_end;
+
+    #[test]
+    fn gallop_end_agrees_with_partition_point() {
+        // every start below the answer, every bound, lengths 0..40, with duplicates
+        for len in 0..40usize {
+            let v: Vec<(i64, u32)> = (0..len).map(|i| ((i / 3) as i64 * 2, i as u32)).collect();
+            for bound in -2..(len as i64 + 2) {
+                let want = v.partition_point(|e| e.0 <= bound);
+                for from in 0..=want {
+                    assert_eq!(gallop_end(&v, from, |a| a <= bound), want, "len {len} bound {bound} from {from}");
+                }
+            }
+        }
+    }
 }
