@@ -323,13 +323,13 @@ impl Output {
                 f.write_all(line)?;
                 f.write_all(b"\n")?;
                 self.written += line.len() as u64 + 1;
-                if self.written >= self.max {
-                    if let Sink::File(p) = &self.sink {
-                        let rotated = PathBuf::from(format!("{}.1", p.display()));
-                        std::fs::rename(p, rotated)?;
-                        *f = std::fs::OpenOptions::new().create(true).append(true).open(p)?;
-                        self.written = 0;
-                    }
+                if self.written >= self.max
+                    && let Sink::File(p) = &self.sink
+                {
+                    let rotated = PathBuf::from(format!("{}.1", p.display()));
+                    std::fs::rename(p, rotated)?;
+                    *f = std::fs::OpenOptions::new().create(true).append(true).open(p)?;
+                    self.written = 0;
                 }
                 Ok(())
             }
