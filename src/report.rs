@@ -287,10 +287,7 @@ pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery,
     if !d.warnings.is_empty() {
         writeln!(out, "\n{}", st.bold("warnings"))?;
         for w in &d.warnings {
-            match &w.origin {
-                Some(o) => writeln!(out, "  {o}: {}", w.message)?,
-                None => writeln!(out, "  {}", w.message)?,
-            }
+            writeln!(out, "  {w}")?;
         }
     }
     Ok(())

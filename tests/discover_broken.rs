@@ -3,12 +3,18 @@
 
 use std::path::Path;
 
-use tailgate::discover::{LogKind, Root, Target, apache, nginx};
+use tailgate::discover::{LogKind, Root, Target, Warning, apache, nginx};
 
 fn write(root: &Path, rel: &str, data: &[u8]) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, data).unwrap();
+}
+
+/// Some warning contains `needle` and starts with `at` (`file:line`).
+fn assert_warned(warnings: &[Warning], needle: &str, at: &str) {
+    let w: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert!(w.iter().any(|x| x.contains(needle) && x.starts_with(at)), "no {needle:?} at {at}: {w:#?}");
 }
 
 fn access_files(sources: &[tailgate::discover::Source]) -> Vec<String> {
@@ -44,8 +50,7 @@ fn nginx_survives_broken_includes() {
     let cfg = nginx::load(&root, Path::new("/etc/nginx/nginx.conf"));
     let s = nginx::Settings::from_v("--prefix=/usr/share/nginx --http-log-path=/var/log/nginx/access.log --error-log-path=stderr");
     let (sources, _) = nginx::logs(&cfg, &s);
-    let w: Vec<String> = cfg.warnings.iter().map(|w| format!("{}: {}", w.origin.as_ref().map(|o| o.to_string()).unwrap_or_default(), w.message)).collect();
-    let has = |needle: &str, at: &str| assert!(w.iter().any(|x| x.contains(needle) && x.starts_with(at)), "no {needle:?} at {at}: {w:#?}");
+    let has = |needle: &str, at: &str| assert_warned(&cfg.warnings, needle, at);
     has("not terminated", "/etc/nginx/conf.d/missing-semicolon.conf:2");
     has("include cycle", "/etc/nginx/cycle-b.conf:1");
     has("is a directory", "/etc/nginx/nginx.conf:6");
@@ -72,8 +77,7 @@ fn apache_survives_broken_includes() {
     write(r, "etc/apache2/junk.conf", b"\x00\x00\x00");
     let root = Root::new(Some(r.to_path_buf()));
     let cfg = apache::discover(&root, &apache::Settings::debian(), Default::default());
-    let w: Vec<String> = cfg.warnings.iter().map(|w| format!("{}: {}", w.origin.as_ref().map(|o| o.to_string()).unwrap_or_default(), w.message)).collect();
-    let has = |needle: &str, at: &str| assert!(w.iter().any(|x| x.contains(needle) && x.starts_with(at)), "no {needle:?} at {at}: {w:#?}");
+    let has = |needle: &str, at: &str| assert_warned(&cfg.warnings, needle, at);
     has("matches no file", "/etc/apache2/apache2.conf:3");
     has("include cycle", "/etc/apache2/loop.conf:1");
     has("NUL bytes", "/etc/apache2/apache2.conf:5");

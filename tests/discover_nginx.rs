@@ -21,7 +21,7 @@ fn discover(root: &Path, conf: &str, s: &Settings) -> (Vec<Source>, Vec<String>)
     let cfg = nginx::load(&root, Path::new(conf));
     let (sources, mut warnings) = nginx::logs(&cfg, s);
     warnings.extend(cfg.warnings);
-    (sources, warnings.into_iter().map(|w| format!("{}: {}", w.origin.map(|o| o.to_string()).unwrap_or_default(), w.message)).collect())
+    (sources, warnings.iter().map(ToString::to_string).collect())
 }
 
 

@@ -92,6 +92,16 @@ pub struct Warning {
     pub message: String,
 }
 
+/// `file:line: message`, or the message alone when no directive caused it.
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.origin {
+            Some(o) => write!(f, "{o}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// Maps instance paths to where they are read from (`--root`).
 #[derive(Clone, Debug, Default)]
 pub struct Root {
@@ -311,7 +321,7 @@ pub fn discover(opts: &Options) -> Discovery {
     let mut keepalive = Vec::new();
     let mut configs = Vec::new();
     let mut compiled_in = Vec::new();
-    let procs = |server: &str| platform.processes.iter().filter(|p| p.server == server).cloned().collect::<Vec<_>>();
+    let procs = |server: &'static str| platform.processes.iter().filter(move |p| p.server == server);
 
     if let Some(np) = &profile.nginx {
         let mut settings = nginx::Settings {
@@ -323,7 +333,7 @@ pub fn discover(opts: &Options) -> Discovery {
         };
         // (config, settings) pairs: each running master with its own -p/-c, then the defaults.
         let mut confs: Vec<(String, nginx::Settings)> = Vec::new();
-        let mut bins: Vec<PathBuf> = procs("nginx").iter().filter_map(|p| p.exe.clone()).collect();
+        let mut bins: Vec<PathBuf> = procs("nginx").filter_map(|p| p.exe.clone()).collect();
         bins.extend(np.binaries.iter().map(PathBuf::from).filter(|b| live && b.exists()));
         if live {
             if let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b)) {
@@ -377,7 +387,7 @@ pub fn discover(opts: &Options) -> Discovery {
             from: format!("profile {}", profile.family),
         };
         if live {
-            let mut bins: Vec<PathBuf> = procs("apache").iter().filter_map(|p| p.exe.clone()).collect();
+            let mut bins: Vec<PathBuf> = procs("apache").filter_map(|p| p.exe.clone()).collect();
             bins.extend(ap.binaries.iter().map(PathBuf::from).filter(|b| b.exists()));
             if let Some(s) = bins.iter().find_map(|b| apache::Settings::from_binary(b)) {
                 settings = s;
@@ -431,7 +441,7 @@ pub fn discover(opts: &Options) -> Discovery {
     }
 
     if let Some(lp) = &profile.lighttpd {
-        let mut confs: Vec<String> = procs("lighttpd").iter().filter_map(|p| p.arg("-f")).collect();
+        let mut confs: Vec<String> = procs("lighttpd").filter_map(|p| p.arg("-f")).collect();
         for c in &lp.configs {
             push_unique(&mut confs, c.clone());
         }
