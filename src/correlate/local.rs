@@ -37,6 +37,13 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
+/// The entries of `v` (sorted by time) with `lo <= time <= hi`.
+#[inline]
+fn between(v: &[(i64, u32)], lo: i64, hi: i64) -> &[(i64, u32)] {
+    let from = v.partition_point(|e| e.0 < lo);
+    &v[from..gallop_end(v, from, |a| a <= hi)]
+}
+
 /// `v.partition_point(|e| pred(e.0))` when `pred` is known to hold below `from`: searched
 /// forward from `from` in doubling steps, since the end of a narrow time window is a few
 /// entries away (a binary search over the whole slot would touch cold cache lines).
@@ -180,16 +187,8 @@ impl Worker {
                             let Some(slot) = index.get(&key) else { return };
                             let prec = ts.precision.micros();
                             let t = ts.micros;
-                            let others = {
-                                let from = slot.others.partition_point(|&(a, _)| a < t - slot.max_proc - window_us - prec);
-                                let to = gallop_end(&slot.others, from, |a| a <= t + window_us + prec);
-                                &slot.others[from..to.max(from)]
-                            };
-                            let timeouts = {
-                                let from = slot.timeouts.partition_point(|&(a, _)| a < t - idle_us - window_us - prec);
-                                let to = gallop_end(&slot.timeouts, from, |a| a <= t - idle_us + window_us + prec);
-                                &slot.timeouts[from..to.max(from)]
-                            };
+                            let others = between(&slot.others, t - slot.max_proc - window_us - prec, t + window_us + prec);
+                            let timeouts = between(&slot.timeouts, t - idle_us - window_us - prec, t - idle_us + window_us + prec);
                             for &(_, wi) in others.iter().chain(timeouts) {
                                 let w = &wanted[wi as usize];
                                 // Wide window: any clock offset up to `window`, the request's
@@ -467,7 +466,16 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
 
 #[cfg(test)]
 mod tests {
-    use super::gallop_end;
+    use super::{between, gallop_end};
+
+    #[test]
+    fn between_is_inclusive_and_empty_when_reversed() {
+        let v: Vec<(i64, u32)> = [1, 3, 3, 5, 8].iter().enumerate().map(|(i, &t)| (t, i as u32)).collect();
+        assert_eq!(between(&v, 3, 5), &v[1..4]);
+        assert_eq!(between(&v, 0, 100), &v[..]);
+        assert!(between(&v, 6, 7).is_empty());
+        assert!(between(&v, 5, 3).is_empty());
+    }
 
     #[test]
     fn gallop_end_agrees_with_partition_point() {
