@@ -77,6 +77,10 @@ mod tests {
         assert_eq!(detect(ng).unwrap().name(), "nginx-error");
         let comb = b"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl\"\n";
         assert_eq!(detect(comb).unwrap().name(), "nginx:combined");
+        // One combined line whose fields happen to number and look like headerless HTTPERR's
+        // (a 3-digit byte count where HTTPERR's status is).
+        let comb502 = b"127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] \"GET /x HTTP/1.1\" 502 157 \"-\" \"curl/7.88.1\"\n";
+        assert_eq!(detect(comb502).unwrap().name(), "nginx:combined");
         let common = b"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5\n";
         assert_eq!(detect(common).unwrap().name(), "apache:common");
         assert!(detect(b"\x00\x01\x02 binary\n").is_none());

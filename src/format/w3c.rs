@@ -167,6 +167,11 @@ impl W3cParser {
             None => None,
         };
         if self.httperr {
+            // HTTP.sys stamps every HTTPERR line: without a date and time it is not one (an
+            // access-log line can split into the same number of fields).
+            if time.is_none() {
+                return Err(E_TIME);
+            }
             return Ok(Record::HttpErr(HttpErrRecord {
                 time,
                 client_ip: get(cols.c_ip),
