@@ -85,8 +85,15 @@ pub fn for_each_line<R: Read>(
 /// through a memory mapping when possible (no copy; see [`crate::mapped`]) and read(2) otherwise
 /// (`.gz`, stdin, special files, `TAILGATE_NO_MMAP` set). A file that shrinks while it is read
 /// ends the read with an error saying where.
-pub fn for_each_line_in(path: &Path, range: Option<(u64, u64)>, mut f: impl FnMut(Line<'_>), mut progress: impl FnMut(u64)) -> io::Result<()> {
-    let plain = path.as_os_str() != "-" && !is_gzip(path) && std::env::var_os("TAILGATE_NO_MMAP").is_none();
+pub fn for_each_line_in(path: &Path, range: Option<(u64, u64)>, f: impl FnMut(Line<'_>), progress: impl FnMut(u64)) -> io::Result<()> {
+    lines_in(path, range, std::env::var_os("TAILGATE_NO_MMAP").is_none(), f, progress)
+}
+
+fn lines_in(path: &Path, range: Option<(u64, u64)>, mmap: bool, mut f: impl FnMut(Line<'_>), mut progress: impl FnMut(u64)) -> io::Result<()> {
+    let plain = path.as_os_str() != "-" && !is_gzip(path);
+    // A regular file's end when reading started: reading it through read(2) must not end
+    // short of it unnoticed (the mapping notices by itself).
+    let mut extent = None;
     if plain {
         let file = File::open(path)?;
         let meta = file.metadata()?;
@@ -96,15 +103,36 @@ pub fn for_each_line_in(path: &Path, range: Option<(u64, u64)>, mut f: impl FnMu
             if end <= start {
                 return Ok(());
             }
-            if let Some(m) = crate::mapped::Mapped::new(&file, start, (end - start) as usize) {
+            if mmap
+                && let Some(m) = crate::mapped::Mapped::new(&file, start, (end - start) as usize)
+            {
                 return lines_of_mapping(&m, start, &mut f, &mut progress);
             }
+            extent = Some(end);
         }
     }
+    let mut read = 0u64;
+    let counted = |n: u64| {
+        read += n;
+        progress(n)
+    };
     match range {
-        Some((a, b)) => for_each_line(range_reader(path, a, b)?, f, progress),
-        None => for_each_line(open(path)?, f, progress),
+        Some((a, b)) => for_each_line(range_reader(path, a, b)?, f, counted)?,
+        None => for_each_line(open(path)?, f, counted)?,
     }
+    // Without a mapping (Windows, TAILGATE_NO_MMAP): a file cut while it was read reads as a
+    // short file. Same error as the mapping's.
+    if let Some(end) = extent {
+        let start = range.map_or(0, |r| r.0);
+        let now = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if start + read < end && now < end {
+            return Err(io::Error::other(format!(
+                "the file shrank while it was read (truncated, e.g. by logrotate copytruncate): stopped near byte {}",
+                start + read
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn lines_of_mapping(m: &crate::mapped::Mapped, start: u64, f: &mut impl FnMut(Line<'_>), progress: &mut impl FnMut(u64)) -> io::Result<()> {
@@ -276,6 +304,13 @@ mod tests {
 
     #[test]
     fn a_file_truncated_while_mapped_is_an_error_not_a_crash() {
+        // Mapped (where the platform maps files) and through read(2) (Windows, TAILGATE_NO_MMAP).
+        for mmap in [true, false] {
+            truncated_while_read(mmap);
+        }
+    }
+
+    fn truncated_while_read(mmap: bool) {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("live.log");
         let line = b"2026-11-25T08:00:01.000001Z some log line that is long enough\n";
@@ -286,9 +321,10 @@ mod tests {
         std::fs::write(&p, &data).unwrap();
         let mut lines = 0u64;
         let mut truncated = false;
-        let res = for_each_line_in(
+        let res = lines_in(
             &p,
             None,
+            mmap,
             |_| lines += 1,
             |_| {
                 // logrotate copytruncate, after the first block
@@ -299,7 +335,7 @@ mod tests {
             },
         );
         let e = res.unwrap_err();
-        assert!(e.to_string().contains("shrank"), "{e}");
+        assert!(e.to_string().contains("shrank"), "mmap {mmap}: {e}");
         assert!(lines > 0 && lines < (data.len() / line.len()) as u64 + 2, "{lines}");
     }
 
