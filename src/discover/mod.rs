@@ -215,7 +215,7 @@ pub fn read_config(root: &Root, p: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(&host).map_err(|e| format!("cannot read {}: {e}", p.display()))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))] // symlinks in a temp dir
 mod tests {
     use super::*;
 
