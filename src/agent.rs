@@ -73,10 +73,16 @@ fn needs_polling(_dir: &Path) -> bool {
     true
 }
 
+/// The running loop's wake-up channel, for [`request_stop`].
+static WAKE: std::sync::Mutex<Option<mpsc::Sender<()>>> = std::sync::Mutex::new(None);
+
 /// Ask a running agent loop (in this process) to stop, as SIGTERM does (the Windows service
-/// control handler uses this).
+/// control handler uses this): the loop wakes at once, writes its checkpoint and returns.
 pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
+    if let Some(tx) = WAKE.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        let _ = tx.send(());
+    }
 }
 
 /// What the agent follows: host paths (or globs) and the format of each.
@@ -339,8 +345,19 @@ impl Output {
 
 /// Run until SIGTERM/SIGINT. Returns an error message for a fatal start-up problem.
 pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover::Options) -> Result<(), String> {
+    run_with(config_path, extra, opts, None)
+}
+
+/// [`run`], with the file events go to when the configuration says `stdout` (the Windows
+/// service has no console).
+pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover::Options, stdout_replacement: Option<&Path>) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<()>();
     install_signals(tx.clone());
+    *WAKE.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
+    let sink_of = |cfg: &Config| match (cfg.sink(), stdout_replacement) {
+        (Sink::Stdout, Some(p)) => Sink::File(p.to_path_buf()),
+        (s, _) => s,
+    };
     let mut cfg = Config::load(config_path)?;
     let mut plan = plan(&cfg, extra, opts);
     if plan.paths.is_empty() {
@@ -370,7 +387,7 @@ pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover
     } else {
         cfg.backends.iter().filter_map(|b| crate::correlate::BackendFilter::parse(b).ok()).collect()
     };
-    let mut out = Output::open(cfg.sink(), cfg.sink_max_bytes).map_err(|e| format!("sink {}: {e}", cfg.sink))?;
+    let mut out = Output::open(sink_of(&cfg), cfg.sink_max_bytes).map_err(|e| format!("sink {}: {e}", cfg.sink))?;
     tracing::info!("following {} log(s); state in {}", plan.paths.len(), state.display());
 
     let mut watcher = make_watcher(tx.clone());

@@ -9,7 +9,7 @@ use crate::report::OutputFormat;
 /// tailgate — is the 502 the load balancer's or my backend's, which instance, which request, and why?
 #[derive(Debug, Parser)]
 #[command(name = "tailgate", version = crate::VERSION_LONG, about, long_about = None)]
-#[command(group(ArgGroup::new("mode").args(["scan", "discover", "correlate", "probe"]).multiple(false)))]
+#[command(group(ArgGroup::new("mode").args(["scan", "discover", "correlate", "probe", "service"]).multiple(false)))]
 pub struct Cli {
     /// One pass over logs: 5xx, malformed backend output, bad lines, timeline, top failing paths.
     #[arg(long)]
@@ -23,6 +23,9 @@ pub struct Cli {
     /// Send a raw request to a backend and judge its response as strictly as the load balancer.
     #[arg(long)]
     pub probe: bool,
+    /// Run the agent as a Windows service (what the MSI registers; Windows only).
+    #[arg(long, hide = true)]
+    pub service: bool,
 
     /// Logs to scan (files, `.gz` files, or `-` for stdin); ELB logs for --correlate; URL for --probe.
     #[arg(value_name = "PATH")]

@@ -1,4 +1,5 @@
-//! The agent's configuration, `/etc/tailgate/tailgate.toml` (serde + toml). Every key is
+//! The agent's configuration, `/etc/tailgate/tailgate.toml` (Windows:
+//! `%ProgramData%\tailgate\tailgate.toml`, see [`crate::paths`]) (serde + toml). Every key is
 //! optional; unknown keys and bad values are errors that name the key and the file.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +8,10 @@ use serde::Deserialize;
 
 use crate::tail::StartAt;
 
-pub const DEFAULT_PATH: &str = "/etc/tailgate/tailgate.toml";
+/// The configuration file read when `--config` is not given.
+pub fn default_path() -> PathBuf {
+    crate::paths::current().config_file
+}
 
 /// A URL the agent probes periodically (e.g. the load balancer's health-check path).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -79,7 +83,7 @@ impl Default for Config {
         Config {
             logs: Vec::new(),
             exclude: Vec::new(),
-            state_dir: "/var/lib/tailgate".into(),
+            state_dir: crate::paths::current().state_dir,
             sink: "stdout".into(),
             sink_max_bytes: 64 << 20,
             checkpoint_interval_secs: 5,
@@ -103,7 +107,7 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, String> {
         let (p, explicit) = match path {
             Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(DEFAULT_PATH), false),
+            None => (default_path(), false),
         };
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,

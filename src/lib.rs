@@ -31,7 +31,8 @@
 //! | module | one job |
 //! |---|---|
 //! | `cli`, `main.rs` | arguments (clap), pick the mode, print |
-//! | [`config`] | the agent's `/etc/tailgate/tailgate.toml` |
+//! | [`config`], [`paths`] | the agent's `/etc/tailgate/tailgate.toml`; default file locations per platform |
+//! | `service` (Windows only) | running the agent as a Windows service |
 //! | [`platform`], [`profile`] | OS family, addresses, running servers; per-OS defaults |
 //! | [`discover`] | web-server configs → logs, with origins; the keep-alive check |
 //! | [`format`](mod@format), [`time`] | one parser per log format; timestamps |
@@ -51,12 +52,15 @@ pub mod detect;
 pub mod discover;
 pub mod format;
 pub mod mapped;
+pub mod paths;
 pub mod platform;
 pub mod probe;
 pub mod profile;
 pub mod read;
 pub mod report;
 pub mod scan;
+#[cfg(windows)]
+pub mod service;
 pub mod tail;
 pub mod time;
 

@@ -31,6 +31,9 @@ fn init_tracing(cli: &Cli) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.service {
+        return run_service(cli);
+    }
     init_tracing(&cli);
     if cli.scan {
         return run_scan(cli);
@@ -55,11 +58,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// The Windows service: diagnostics go to `%ProgramData%\tailgate\tailgate.log` (one `.1` kept
+/// past 10 MiB), as there is no console.
+#[cfg(windows)]
+fn run_service(cli: Cli) -> ExitCode {
+    let layout = tailgate::paths::current();
+    if let Some(log) = &layout.service_log {
+        if let Some(d) = log.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        if std::fs::metadata(log).map(|m| m.len() > 10 << 20).unwrap_or(false) {
+            let _ = std::fs::rename(log, log.with_extension("log.1"));
+        }
+        if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let level = if cli.verbose > 1 { "debug" } else { "info" };
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(f)).with_ansi(false).with_target(false).init();
+        }
+    }
+    match tailgate::service::run(cli.config.clone(), cli.logs.clone(), discover_options(&cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("tailgate: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(not(windows))]
+fn run_service(_cli: Cli) -> ExitCode {
+    eprintln!("tailgate: --service is for the Windows service; here the service manager runs `tailgate` itself (see the systemd unit tailgate.service)");
+    ExitCode::from(2)
+}
+
 fn discover_options(cli: &Cli) -> tailgate::discover::Options {
     tailgate::discover::Options {
         root: tailgate::discover::Root::new(cli.root.clone()),
         lb_idle_timeout: cli.lb_idle_timeout,
-        profile_dir: tailgate::profile::OVERRIDE_DIR.into(),
+        profile_dir: tailgate::profile::override_dir(),
     }
 }
 

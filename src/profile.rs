@@ -64,8 +64,11 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("windows", include_str!("../profiles/windows.toml")),
 ];
 
-/// Where local overrides live.
-pub const OVERRIDE_DIR: &str = "/etc/tailgate/profiles.d";
+/// Where an operator's profile overrides live (`/etc/tailgate/profiles.d`; Windows:
+/// `%ProgramData%\tailgate\profiles.d`).
+pub fn override_dir() -> std::path::PathBuf {
+    crate::paths::current().profiles_dir
+}
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
