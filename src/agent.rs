@@ -48,8 +48,14 @@ fn install_signals(_tx: mpsc::Sender<()>) {}
 
 /// Whether a directory lives on a network or FUSE filesystem, where inotify events do not
 /// arrive for changes made by other hosts: those are polled.
+/// Why `dir` must be polled whatever its watch reports, if it must.
 #[cfg(target_os = "linux")]
-fn needs_polling(dir: &Path) -> bool {
+fn needs_polling(dir: &Path) -> Option<&'static str> {
+    if on_network_fs(dir) { Some("is on a network filesystem") } else { None }
+}
+
+#[cfg(target_os = "linux")]
+fn on_network_fs(dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return true };
     // SAFETY: statfs fills the zeroed struct for a valid NUL-terminated path.
@@ -68,9 +74,9 @@ fn needs_polling(dir: &Path) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn needs_polling(_dir: &Path) -> bool {
+fn needs_polling(_dir: &Path) -> Option<&'static str> {
     // ReadDirectoryChangesW can overflow without telling (notify 8.2): reconcile periodically.
-    true
+    Some("may lose change notifications on this platform")
 }
 
 /// The running loop's wake-up channel, for [`request_stop`].
@@ -413,8 +419,8 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
                 tracing::warn!("cannot watch {}: {e}; polling it every {poll_ms} ms instead", target.display());
                 must_poll = true;
             }
-            if needs_polling(&target) {
-                tracing::info!("{} is on a network filesystem: polling it every {poll_ms} ms", target.display());
+            if let Some(why) = needs_polling(&target) {
+                tracing::info!("{} {why}: polling it every {poll_ms} ms", target.display());
                 must_poll = true;
             }
         }
@@ -464,7 +470,11 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
                     .map(|(_, f)| f.clone())
                     .or_else(|| crate::read::sample(&l.path, 16 * 1024).ok().and_then(|s| detect::detect(&s)))
                     .unwrap_or(Format::NginxError);
-                f.parser()
+                let mut parser = f.parser();
+                if matches!(f, Format::W3c | Format::HttpErr) && l.offset > 0 {
+                    prime_w3c(&mut parser, &l.path, l.offset);
+                }
+                parser
             });
             let Ok(rec) = parser.parse(&l.bytes) else { continue };
             if let Some(class) = classify(&rec) {
@@ -614,6 +624,47 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
             Err(false) => {}
             Err(true) => std::thread::sleep(poll),
         }
+    }
+}
+
+/// A W3C or HTTPERR log names its columns in `#Fields:` lines — at the top, and again after each
+/// IIS restart. A file followed from its middle (the first start at its end, or a checkpoint)
+/// gets them from the directives before `upto`, read once when its parser is made.
+fn prime_w3c(parser: &mut crate::format::Parser, path: &Path, upto: u64) {
+    use std::io::{BufRead, Read};
+    const MAX_DIRECTIVE: usize = 64 * 1024;
+    let Ok(f) = crate::tail::identity::open_shared(path) else { return };
+    let mut r = std::io::BufReader::with_capacity(256 * 1024, f.take(upto));
+    // Streamed: only directive lines are kept (up to 64 KiB each), whatever else the file holds.
+    let mut directive: Option<Vec<u8>> = None;
+    let mut at_line_start = true;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(c) => c,
+        };
+        let mut pos = 0;
+        while pos < chunk.len() {
+            if at_line_start && chunk[pos] == b'#' {
+                directive = Some(Vec::new());
+            }
+            let end = memchr::memchr(b'\n', &chunk[pos..]).map(|i| pos + i);
+            let stop = end.unwrap_or(chunk.len());
+            if let Some(d) = directive.as_mut()
+                && d.len() + (stop - pos) <= MAX_DIRECTIVE
+            {
+                d.extend_from_slice(&chunk[pos..stop]);
+            }
+            at_line_start = end.is_some();
+            if end.is_some()
+                && let Some(d) = directive.take()
+            {
+                let _ = parser.parse(d.strip_suffix(b"\r").unwrap_or(&d));
+            }
+            pos = stop + usize::from(end.is_some());
+        }
+        let n = chunk.len();
+        r.consume(n);
     }
 }
 

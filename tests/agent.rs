@@ -311,3 +311,45 @@ fn file_sink_rotates_and_long_lines_are_reported() {
     assert_eq!(cut.len(), 1, "the 10 000-byte line is cut at 4096 and reported");
     assert_eq!(cut[0]["max_line_bytes"], 4096);
 }
+
+/// IIS declares a W3C log's columns once at the top (`#Fields:`), and again only after a
+/// restart. Followed from its end — the first start, or resuming from a checkpoint — the agent
+/// still knows them.
+#[test]
+fn w3c_followed_from_its_middle_knows_its_fields() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("u_ex261125.log");
+    let header = "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2026-11-25 08:00:00\r\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n";
+    let w3c = |n: u64, status: u16| format!("2026-11-25 08:00:{:02} 10.0.0.5 GET /r n={n} 80 - 10.0.0.9 curl/8.0 - {status} 0 0 15\r\n", n % 60);
+    append(&log, &(header.to_string() + &w3c(0, 500) + &w3c(1, 200)));
+    let cfg = config(d.path(), &[&log]);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("start_at = \"beginning\"", "start_at = \"end\"");
+    std::fs::write(&cfg, text).unwrap();
+    let mut a = start(&cfg);
+    // Append until the agent has taken its starting position (lines before it are rightly skipped).
+    let mut ev = Vec::new();
+    for n in 2..40 {
+        append(&log, &w3c(n, 502));
+        ev = a.take(1, 1);
+        if !ev.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(ev.len(), 1, "no event for a 502 appended to a W3C log followed from its end");
+    assert_eq!((ev[0]["kind"].as_str(), ev[0]["status"].as_u64()), (Some("http-5xx"), Some(502)));
+    assert_eq!(ev[0]["request"].as_str(), Some("GET /r?n=".to_string() + &n_of_w3c(&ev[0])).as_deref());
+    assert_eq!(a.signal("TERM"), Some(0));
+    // Resumed from the checkpoint: the columns again, and after an IIS restart, the new ones.
+    append(&log, &w3c(50, 503));
+    append(&log, "#Software: Microsoft Internet Information Services 10.0\r\n#Fields: date time c-ip cs-method cs-uri-stem sc-status time-taken\r\n");
+    append(&log, "2026-11-25 09:00:00 10.0.0.9 GET /after-restart 504 30000\r\n");
+    let a = start(&cfg);
+    let ev = a.take(2, 10);
+    let got: Vec<(Option<u64>, Option<&str>)> = ev.iter().map(|e| (e["status"].as_u64(), e["request"].as_str())).collect();
+    assert_eq!(got, [(Some(503), Some("GET /r?n=50")), (Some(504), Some("GET /after-restart"))]);
+    drop(a);
+}
+
+fn n_of_w3c(e: &Value) -> String {
+    e["request"].as_str().unwrap().split("n=").nth(1).unwrap().to_string()
+}
