@@ -55,23 +55,55 @@ pub fn open_shared(p: &std::path::Path) -> std::io::Result<File> {
     }
 }
 
-/// Device and inode of a file (0, 0 where the platform has none).
-pub fn dev_ino(meta: &Metadata) -> (u64, u64) {
+/// Device and inode of an open file: on Windows the volume serial number and the NTFS file
+/// index (GetFileInformationByHandle); (0, 0) where the platform has neither.
+pub fn dev_ino(f: &File, meta: &Metadata) -> (u64, u64) {
     #[cfg(unix)]
     {
+        let _ = f;
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(windows)]
+    {
+        let _ = meta;
+        use std::os::windows::io::AsRawHandle;
+        use windows_sys::Win32::Storage::FileSystem::{BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle};
+        // SAFETY: a valid open handle and a zeroed out-struct the call fills.
+        let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+        if unsafe { GetFileInformationByHandle(f.as_raw_handle() as _, &mut info) } == 0 {
+            return (0, 0);
+        }
+        (u64::from(info.dwVolumeSerialNumber), (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow))
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (f, meta);
+        (0, 0)
+    }
+}
+
+/// [`dev_ino`] of the file at `p`, with its metadata already read: a stat on Unix; on Windows
+/// the file is opened (with every share mode) for its handle.
+pub fn dev_ino_at(p: &std::path::Path, meta: &Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        let _ = p;
         use std::os::unix::fs::MetadataExt;
         (meta.dev(), meta.ino())
     }
     #[cfg(not(unix))]
     {
-        let _ = meta;
-        (0, 0)
+        match open_shared(p) {
+            Ok(f) => dev_ino(&f, meta),
+            Err(_) => (0, 0),
+        }
     }
 }
 
 impl Identity {
     pub fn of(f: &File, meta: &Metadata) -> Option<Identity> {
-        let (dev, ino) = dev_ino(meta);
+        let (dev, ino) = dev_ino(f, meta);
         let len = (meta.len() as usize).min(HEAD);
         Some(Identity { dev, ino, head: read_head(f, len) })
     }
@@ -128,6 +160,29 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two files never share an identity; a renamed file keeps its own (on Windows too, where
+    /// the metadata has no inode and the handle is asked).
+    #[test]
+    fn files_have_distinct_stable_ids() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.log"), d.path().join("b.log"));
+        std::fs::write(&a, b"same\n").unwrap();
+        std::fs::write(&b, b"same\n").unwrap();
+        let id = |p: &std::path::Path| {
+            let f = open_shared(p).unwrap();
+            let m = f.metadata().unwrap();
+            let by_handle = dev_ino(&f, &m);
+            assert_eq!(by_handle, dev_ino_at(p, &m));
+            by_handle
+        };
+        let (ia, ib) = (id(&a), id(&b));
+        assert_ne!(ia, ib);
+        assert_ne!(ia.1, 0, "a real file index");
+        let moved = d.path().join("a.log.1");
+        std::fs::rename(&a, &moved).unwrap();
+        assert_eq!(id(&moved), ia);
+    }
 
     #[test]
     fn a_remount_changes_the_device_not_the_file() {

@@ -307,7 +307,7 @@ impl Tailer {
         for p in paths {
             // Still the file we follow there? (stat only: no open, no read)
             if let Ok(m) = std::fs::metadata(&p) {
-                let (dev, ino) = identity::dev_ino(&m);
+                let (dev, ino) = identity::dev_ino_at(&p, &m);
                 // (integers first: comparing paths is the expensive part)
                 if let Some(t) = self.files.iter_mut().find(|t| t.id.ino == ino && t.id.dev == dev && m.len() >= t.offset && t.path == p) {
                     t.live = true;
