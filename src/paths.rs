@@ -54,12 +54,37 @@ pub fn windows(program_data: Option<&str>) -> Layout {
 
 /// The layout of the platform this binary runs on.
 pub fn current() -> Layout {
-    if cfg!(windows) {
-        let pd = std::env::var("ProgramData").ok();
+    #[cfg(windows)]
+    {
+        let pd = known_program_data().or_else(|| std::env::var("ProgramData").ok());
         windows(pd.as_deref())
-    } else {
-        unix()
     }
+    #[cfg(not(windows))]
+    unix()
+}
+
+/// `%ProgramData%` as the shell knows it (FOLDERID_ProgramData, the folder Windows Installer
+/// calls CommonAppDataFolder): a service's environment need not carry the variable, and under
+/// Wine it names another folder.
+#[cfg(windows)]
+fn known_program_data() -> Option<String> {
+    use windows_sys::Win32::System::Com::CoTaskMemFree;
+    use windows_sys::Win32::UI::Shell::{FOLDERID_ProgramData, SHGetKnownFolderPath};
+    let mut p: windows_sys::core::PWSTR = std::ptr::null_mut();
+    // SAFETY: p receives a NUL-terminated wide string allocated by the shell (freed below).
+    let hr = unsafe { SHGetKnownFolderPath(&FOLDERID_ProgramData, 0, std::ptr::null_mut(), &mut p) };
+    let out = if hr >= 0 && !p.is_null() {
+        // SAFETY: p is NUL-terminated; len stops before the NUL.
+        let len = (0..).take_while(|&i| unsafe { *p.add(i) } != 0).count();
+        Some(String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(p, len) }))
+    } else {
+        None
+    };
+    if !p.is_null() {
+        // SAFETY: allocated by SHGetKnownFolderPath with the COM task allocator.
+        unsafe { CoTaskMemFree(p as *const _) };
+    }
+    out
 }
 
 /// The directory holding the Windows files (the config file's parent).
@@ -96,8 +121,10 @@ mod tests {
 
     #[cfg(windows)]
     #[test]
-    fn current_on_windows_uses_the_environment() {
-        let pd = std::env::var("ProgramData").unwrap_or_else(|_| "C:\\ProgramData".into());
+    fn current_on_windows_is_under_the_known_program_data_folder() {
+        let pd = known_program_data().expect("FOLDERID_ProgramData");
+        assert!(pd.len() > 3 && pd.as_bytes()[1] == b':', "{pd}");
         assert_eq!(current(), windows(Some(&pd)));
+        assert!(current().config_file.starts_with(&pd));
     }
 }
