@@ -19,10 +19,10 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 need=()
-for b in lintian rpm rpmlint systemd-analyze; do command -v "$b" >/dev/null || need+=("$b"); done
+for b in lintian rpm rpmlint systemd-analyze curl setpriv; do command -v "$b" >/dev/null || need+=("$b"); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian rpm rpmlint systemd >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian rpm rpmlint systemd curl util-linux >/dev/null
 fi
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || fail "nginx is not installed: run the README's test command first"
 
@@ -70,7 +70,8 @@ done
 systemd-analyze verify /usr/lib/systemd/system/tailgate.service || fail "systemd-analyze verify"
 /usr/bin/tailgate --version
 /usr/bin/tailgate --version | grep -q "commit .*target x86_64" || fail "--version lacks the commit or target"
-man -w tailgate >/dev/null || fail "no man page"
+[ -s /usr/share/man/man1/tailgate.1.gz ] || fail "no man page"
+zcat /usr/share/man/man1/tailgate.1.gz | grep -q '^\.SH FILES' || fail "the man page has no FILES section"
 [ -f /usr/share/bash-completion/completions/tailgate ] || fail "no bash completion"
 
 step "deb: the tailgate user discovers the real nginx and reads its log"
