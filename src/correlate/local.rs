@@ -37,11 +37,28 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
-/// The entries of `v` (sorted by time) with `lo <= time <= hi`.
+/// `v.partition_point(|e| e.0 < lo)`, searched from `hint` (where the previous query of the same
+/// slot started): local logs are nearly in time order, so the answer is usually a step or two
+/// away, and a search from the middle of a long slot would touch cold cache lines.
 #[inline]
-fn between(v: &[(i64, u32)], lo: i64, hi: i64) -> &[(i64, u32)] {
-    let from = v.partition_point(|e| e.0 < lo);
-    &v[from..gallop_end(v, from, |a| a <= hi)]
+fn lower_bound_near<T>(v: &[(i64, T)], hint: usize, lo: i64) -> usize {
+    let h = hint.min(v.len());
+    if h < v.len() && v[h].0 < lo {
+        return gallop_end(v, h + 1, |a| a < lo);
+    }
+    // Everything from `hi` on is >= lo; gallop back to the first that is.
+    let mut hi = h;
+    let mut step = 1;
+    while hi > 0 {
+        let probe = hi.saturating_sub(step);
+        if v[probe].0 >= lo {
+            hi = probe;
+            step *= 2;
+        } else {
+            return probe + 1 + v[probe + 1..hi].partition_point(|e| e.0 < lo);
+        }
+    }
+    0
 }
 
 /// `v.partition_point(|e| pred(e.0))` when `pred` is known to hold below `from`: searched
@@ -99,13 +116,27 @@ impl OnlineOffset {
     }
 }
 
-/// Wanted lines of one request key.
+/// What the time and status checks need of a wanted line, kept beside its arrival time in the
+/// slot: the local pass walks these for a million lines, and reaching into the `Wanted` records
+/// (strings and all, scattered over megabytes) for each was a cache miss apiece.
+#[derive(Clone, Copy)]
+struct Hot {
+    wi: u32,
+    elb_status: u16,
+    backend_status: Option<u16>,
+    lb_generated: bool,
+    proc_us: i64,
+}
+
+/// Wanted lines of one request key, by arrival time.
 #[derive(Default)]
 struct Slot {
-    others: Vec<(i64, u32)>,
+    /// Position of this slot's search cursors in each worker.
+    id: u32,
+    others: Vec<(i64, Hot)>,
     /// The longest request+backend time among `others` (capped at the idle timeout).
     max_proc: i64,
-    timeouts: Vec<(i64, u32)>,
+    timeouts: Vec<(i64, Hot)>,
 }
 
 
@@ -132,11 +163,14 @@ struct Worker {
     online: OnlineOffset,
     /// Apache's AH01102 (why) precedes AH00898 (path) for the same client: carry the path back.
     pending: Option<(ErrorLine, String)>,
+    /// Per slot: where the last window of `others` and of `timeouts` started.
+    cursors: Vec<(u32, u32)>,
 }
 
 impl Worker {
-    fn new(file: u32, stamp: Stamp, parser: crate::format::Parser) -> Worker {
+    fn new(file: u32, stamp: Stamp, parser: crate::format::Parser, slots: usize) -> Worker {
         Worker {
+            cursors: vec![(0, 0); slots],
             file,
             stamp,
             parser,
@@ -153,7 +187,7 @@ impl Worker {
 
     #[inline]
     fn line(&mut self, ctx: &Ctx<'_>, l: Line<'_>) {
-        let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending } = self;
+        let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending, cursors } = self;
         let (file, stamp) = (*file, *stamp);
         let (wanted, index, paths, window_us, idle_us) = (ctx.wanted, ctx.index, ctx.paths, ctx.window_us, ctx.idle_us);
                     *n += 1;
@@ -187,41 +221,50 @@ impl Worker {
                             let Some(slot) = index.get(&key) else { return };
                             let prec = ts.precision.micros();
                             let t = ts.micros;
-                            let others = between(&slot.others, t - slot.max_proc - window_us - prec, t + window_us + prec);
-                            let timeouts = between(&slot.timeouts, t - idle_us - window_us - prec, t - idle_us + window_us + prec);
-                            for &(_, wi) in others.iter().chain(timeouts) {
-                                let w = &wanted[wi as usize];
+                            let cur = &mut cursors[slot.id as usize];
+                            let from = lower_bound_near(&slot.others, cur.0 as usize, t - slot.max_proc - window_us - prec);
+                            cur.0 = from as u32;
+                            let others = &slot.others[from..gallop_end(&slot.others, from, |a| a <= t + window_us + prec)];
+                            let timeouts = if slot.timeouts.is_empty() {
+                                &[][..]
+                            } else {
+                                let from = lower_bound_near(&slot.timeouts, cur.1 as usize, t - idle_us - window_us - prec);
+                                cur.1 = from as u32;
+                                &slot.timeouts[from..gallop_end(&slot.timeouts, from, |a| a <= t - idle_us + window_us + prec)]
+                            };
+                            for &(arrival_us, h) in others.iter().chain(timeouts) {
                                 // Wide window: any clock offset up to `window`, the request's
                                 // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
                                 // A 504's request is logged around the LB's idle timeout after it arrived.
-                                let (early, late) = match (w.lb_generated, w.elb_status) {
+                                let (early, late) = match (h.lb_generated, h.elb_status) {
                                     (true, 504) => (idle_us - window_us, idle_us + window_us),
                                     (true, _) => (-window_us, window_us),
-                                    (false, _) => (-window_us, w.proc_us.unwrap_or(0) + window_us),
+                                    (false, _) => (-window_us, h.proc_us + window_us),
                                 };
-                                let d = ts.micros - w.arrival_us;
+                                let d = ts.micros - arrival_us;
                                 if d < early - prec || d > late + prec {
                                     continue;
                                 }
                                 // Once the clock offset is known from the backend's own answers, an
                                 // LB-generated line only looks near it (the final match re-checks).
-                                if w.lb_generated {
+                                if h.lb_generated {
                                     if let Some(off) = online.estimate() {
-                                        let base = if w.elb_status == 504 { idle_us } else { 0 };
+                                        let base = if h.elb_status == 504 { idle_us } else { 0 };
                                         let r = d - base - off;
                                         // (a local answer comes after the request arrived, within its
                                         // unknown duration: mostly inside 2 s)
-                                        if r < -(prec + 1_000_000) || r > prec + 2 * 1_000_000 + if w.elb_status == 504 { window_us } else { 0 } {
+                                        if r < -(prec + 1_000_000) || r > prec + 2 * 1_000_000 + if h.elb_status == 504 { window_us } else { 0 } {
                                             continue;
                                         }
                                     }
-                                } else if a.status == w.backend_status {
-                                    online.add(ts.micros + prec / 2 - w.arrival_us - w.proc_us.unwrap_or(0));
+                                } else if a.status == h.backend_status {
+                                    online.add(ts.micros + prec / 2 - arrival_us - h.proc_us);
                                 }
                                 // The backend's own answer is logged with the status the LB saw.
-                                if !w.lb_generated && a.status != w.backend_status {
+                                if !h.lb_generated && a.status != h.backend_status {
                                     continue;
                                 }
+                                let (wi, w) = (h.wi, &wanted[h.wi as usize]);
                                 // A different user agent is a different request (compared without
                                 // allocating unless the server escaped something in it).
                                 if let Some(ua) = a.user_agent {
@@ -360,18 +403,22 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
     let mut paths: HashMap<u64, (), KeyHash> = HashMap::default();
     for (i, w) in wanted.iter().enumerate() {
         let slot = index.entry(w.key).or_default();
+        let hot = Hot { wi: i as u32, elb_status: w.elb_status, backend_status: w.backend_status, lb_generated: w.lb_generated, proc_us: w.proc_us.unwrap_or(0) };
         if w.lb_generated && w.elb_status == 504 {
-            slot.timeouts.push((w.arrival_us, i as u32));
+            slot.timeouts.push((w.arrival_us, hot));
         } else {
-            slot.others.push((w.arrival_us, i as u32));
+            slot.others.push((w.arrival_us, hot));
             slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us));
         }
         paths.insert(request_key(b"", w.path.as_bytes()), ());
     }
-    for v in index.values_mut() {
-        v.others.sort_unstable();
-        v.timeouts.sort_unstable();
+    for (id, v) in index.values_mut().enumerate() {
+        v.id = id as u32;
+        // (by arrival, then by position in the ELB logs: the order the old tuples sorted in)
+        v.others.sort_unstable_by_key(|e| (e.0, e.1.wi));
+        v.timeouts.sort_unstable_by_key(|e| (e.0, e.1.wi));
     }
+    let slots = index.len();
     let ctx = Ctx { wanted, index: &index, paths: &paths, window_us, idle_us };
     let mut out = Collected {
         candidates: Vec::new(),
@@ -418,7 +465,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
                     .map(|&(a, b)| {
                         let (ctx, fmt) = (&ctx, &fmt);
                         s.spawn(move || {
-                            let mut w = Worker::new(file, stamp, fmt.parser());
+                            let mut w = Worker::new(file, stamp, fmt.parser(), slots);
                             let res = read::for_each_line_in(&log.path, Some((a, b)), |l| w.line(ctx, l), |_| {});
                             (w, res)
                         })
@@ -427,7 +474,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
                 hs.into_iter().map(|h| h.join().expect("correlate worker panicked")).collect()
             })
         } else {
-            let mut w = Worker::new(file, stamp, fmt.parser());
+            let mut w = Worker::new(file, stamp, fmt.parser(), slots);
             let res = read::for_each_line_in(&log.path, None, |l| w.line(&ctx, l), |_| {});
             vec![(w, res)]
         };
@@ -466,15 +513,19 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
 
 #[cfg(test)]
 mod tests {
-    use super::{between, gallop_end};
+    use super::{gallop_end, lower_bound_near};
 
     #[test]
-    fn between_is_inclusive_and_empty_when_reversed() {
-        let v: Vec<(i64, u32)> = [1, 3, 3, 5, 8].iter().enumerate().map(|(i, &t)| (t, i as u32)).collect();
-        assert_eq!(between(&v, 3, 5), &v[1..4]);
-        assert_eq!(between(&v, 0, 100), &v[..]);
-        assert!(between(&v, 6, 7).is_empty());
-        assert!(between(&v, 5, 3).is_empty());
+    fn lower_bound_near_agrees_with_partition_point_from_any_hint() {
+        for len in 0..30usize {
+            let v: Vec<(i64, u32)> = (0..len).map(|i| ((i / 3) as i64 * 2, i as u32)).collect();
+            for lo in -2..(len as i64 + 2) {
+                let want = v.partition_point(|e| e.0 < lo);
+                for hint in 0..=len + 2 {
+                    assert_eq!(lower_bound_near(&v, hint, lo), want, "len {len} lo {lo} hint {hint}");
+                }
+            }
+        }
     }
 
     #[test]
