@@ -102,7 +102,7 @@ pub struct Options {
     pub lb_idle_timeout_secs: u64,
     /// How many successive 502s make a burst.
     pub burst_min: usize,
-    /// Threads for large local logs.
+    /// Threads for large files (ELB and local; each file of 8 MiB or more is split).
     pub threads: usize,
 }
 
