@@ -41,6 +41,14 @@ fn start_with(cfg: &Path, extra: &[&str]) -> Agent {
     Agent { child, rx }
 }
 
+/// A test that ends (or fails) with its agent running must not leave the process behind.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Agent {
     /// Events until `n` have come or `secs` pass.
     fn take(&self, n: usize, secs: u64) -> Vec<Value> {
