@@ -196,8 +196,8 @@ fn run_correlate(cli: Cli) -> ExitCode {
     let st = Style { color: color() };
     write_out(|out| match cli.format {
         OutputFormat::Text => report::write_correlation_text(out, &r, st),
-        OutputFormat::Json => report::write_correlation_json(out, &r),
-        OutputFormat::Ndjson => report::write_correlation_ndjson(out, &r),
+        OutputFormat::Json => report::write_correlation_json(out, &r, opts.threads),
+        OutputFormat::Ndjson => report::write_correlation_ndjson(out, &r, opts.threads),
     })
 }
 

@@ -376,17 +376,51 @@ pub fn write_correlation_text(out: &mut dyn Write, r: &crate::correlate::Report,
     Ok(())
 }
 
-pub fn write_correlation_json(out: &mut dyn Write, r: &crate::correlate::Report) -> io::Result<()> {
-    // Compact: a day of findings is tens of MB; `jq .` pretty-prints it when a person reads it.
-    serde_json::to_writer(&mut *out, r)?;
-    writeln!(out)
+/// Compact: a bad hour is tens of MB of findings; `jq .` pretty-prints it for a person. The same
+/// bytes as `serde_json::to_writer(out, r)`, but the findings are serialized on `threads` cores
+/// (in waves of small batches, written in order, so memory stays a few MB).
+pub fn write_correlation_json(out: &mut dyn Write, r: &crate::correlate::Report, threads: usize) -> io::Result<()> {
+    out.write_all(b"{\"summary\":")?;
+    serde_json::to_writer(&mut *out, &r.summary)?;
+    out.write_all(b",\"findings\":[")?;
+    write_findings(out, &r.findings, threads, b",")?;
+    out.write_all(b"]}\n")
 }
 
 /// One finding per line.
-pub fn write_correlation_ndjson(out: &mut dyn Write, r: &crate::correlate::Report) -> io::Result<()> {
-    for f in &r.findings {
-        serde_json::to_writer(&mut *out, f)?;
-        writeln!(out)?;
+pub fn write_correlation_ndjson(out: &mut dyn Write, r: &crate::correlate::Report, threads: usize) -> io::Result<()> {
+    write_findings(out, &r.findings, threads, b"\n")?;
+    if r.findings.is_empty() { Ok(()) } else { out.write_all(b"\n") }
+}
+
+/// The findings as JSON objects with `sep` between them.
+fn write_findings(out: &mut dyn Write, findings: &[crate::correlate::Finding], threads: usize, sep: &[u8]) -> io::Result<()> {
+    const BATCH: usize = 2048;
+    let encode = |batch: &[crate::correlate::Finding], first: bool| -> Vec<u8> {
+        let mut buf = Vec::with_capacity(batch.len() * 640);
+        for (i, f) in batch.iter().enumerate() {
+            if i > 0 || !first {
+                buf.extend_from_slice(sep);
+            }
+            serde_json::to_writer(&mut buf, f).expect("serializing to memory cannot fail");
+        }
+        buf
+    };
+    let batches: Vec<&[crate::correlate::Finding]> = findings.chunks(BATCH).collect();
+    if threads <= 1 || batches.len() <= 1 {
+        for (i, b) in batches.iter().enumerate() {
+            out.write_all(&encode(b, i == 0))?;
+        }
+        return Ok(());
+    }
+    for (w, wave) in batches.chunks(threads).enumerate() {
+        let bufs: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let hs: Vec<_> = wave.iter().enumerate().map(|(j, b)| s.spawn(move || encode(b, w == 0 && j == 0))).collect();
+            hs.into_iter().map(|h| h.join().expect("serializer panicked")).collect()
+        });
+        for b in bufs {
+            out.write_all(&b)?;
+        }
     }
     Ok(())
 }
@@ -436,4 +470,47 @@ pub fn write_probe_json(out: &mut dyn Write, r: &crate::probe::Report, hints: &[
     }
     serde_json::to_writer_pretty(&mut *out, &Doc { report: r, compliant: r.compliant(), hints })?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batched, multi-threaded writers produce exactly what serde writes for the whole
+    /// report, for any thread count, with no findings, fewer than a batch, and several waves.
+    #[test]
+    fn parallel_findings_are_the_bytes_serde_writes() {
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+        let opts = crate::correlate::Options {
+            elb_inputs: vec![demo.join("elb.log")],
+            local: vec![crate::correlate::LocalLog { path: demo.join("nginx_access.log"), display: "nginx_access.log".into(), format: None }],
+            backends: vec![crate::correlate::BackendFilter::parse("10.0.1.11:80").unwrap()],
+            all_backends: false,
+            window_secs: 5.0,
+            lb_idle_timeout_secs: 60,
+            burst_min: 3,
+            threads: 1,
+        };
+        let base = crate::correlate::correlate(&opts);
+        assert!(!base.findings.is_empty());
+        for copies in [0usize, 1, 700] {
+            let mut r = base.clone();
+            r.findings = base.findings.iter().cycle().take(base.findings.len() * copies).cloned().collect();
+            let mut want = serde_json::to_vec(&r).unwrap();
+            want.push(b'\n');
+            let mut want_nd = Vec::new();
+            for f in &r.findings {
+                serde_json::to_writer(&mut want_nd, f).unwrap();
+                want_nd.push(b'\n');
+            }
+            for threads in [1, 2, 3, 8] {
+                let mut got = Vec::new();
+                write_correlation_json(&mut got, &r, threads).unwrap();
+                assert!(got == want, "json, {} findings, {threads} threads", r.findings.len());
+                let mut got = Vec::new();
+                write_correlation_ndjson(&mut got, &r, threads).unwrap();
+                assert!(got == want_nd, "ndjson, {} findings, {threads} threads", r.findings.len());
+            }
+        }
+    }
 }
