@@ -388,7 +388,7 @@ impl Tailer {
         let wait = self.cfg.rotate_wait;
         let mut keep = Vec::with_capacity(self.files.len());
         for mut t in self.files.drain(..) {
-            let deleted = t.file.metadata().map(|m| nlink(&m) == 0).unwrap_or(true);
+            let deleted = identity::deleted(&t.file);
             let done = !t.live && (deleted || now.duration_since(t.last_growth) >= wait);
             if done {
                 if !t.partial.is_empty() {
@@ -407,17 +407,6 @@ impl Tailer {
         self.files = keep;
         out
     }
-}
-
-#[cfg(unix)]
-fn nlink(m: &std::fs::Metadata) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    m.nlink()
-}
-
-#[cfg(not(unix))]
-fn nlink(_m: &std::fs::Metadata) -> u64 {
-    1
 }
 
 fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
