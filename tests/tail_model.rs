@@ -36,7 +36,10 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::RotateRename),
         1 => Just(Action::CopyTruncate),
         1 => Just(Action::Truncate),
-        1 => Just(Action::Delete),
+        // (TAILGATE_MODEL_NO_DELETE=1: packaging/windows/test.sh runs this model under Wine 8, whose
+        // delete-while-open matches neither Windows nor Unix — re-creating the name appends to the
+        // deleted file still held open — so deletion is left out there.)
+        1 => Just(()).prop_map(|_| if std::env::var_os("TAILGATE_MODEL_NO_DELETE").is_some() { Action::Truncate } else { Action::Delete }),
         1 => Just(Action::Checkpoint),
         1 => Just(Action::Restart),
         1 => Just(Action::Crash),
