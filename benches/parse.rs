@@ -27,11 +27,10 @@ fn bench_format(c: &mut Criterion, name: &str, rel: &str, format: Format) {
             for nl in memchr::memchr_iter(b'\n', &data) {
                 let line = &data[start..nl];
                 start = nl + 1;
-                if let Ok(r) = p.parse(line) {
-                    if classify(&r).is_some() {
+                if let Ok(r) = p.parse(line)
+                    && classify(&r).is_some() {
                         n5 += 1;
                     }
-                }
             }
             black_box(n5)
         })

@@ -118,12 +118,11 @@ fn color() -> bool {
 }
 
 fn run_discover(cli: Cli) -> ExitCode {
-    if let Some(r) = &cli.root {
-        if !r.is_dir() {
+    if let Some(r) = &cli.root
+        && !r.is_dir() {
             eprintln!("tailgate: --root {}: not a directory", r.display());
             return ExitCode::from(2);
         }
-    }
     let d = tailgate::discover::discover(&discover_options(&cli));
     let st = Style { color: color() };
     write_out(|out| match cli.format {

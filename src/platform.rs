@@ -57,11 +57,10 @@ impl WebProcess {
             if *a == flag {
                 return it.next().map(|s| s.to_string());
             }
-            if let Some(v) = a.strip_prefix(flag) {
-                if !v.is_empty() && flag.len() == 2 {
+            if let Some(v) = a.strip_prefix(flag)
+                && !v.is_empty() && flag.len() == 2 {
                     return Some(v.to_string());
                 }
-            }
         }
         None
     }

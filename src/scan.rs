@@ -198,12 +198,11 @@ impl Acc {
         };
         let time = rec.time();
         if let Some(t) = time {
-            if let Some(since) = self.since {
-                if t.micros < since {
+            if let Some(since) = self.since
+                && t.micros < since {
                     self.skipped_old += 1;
                     return;
                 }
-            }
             if self.first.is_none_or(|f| t.micros < f.micros) {
                 self.first = Some(t);
             }
@@ -273,11 +272,10 @@ impl Acc {
             let ev = Event::new(rec, class, &self.file, self.lines);
             // Apache logs a proxy failure as two lines from the same connection: AH01102 (why,
             // no path) then AH00898 (the path of the 502 it sent). Give the first one the path.
-            if let (Some(req), Some(prev)) = (&ev.request, self.events.last_mut()) {
-                if prev.request.is_none() && prev.line + 1 == ev.line && prev.client.is_some() && prev.client == ev.client {
+            if let (Some(req), Some(prev)) = (&ev.request, self.events.last_mut())
+                && prev.request.is_none() && prev.line + 1 == ev.line && prev.client.is_some() && prev.client == ev.client {
                     prev.request = Some(req.clone());
                 }
-            }
             self.events.push(ev);
         }
     }
@@ -324,16 +322,14 @@ impl Acc {
         for (k, v) in other.paths {
             *self.paths.entry(k).or_default() += v;
         }
-        if let Some(f) = other.first {
-            if self.first.is_none_or(|s| f.micros < s.micros) {
+        if let Some(f) = other.first
+            && self.first.is_none_or(|s| f.micros < s.micros) {
                 self.first = Some(f);
             }
-        }
-        if let Some(l) = other.last {
-            if self.last.is_none_or(|s| l.micros > s.micros) {
+        if let Some(l) = other.last
+            && self.last.is_none_or(|s| l.micros > s.micros) {
                 self.last = Some(l);
             }
-        }
         self.cur_minute = i64::MIN;
         self.cur_minute_us = i64::MIN / 2;
     }

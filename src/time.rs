@@ -122,7 +122,7 @@ fn digits(b: &[u8]) -> Option<u32> {
 }
 
 fn check_ymdhms(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> bool {
-    (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s <= 60 && y >= 1970 && y < 10000
+    (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s <= 60 && (1970..10000).contains(&y)
 }
 
 fn instant(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {

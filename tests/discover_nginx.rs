@@ -90,6 +90,7 @@ fn constructed_pitfalls() {
 
 /// Every crossplane config: which access/error logs, and which warnings.
 #[test]
+#[allow(clippy::type_complexity)] // a table of tuples reads better than a struct per row
 fn crossplane_table() {
     let cases: &[(&str, &str, &[&str], &[&str], &[&str])] = &[
         // (dir, main file, access, error, warning substrings)

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 /// What the raw backend does after writing its bytes.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // After::CloseAfter(ms) says what it does
 enum After {
     Close,
     KeepOpen,

@@ -568,9 +568,9 @@ mod tests {
             // backend A: 502 runs of varying length; B: mostly 200 with 503s; C: LB-generated 504s
             // without a backend; D: a long stretch of nothing but 502s in the middle of the file.
             let (b, elb, be) = match i % 11 {
-                0..=4 if (i / 500) % 3 == 0 => ("10.0.0.1:80", 502, "502"),
+                0..=4 if (i / 500).is_multiple_of(3) => ("10.0.0.1:80", 502, "502"),
                 0..=4 => ("10.0.0.1:80", 200, "200"),
-                5..=7 => ("10.0.0.2:80", if i % 13 == 0 { 503 } else { 200 }, if i % 13 == 0 { "503" } else { "200" }),
+                5..=7 => ("10.0.0.2:80", if i.is_multiple_of(13) { 503 } else { 200 }, if i.is_multiple_of(13) { "503" } else { "200" }),
                 8 => ("-", 504, "-"),
                 _ if (20_000..40_000).contains(&i) => ("10.0.0.4:8080", 502, "-"),
                 _ => ("10.0.0.4:8080", 200, "200"),
@@ -578,7 +578,7 @@ mod tests {
             let b = if b == "-" { "-".to_string() } else { b.to_string() };
             let l = if b == "-" { line(i, "-", elb, "-").replace(" - 0.000040 0.001000 0.000030 504 - ", " - -1 -1 -1 504 0 ") } else { line(i, &b, elb, be) };
             text.push_str(&l);
-            if i % 5003 == 0 {
+            if i.is_multiple_of(5003) {
                 text.push_str("junk that is not an ELB line\n");
             }
             i += 1;

@@ -309,14 +309,13 @@ impl Worker {
                             };
                             let path = e.request.map(|r| r.path());
                             let client = e.client.map(text).unwrap_or_default();
-                            if let Some((prev, prev_client)) = pending.take() {
-                                if let (Some(p), true) = (path, prev_client == client && !client.is_empty()) {
+                            if let Some((prev, prev_client)) = pending.take()
+                                && let (Some(p), true) = (path, prev_client == client && !client.is_empty()) {
                                     let k = request_key(b"", p);
                                     if paths.contains_key(&k) {
                                         errors.entry(k).or_default().push(prev);
                                     }
                                 }
-                            }
                             match path {
                                 Some(p) => {
                                     let k = request_key(b"", p);

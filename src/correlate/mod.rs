@@ -244,7 +244,7 @@ pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
             .collect();
         sib.sort();
         sib.reverse();
-        sib.extend(v.drain(..));
+        sib.append(&mut v);
         v = sib;
     }
     v

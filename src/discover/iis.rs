@@ -160,12 +160,11 @@ pub fn discover(root: &Root, config: &str, env: &HashMap<String, String>) -> Con
     };
     let origin = |n: roxmltree::Node| Origin { file: config.to_string(), line: line_of(&doc, n) };
     let find = |name: &str| doc.descendants().find(|n| n.has_tag_name(name));
-    if let Some(wl) = find("webLimits") {
-        if let Some(t) = wl.attribute("connectionTimeout").and_then(timespan) {
+    if let Some(wl) = find("webLimits")
+        && let Some(t) = wl.attribute("connectionTimeout").and_then(timespan) {
             out.connection_timeout = t;
             out.connection_timeout_origin = Some(origin(wl));
         }
-    }
     let log = find("log");
     let mode = log.and_then(|l| l.attribute("centralLogFileMode")).unwrap_or("Site");
     if mode == "CentralW3C" {

@@ -212,8 +212,7 @@ impl Reader<'_> {
     /// `term (+ term)*` where a term is a string, a number or a variable; arrays are skipped.
     fn expr(&self, toks: &[(Tok, usize)], mut i: usize) -> (Option<String>, usize) {
         let mut out: Option<String> = None;
-        loop {
-            let Some((t, _)) = toks.get(i) else { break };
+        while let Some((t, _)) = toks.get(i) {
             let piece = match t {
                 Tok::Str(s) => Some(s.clone()),
                 Tok::Num(n) => Some(n.to_string()),

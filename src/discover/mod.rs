@@ -335,11 +335,10 @@ pub fn discover(opts: &Options) -> Discovery {
         let mut confs: Vec<(String, nginx::Settings)> = Vec::new();
         let mut bins: Vec<PathBuf> = procs("nginx").filter_map(|p| p.exe.clone()).collect();
         bins.extend(np.binaries.iter().map(PathBuf::from).filter(|b| live && b.exists()));
-        if live {
-            if let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b)) {
+        if live
+            && let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b)) {
                 settings = s;
             }
-        }
         compiled_in.push(format!(
             "nginx: {} (prefix {}, conf-path {}, http-log-path {}, error-log-path {})",
             settings.from,

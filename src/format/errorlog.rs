@@ -27,14 +27,13 @@ pub fn parse_nginx(line: &[u8]) -> ParseResult<'_> {
     let mut rest = line.get(close + 2..).unwrap_or(b"");
     // PID#TID:
     let mut pid = None;
-    if let Some(hash) = memchr::memchr(b'#', rest) {
-        if hash < 12 {
+    if let Some(hash) = memchr::memchr(b'#', rest)
+        && hash < 12 {
             pid = parse_u64(&rest[..hash]).map(|p| p as u32);
             if let Some(colon) = memchr::memchr(b':', rest) {
                 rest = rest.get(colon + 2..).unwrap_or(b"");
             }
         }
-    }
     let mut connection = None;
     if rest.first() == Some(&b'*') {
         let sp = memchr::memchr(b' ', rest).unwrap_or(rest.len());
@@ -58,11 +57,10 @@ pub fn parse_nginx(line: &[u8]) -> ParseResult<'_> {
     // errno: "connect() failed (111: Connection refused)"
     if let Some(open) = memchr::memmem::find(msg, b" (") {
         let inner = &msg[open + 2..];
-        if inner.first().is_some_and(u8::is_ascii_digit) {
-            if let Some(close) = memchr::memchr(b')', inner) {
+        if inner.first().is_some_and(u8::is_ascii_digit)
+            && let Some(close) = memchr::memchr(b')', inner) {
                 rec.errno = Some(&inner[..close]);
             }
-        }
     }
     if let Some(mut ctx) = ctx {
         while !ctx.is_empty() {

@@ -467,7 +467,7 @@ pub fn split_host_port(b: &[u8]) -> Option<(&[u8], Option<u16>)> {
     if b[0] == b'[' {
         let close = memchr::memchr(b']', b)?;
         let host = &b[1..close];
-        let port = b.get(close + 2..).and_then(|p| parse_u64(p)).and_then(|p| u16::try_from(p).ok());
+        let port = b.get(close + 2..).and_then(parse_u64).and_then(|p| u16::try_from(p).ok());
         return Some((host, port));
     }
     // A port has at most 5 digits: the separating colon is within the last 6 bytes.
@@ -512,13 +512,12 @@ pub fn unescape(b: &[u8]) -> String {
                     }
                 }
                 b'u' => {
-                    if let (Some(h), Some(l)) = (b.get(i + 2..i + 4).and_then(hex2), b.get(i + 4..i + 6).and_then(hex2)) {
-                        if h == 0 {
+                    if let (Some(h), Some(l)) = (b.get(i + 2..i + 4).and_then(hex2), b.get(i + 4..i + 6).and_then(hex2))
+                        && h == 0 {
                             out.push(l);
                             i += 6;
                             continue;
                         }
-                    }
                 }
                 _ => {}
             }

@@ -103,18 +103,17 @@ impl Template {
         let mut inside = false;
         for p in &merged {
             quoted.push(inside);
-            if let Piece::Lit(l) = p {
-                if l.iter().filter(|&&c| c == b'"').count() % 2 == 1 {
+            if let Piece::Lit(l) = p
+                && l.iter().filter(|&&c| c == b'"').count() % 2 == 1 {
                     inside = !inside;
                 }
-            }
         }
         Template { name: name.to_string(), source: source.to_string(), pieces: merged, quoted, warnings }
     }
 
     /// Whether the template has a field with this meaning.
     pub fn has(&self, f: Field) -> bool {
-        self.pieces.iter().any(|p| *p == Piece::Field(f))
+        self.pieces.contains(&Piece::Field(f))
     }
 
     /// Match one line.

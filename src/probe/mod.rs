@@ -456,14 +456,13 @@ pub fn probe(opts: &Options) -> Report {
         while c.buf.len() - body_start < 256 && c.more() {}
         let after = &c.buf[body_start..];
         let first = after.split(|&b| b == b'\n').next().unwrap_or(b"");
-        if let Some(colon) = memchr::memchr(b':', first) {
-            if colon > 0 && first[..colon].iter().all(|&b| is_tchar(b)) {
+        if let Some(colon) = memchr::memchr(b':', first)
+            && colon > 0 && first[..colon].iter().all(|&b| is_tchar(b)) {
                 rep.violations.push(Violation::new(
                     rules::BLANK_LINE_AFTER_STATUS,
                     format!("an empty line follows the status line, so {:?} arrives as body", String::from_utf8_lossy(first.trim_ascii())),
                 ));
             }
-        }
     }
 
     // Framing.
@@ -574,8 +573,8 @@ pub fn probe(opts: &Options) -> Report {
             waited_secs: opts.idle.as_secs_f64(),
             lb_idle_timeout_secs: opts.lb_idle_timeout.as_secs_f64(),
         };
-        if let Some(a) = ka.closed_after_secs {
-            if a < opts.lb_idle_timeout.as_secs_f64() {
+        if let Some(a) = ka.closed_after_secs
+            && a < opts.lb_idle_timeout.as_secs_f64() {
                 rep.violations.push(Violation::new(
                     rules::KEEPALIVE_SHORTER,
                     format!(
@@ -584,7 +583,6 @@ pub fn probe(opts: &Options) -> Report {
                     ),
                 ));
             }
-        }
         rep.keepalive = Some(ka);
     }
     rep

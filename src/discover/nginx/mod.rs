@@ -468,13 +468,11 @@ pub fn logs(cfg: &Config, settings: &Settings) -> (Vec<Source>, Vec<Warning>) {
 /// default is 75 s.
 pub fn keepalive_timeout(cfg: &Config) -> (u64, Option<Origin>) {
     for http in cfg.directives.iter().filter(|d| d.name == "http") {
-        if let Some(b) = &http.block {
-            if let Some(d) = b.iter().rev().find(|d| d.name == "keepalive_timeout") {
-                if let Some(secs) = d.args.first().and_then(|a| parse_time(a)) {
+        if let Some(b) = &http.block
+            && let Some(d) = b.iter().rev().find(|d| d.name == "keepalive_timeout")
+                && let Some(secs) = d.args.first().and_then(|a| parse_time(a)) {
                     return (secs, Some(d.origin.clone()));
                 }
-            }
-        }
     }
     (75, None)
 }
