@@ -43,7 +43,22 @@ fn install_signals(tx: mpsc::Sender<()>) {
     }
 }
 
-#[cfg(not(unix))]
+/// Windows console: Ctrl+C, Ctrl+Break and closing the console stop gracefully, as SIGTERM does
+/// (the service gets its STOP through the service control handler instead).
+#[cfg(windows)]
+fn install_signals(_tx: mpsc::Sender<()>) {
+    unsafe extern "system" fn on_ctrl(_ctrl: u32) -> windows_sys::core::BOOL {
+        request_stop();
+        // Handled: the process is not ended here; the loop writes its checkpoint and returns.
+        1
+    }
+    // SAFETY: registers a handler that only touches atomics and a mutex-guarded channel.
+    if unsafe { windows_sys::Win32::System::Console::SetConsoleCtrlHandler(Some(on_ctrl), 1) } == 0 {
+        tracing::warn!("cannot handle Ctrl+C: {}", std::io::Error::last_os_error());
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 fn install_signals(_tx: mpsc::Sender<()>) {}
 
 /// Whether a directory lives on a network or FUSE filesystem, where inotify events do not

@@ -4,7 +4,8 @@
 #   1. the library's unit tests and the tail engine's model test (proptest), cross-compiled, run
 #      under Wine;
 #   2. the console program: IIS discovery on the real %SystemDrive% (a real applicationHost.config
-#      and a real W3C log from ../shared placed where IIS keeps them) and --scan of what it found;
+#      and a real W3C log from ../shared placed where IIS keeps them), --scan of what it found, and
+#      the agent (no mode flag) writing an event to stdout for a line appended to that log;
 #   3. the MSI: installs to Program Files, registers and starts the service (RUNNING); the service
 #      follows the discovered IIS log and writes an event for an appended 502 to
 #      %ProgramData%\tailgate\events.ndjson; a newer MSI upgrades in place (one product, service
@@ -98,6 +99,28 @@ logs = [l for l in d["logs"] if l["path"].endswith(".log") and "W3SVC1" in l["pa
 assert logs and logs[0]["format"] == "w3c" and logs[0]["records"] > 0 and logs[0]["bad_lines"] == 0, logs
 print("--scan:", logs[0]["path"], logs[0]["records"], "records, format", logs[0]["format"])
 EOF
+
+step "the agent as a console program"
+cat > "$C/console.toml" <<'EOF2'
+discover = false
+logs = ['C:\inetpub\logs\LogFiles\W3SVC1\u_ex*.log']
+state_dir = 'C:\console-state'
+start_at = "end"
+poll_interval_ms = 200
+EOF2
+wine 'C:\tailgate-console.exe' -v --config 'C:\console.toml' > target-win/console.out 2> target-win/console.err & agent=$!
+for _ in $(seq 100); do grep -q "following" target-win/console.err && break; sleep 0.1; done
+for _ in $(seq 20); do
+  printf '%s 10.0.0.5 GET /tailgate-console-500 - 80 - 10.0.0.9 curl/8.0 - 500 0 0 17\r\n' "$(date -u '+%Y-%m-%d %H:%M:%S')" >> "$w3c"
+  for _ in $(seq 20); do grep -qs "tailgate-console-500" target-win/console.out && break 2; sleep 0.1; done
+done
+# Wine turns SIGINT into the console's Ctrl+C: a graceful stop with a final checkpoint.
+kill -INT "$agent" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
+kill "$agent" 2>/dev/null && fail "the console agent did not stop on Ctrl+C"
+wait "$agent" 2>/dev/null || true
+grep -m1 "tailgate-console-500" target-win/console.out | tr -d '\r' || { cat target-win/console.err; fail "the console agent wrote no event to stdout"; }
+[ -s "$C/console-state/checkpoints.json" ] || fail "the console agent wrote no checkpoint"
 
 step "msi: install"
 rc=0; wine msiexec /i "$(winepath -w "$msi")" /qn /l*v "C:\\msi-install.log" || rc=$?
