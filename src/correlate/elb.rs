@@ -167,6 +167,26 @@ struct RawBurst {
     run: Run,
 }
 
+/// Keep a finished run when it is long enough to be a burst.
+fn close_run(bursts: &mut Vec<RawBurst>, min: usize, backend: &[u8], run: Run) {
+    if run.count as usize >= min {
+        bursts.push(RawBurst { backend: backend.into(), run });
+    }
+}
+
+/// The index of `token`'s entry in `items`, made with `new` on its first appearance (entries
+/// stay in order of first appearance).
+fn entry_of<T>(items: &mut Vec<T>, index: &mut HashMap<Box<[u8]>, usize, super::local::KeyHash>, token: &[u8], new: impl FnOnce() -> T) -> usize {
+    match index.get(token) {
+        Some(&i) => i,
+        None => {
+            items.push(new());
+            index.insert(token.into(), items.len() - 1);
+            items.len() - 1
+        }
+    }
+}
+
 /// Pass 1 over one chunk of one ELB file (the whole file, or a line-aligned range of it when
 /// a large file is read on several cores). Line numbers are chunk-relative until merged.
 struct Chunk<'a> {
@@ -211,10 +231,7 @@ impl<'a> Chunk<'a> {
 
     fn flush_minute(&mut self) {
         if self.cur_minute != i64::MIN {
-            let m = self.minutes.entry(self.cur_minute).or_default();
-            m.requests += self.cur.requests;
-            m.elb_5xx += self.cur.elb_5xx;
-            m.backend_5xx += self.cur.backend_5xx;
+            self.minutes.entry(self.cur_minute).or_default().add(&self.cur);
         }
         self.cur = MinuteCounts::default();
     }
@@ -239,14 +256,14 @@ impl<'a> Chunk<'a> {
             let i = match self.backends.get(self.last_backend) {
                 Some(b) if *b.token == *r.backend_raw => self.last_backend,
                 _ => {
-                    let i = match self.backend_index.get(r.backend_raw) {
-                        Some(&i) => i,
-                        None => {
-                            self.backends.push(BackendAcc { token: r.backend_raw.into(), lead: Run::default(), lead_closed: false, run: Run::default(), requests: 0, lb_5xx: 0 });
-                            self.backend_index.insert(r.backend_raw.into(), self.backends.len() - 1);
-                            self.backends.len() - 1
-                        }
-                    };
+                    let i = entry_of(&mut self.backends, &mut self.backend_index, r.backend_raw, || BackendAcc {
+                        token: r.backend_raw.into(),
+                        lead: Run::default(),
+                        lead_closed: false,
+                        run: Run::default(),
+                        requests: 0,
+                        lb_5xx: 0,
+                    });
                     self.last_backend = i;
                     i
                 }
@@ -261,10 +278,7 @@ impl<'a> Chunk<'a> {
             } else if !e.lead_closed {
                 e.lead_closed = true;
             } else if e.run.count > 0 {
-                let run = std::mem::take(&mut e.run);
-                if run.count as usize >= self.opts.burst_min {
-                    self.bursts.push(RawBurst { backend: e.token.clone(), run });
-                }
+                close_run(&mut self.bursts, self.opts.burst_min, &e.token, std::mem::take(&mut e.run));
             }
         }
         if !is_5xx {
@@ -393,28 +407,16 @@ impl Totals {
             }
         }
         for (m, v) in c.minutes {
-            let t = self.minutes.entry(m).or_default();
-            t.requests += v.requests;
-            t.elb_5xx += v.elb_5xx;
-            t.backend_5xx += v.backend_5xx;
+            self.minutes.entry(m).or_default().add(&v);
         }
         for b in c.backends {
-            let i = match self.backend_index.get(&b.token) {
-                Some(&i) => i,
-                None => {
-                    self.backends.push((b.token.clone(), Run::default(), 0, 0));
-                    self.backend_index.insert(b.token.clone(), self.backends.len() - 1);
-                    self.backends.len() - 1
-                }
-            };
+            let i = entry_of(&mut self.backends, &mut self.backend_index, &b.token, || (b.token.clone(), Run::default(), 0, 0));
             let g = &mut self.backends[i];
             g.2 += b.requests;
             g.3 += b.lb_5xx;
             let joined = std::mem::take(&mut g.1).then(b.lead.shifted(base));
             if b.lead_closed {
-                if joined.count as usize >= burst_min {
-                    self.bursts.push(RawBurst { backend: b.token, run: joined });
-                }
+                close_run(&mut self.bursts, burst_min, &b.token, joined);
                 g.1 = b.run.shifted(base);
             } else {
                 g.1 = joined;
@@ -498,10 +500,7 @@ pub fn ingest(opts: &Options) -> Ingest {
         }
     }
     for (b, run, _, _) in tot.backends.iter_mut() {
-        let run = std::mem::take(run);
-        if run.count as usize >= opts.burst_min {
-            tot.bursts.push(RawBurst { backend: b.clone(), run });
-        }
+        close_run(&mut tot.bursts, opts.burst_min, b, std::mem::take(run));
     }
     let mut bursts: Vec<Burst> = tot
         .bursts

@@ -169,6 +169,15 @@ pub struct MinuteCounts {
     pub requests: u64,
 }
 
+impl MinuteCounts {
+    /// Add another count of the same minute.
+    pub(crate) fn add(&mut self, o: &MinuteCounts) {
+        self.requests += o.requests;
+        self.elb_5xx += o.elb_5xx;
+        self.backend_5xx += o.backend_5xx;
+    }
+}
+
 /// A run of successive 502s for one backend.
 #[derive(Clone, Debug, Serialize)]
 pub struct Burst {
