@@ -61,6 +61,15 @@ fn lower_bound_near<T>(v: &[(i64, T)], hint: usize, lo: i64) -> usize {
     0
 }
 
+/// The entries of `v` (sorted by time) with `lo <= time <= hi`, searched from where this slot's
+/// previous window started (`cursor`, updated).
+#[inline]
+fn window_near<'v, T>(v: &'v [(i64, T)], cursor: &mut u32, lo: i64, hi: i64) -> &'v [(i64, T)] {
+    let from = lower_bound_near(v, *cursor as usize, lo);
+    *cursor = from as u32;
+    &v[from..gallop_end(v, from, |a| a <= hi)]
+}
+
 /// `v.partition_point(|e| pred(e.0))` when `pred` is known to hold below `from`: searched
 /// forward from `from` in doubling steps, since the end of a narrow time window is a few
 /// entries away (a binary search over the whole slot would touch cold cache lines).
@@ -222,16 +231,8 @@ impl Worker {
                             let prec = ts.precision.micros();
                             let t = ts.micros;
                             let cur = &mut cursors[slot.id as usize];
-                            let from = lower_bound_near(&slot.others, cur.0 as usize, t - slot.max_proc - window_us - prec);
-                            cur.0 = from as u32;
-                            let others = &slot.others[from..gallop_end(&slot.others, from, |a| a <= t + window_us + prec)];
-                            let timeouts = if slot.timeouts.is_empty() {
-                                &[][..]
-                            } else {
-                                let from = lower_bound_near(&slot.timeouts, cur.1 as usize, t - idle_us - window_us - prec);
-                                cur.1 = from as u32;
-                                &slot.timeouts[from..gallop_end(&slot.timeouts, from, |a| a <= t - idle_us + window_us + prec)]
-                            };
+                            let others = window_near(&slot.others, &mut cur.0, t - slot.max_proc - window_us - prec, t + window_us + prec);
+                            let timeouts = window_near(&slot.timeouts, &mut cur.1, t - idle_us - window_us - prec, t - idle_us + window_us + prec);
                             for &(arrival_us, h) in others.iter().chain(timeouts) {
                                 // Wide window: any clock offset up to `window`, the request's
                                 // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
@@ -512,7 +513,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
 
 #[cfg(test)]
 mod tests {
-    use super::{gallop_end, lower_bound_near};
+    use super::{gallop_end, lower_bound_near, window_near};
 
     #[test]
     fn lower_bound_near_agrees_with_partition_point_from_any_hint() {
@@ -525,6 +526,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn window_near_is_the_inclusive_window_from_any_cursor() {
+        let v: Vec<(i64, u32)> = [1, 3, 3, 5, 8].iter().enumerate().map(|(i, &t)| (t, i as u32)).collect();
+        for start in 0..7u32 {
+            for (lo, hi, want) in [(3, 5, &v[1..4]), (0, 100, &v[..]), (6, 7, &v[4..4]), (5, 3, &v[3..3])] {
+                let mut cur = start;
+                assert_eq!(window_near(&v, &mut cur, lo, hi), want, "lo {lo} hi {hi} from {start}");
+                assert_eq!(cur as usize, v.partition_point(|e| e.0 < lo));
+            }
+        }
+        let empty: Vec<(i64, u32)> = Vec::new();
+        assert!(window_near(&empty, &mut 3, 0, 10).is_empty());
     }
 
     #[test]
