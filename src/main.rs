@@ -20,13 +20,17 @@ fn init_tracing(cli: &Cli) {
             _ => "debug",
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(env_filter(level))
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// RUST_LOG when set, else `level`.
+fn env_filter(level: &str) -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
 }
 
 fn main() -> ExitCode {
@@ -72,8 +76,7 @@ fn run_service(cli: Cli) -> ExitCode {
         }
         if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
             let level = if cli.verbose > 1 { "debug" } else { "info" };
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(f)).with_ansi(false).with_target(false).init();
+            tracing_subscriber::fmt().with_env_filter(env_filter(level)).with_writer(std::sync::Mutex::new(f)).with_ansi(false).with_target(false).init();
         }
     }
     match tailgate::service::run(cli.config.clone(), cli.logs.clone(), discover_options(&cli)) {

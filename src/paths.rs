@@ -11,7 +11,7 @@
 //! The Windows layout is computed from the value of `%ProgramData%` by plain functions, so the
 //! rules are tested on every platform; only reading the environment differs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The platform's default layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,14 +87,10 @@ fn known_program_data() -> Option<String> {
     out
 }
 
-/// The directory holding the Windows files (the config file's parent).
-pub fn base_dir(l: &Layout) -> &Path {
-    l.config_file.parent().unwrap_or(Path::new("."))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn windows_layout_follows_program_data() {

@@ -126,13 +126,15 @@ fn lines_in(path: &Path, range: Option<(u64, u64)>, mmap: bool, mut f: impl FnMu
         let start = range.map_or(0, |r| r.0);
         let now = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if start + read < end && now < end {
-            return Err(io::Error::other(format!(
-                "the file shrank while it was read (truncated, e.g. by logrotate copytruncate): stopped near byte {}",
-                start + read
-            )));
+            return Err(shrank(start + read));
         }
     }
     Ok(())
+}
+
+/// The error for a file cut while it was being read, mapped or not.
+fn shrank(near: u64) -> io::Error {
+    io::Error::other(format!("the file shrank while it was read (truncated, e.g. by logrotate copytruncate): stopped near byte {near}"))
 }
 
 fn lines_of_mapping(m: &crate::mapped::Mapped, start: u64, f: &mut impl FnMut(Line<'_>), progress: &mut impl FnMut(u64)) -> io::Result<()> {
@@ -161,10 +163,7 @@ fn lines_of_mapping(m: &crate::mapped::Mapped, start: u64, f: &mut impl FnMut(Li
             m.release(reported, upto);
             reported = upto;
             if m.truncated() {
-                return Err(io::Error::other(format!(
-                    "the file shrank while it was read (truncated, e.g. by logrotate copytruncate): stopped near byte {}",
-                    start + block_end.min(data.len()) as u64
-                )));
+                return Err(shrank(start + block_end.min(data.len()) as u64));
             }
             if pos >= data.len() {
                 return Ok(());
