@@ -58,17 +58,22 @@ wineserver -w
 # Keep the prefix (and with it the service) alive between the commands below.
 (sleep 3600 | wine cmd /c pause >/dev/null 2>&1) & keep=$!
 
+# `wine_test LOG ARGS…`: cargo test for Windows (as build.sh builds), run under Wine; the summary
+# lines are shown, the whole output kept in target-win/LOG; fails unless the tests passed.
+wine_test() {
+  local log=target-win/$1; shift
+  RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$root/target-win CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine \
+    /usr/bin/cargo test --locked -Zbuild-std=std,panic_abort --target x86_64-pc-windows-gnu "$@" 2>&1 | tee "$log" | grep -E "^test result|FAILED|panicked" || true
+  grep -q "^test result: ok" "$log"
+}
+
 step "unit tests under wine"
-RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$root/target-win CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine \
-  /usr/bin/cargo test --locked -Zbuild-std=std,panic_abort --target x86_64-pc-windows-gnu --lib 2>&1 | tee target-win/unit.log | grep -E "^test result|FAILED|panicked" || true
-grep -q "^test result: ok" target-win/unit.log || fail "unit tests under wine"
+wine_test unit.log --lib || fail "unit tests under wine"
 
 step "the tail engine's model test under wine (rename, copytruncate, truncate, restart, crash)"
 # Windows has no inodes: file identity is the volume serial + file index. (Deletion is left out:
 # Wine's delete-while-open semantics are its own; see tests/tail_model.rs.)
-TAILGATE_MODEL_NO_DELETE=1 RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$root/target-win CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine \
-  /usr/bin/cargo test --locked -Zbuild-std=std,panic_abort --target x86_64-pc-windows-gnu --test tail_model 2>&1 | tee target-win/model.log | grep -E "^test result|FAILED|panicked" || true
-grep -q "^test result: ok" target-win/model.log || fail "tail model under wine"
+TAILGATE_MODEL_NO_DELETE=1 wine_test model.log --test tail_model || fail "tail model under wine"
 
 step "IIS on the real %SystemDrive%"
 shared=$root/../shared/data/configs/iis
