@@ -249,61 +249,64 @@ fn correlate_file(cfg: &Config, plan: &Plan, f: &Path, backends: &[crate::correl
     crate::correlate::correlate(&opts)
 }
 
-/// Probe the configured URLs on their intervals (one thread), sending each violation as a
-/// finished NDJSON event and waking the main loop.
+/// Probe the configured URLs on their intervals, each on its own thread (a probe that hangs
+/// until its deadline holds up no other), sending each violation as a finished NDJSON event and
+/// waking the main loop.
 fn start_probes(probes: &[crate::config::ProbeConfig], lb_idle: u64, wake: mpsc::Sender<()>, quit: std::sync::Arc<AtomicBool>) -> Option<mpsc::Receiver<Vec<u8>>> {
     if probes.is_empty() {
         return None;
     }
     let (tx, rx) = mpsc::channel();
-    let probes = probes.to_vec();
-    std::thread::Builder::new()
-        .name("tailgate-probe".into())
-        .spawn(move || {
-            let mut next: Vec<Instant> = probes.iter().map(|_| Instant::now()).collect();
+    for (i, p) in probes.iter().enumerate() {
+        let (p, tx, wake, quit) = (p.clone(), tx.clone(), wake.clone(), quit.clone());
+        let url = p.url.clone();
+        let spawned = std::thread::Builder::new().name(format!("tailgate-probe-{i}")).spawn(move || {
+            // The ranges are checked when the configuration is read (crate::limits).
+            let timeout = Duration::from_secs_f64(p.timeout_secs);
+            let interval = Duration::from_secs(p.interval_secs);
             while !quit.load(Ordering::SeqCst) {
-                let now = Instant::now();
-                for (i, p) in probes.iter().enumerate() {
-                    if now < next[i] {
-                        continue;
-                    }
-                    next[i] = now + Duration::from_secs(p.interval_secs);
-                    let rep = crate::probe::probe(&crate::probe::Options {
-                        url: p.url.clone(),
-                        method: "GET".into(),
-                        headers: p.headers.clone(),
-                        timeout: Duration::from_secs_f64(p.timeout_secs.max(0.1)),
-                        idle: Duration::ZERO,
-                        lb_idle_timeout: Duration::from_secs(lb_idle),
-                        verify: false,
+                let next = Instant::now() + interval;
+                let rep = crate::probe::probe(&crate::probe::Options {
+                    url: p.url.clone(),
+                    method: "GET".into(),
+                    headers: p.headers.clone(),
+                    timeout,
+                    deadline: timeout * 3,
+                    idle: Duration::ZERO,
+                    lb_idle_timeout: Duration::from_secs(lb_idle),
+                    verify: false,
+                });
+                for v in &rep.violations {
+                    let ev = serde_json::json!({
+                        "kind": "malformed-output",
+                        "source": "probe",
+                        "rule": v.rule,
+                        "rfc": v.rfc,
+                        "url": p.url,
+                        "status": rep.status,
+                        "message": v.message,
+                        "fix": v.fix,
+                        "timestamp": crate::time::format_utc(
+                            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0),
+                            crate::time::Precision::Milli),
                     });
-                    for v in &rep.violations {
-                        let ev = serde_json::json!({
-                            "kind": "malformed-output",
-                            "source": "probe",
-                            "rule": v.rule,
-                            "rfc": v.rfc,
-                            "url": p.url,
-                            "status": rep.status,
-                            "message": v.message,
-                            "fix": v.fix,
-                            "timestamp": crate::time::format_utc(
-                                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0),
-                                crate::time::Precision::Milli),
-                        });
-                        if tx.send(ev.to_string().into_bytes()).is_err() {
-                            return;
-                        }
-                    }
-                    if !rep.violations.is_empty() && wake.send(()).is_err() {
+                    if tx.send(ev.to_string().into_bytes()).is_err() || wake.send(()).is_err() {
                         return;
                     }
                 }
-                let sleep = next.iter().min().map(|n| n.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(1));
-                std::thread::sleep(sleep.clamp(Duration::from_millis(10), Duration::from_secs(1)));
+                while !quit.load(Ordering::SeqCst) {
+                    let left = next.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    std::thread::sleep(left.min(Duration::from_millis(200)));
+                }
             }
-        })
-        .ok()?;
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the probe of {url}: {e}");
+        }
+    }
     Some(rx)
 }
 

@@ -52,7 +52,7 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION")]
     pub since: Option<String>,
     /// Worker threads for large files (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::limits::cli::threads)]
     pub threads: Option<usize>,
     /// How many example events per log the text and json reports keep (ndjson keeps all).
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -65,18 +65,21 @@ pub struct Cli {
     #[arg(long)]
     pub all_backends: bool,
     /// --correlate: the largest clock difference between load balancer and instance to look across, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::limits::cli::window)]
     pub window: f64,
     /// --correlate: how many successive 502s from one backend make a burst.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = crate::limits::cli::burst)]
     pub burst: usize,
     /// --probe: keep the connection idle this long after a good response and record when the
     /// server closes it (0 skips the measurement).
-    #[arg(long, value_name = "SECONDS", default_value_t = 65.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 65.0, value_parser = crate::limits::cli::idle)]
     pub idle: f64,
-    /// --probe: connect and read timeout.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    /// --probe: the deadline of each phase (connect, TLS handshake, request, headers, body).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = crate::limits::cli::timeout)]
     pub timeout: f64,
+    /// --probe: the deadline of the whole exchange, before the idle measurement (default: 3 × --timeout).
+    #[arg(long, value_name = "SECONDS", value_parser = crate::limits::cli::deadline)]
+    pub deadline: Option<f64>,
     /// --probe: an extra request header, e.g. the one the load balancer's health check sends (repeatable).
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
@@ -87,7 +90,7 @@ pub struct Cli {
     #[arg(long, default_value = "GET")]
     pub method: String,
     /// The load balancer's idle timeout in seconds, for the keep-alive check (ELB/ALB default: 60).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = crate::limits::cli::lb_idle)]
     pub lb_idle_timeout: u64,
     /// More diagnostics on stderr (-vv for debug).
     #[arg(short, long, action = clap::ArgAction::Count)]

@@ -18,12 +18,12 @@ pub fn default_path() -> PathBuf {
 #[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
     pub url: String,
-    #[serde(default = "default_probe_interval")]
+    #[serde(default = "default_probe_interval", deserialize_with = "crate::limits::de::probe_interval")]
     pub interval_secs: u64,
     /// Extra request headers, `Name: value`.
     #[serde(default)]
     pub headers: Vec<String>,
-    #[serde(default = "default_probe_timeout")]
+    #[serde(default = "default_probe_timeout", deserialize_with = "crate::limits::de::probe_timeout")]
     pub timeout_secs: f64,
 }
 
@@ -54,16 +54,22 @@ pub struct Config {
     /// `stdout` or a file path for the NDJSON events.
     pub sink: String,
     /// Rotate the events file when it grows past this many bytes (one `.1` is kept).
+    #[serde(deserialize_with = "crate::limits::de::sink_bytes")]
     pub sink_max_bytes: u64,
+    #[serde(deserialize_with = "crate::limits::de::checkpoint_interval")]
     pub checkpoint_interval_secs: u64,
     /// For files that exist at the very first start: `end` (default) or `beginning`.
     pub start_at: StartAt,
+    #[serde(deserialize_with = "crate::limits::de::line_bytes")]
     pub max_line_bytes: usize,
     /// Look for changes at least this often, whatever notify reports (NFS, watch limits).
+    #[serde(deserialize_with = "crate::limits::de::poll_interval")]
     pub poll_interval_ms: u64,
     /// How long a rotated-away file is kept open after it last grew.
+    #[serde(deserialize_with = "crate::limits::de::rotate_wait")]
     pub rotate_wait_secs: u64,
     /// How often a summary goes to the log (0: never).
+    #[serde(deserialize_with = "crate::limits::de::summary_interval")]
     pub summary_interval_secs: u64,
     /// Whether to discover the host's logs (off: only `logs`).
     pub discover: bool,
@@ -73,6 +79,7 @@ pub struct Config {
     /// This instance's addresses as the load balancer logs them (default: the host's).
     pub backends: Vec<String>,
     /// The load balancer's idle timeout, for correlation (seconds).
+    #[serde(deserialize_with = "crate::limits::de::lb_idle")]
     pub lb_idle_timeout_secs: u64,
     /// URLs to probe periodically; a violation is a malformed-output event.
     pub probes: Vec<ProbeConfig>,
@@ -114,26 +121,21 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Config::default()),
             Err(e) => return Err(format!("{}: {e}", p.display())),
         };
-        let c: Config = toml::from_str(&text).map_err(|e| format!("{}: {}", p.display(), e.to_string().trim()))?;
-        c.validate().map_err(|e| format!("{}: {e}", p.display()))?;
+        Config::parse(&text).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// Parse and check a configuration's text (every range, pattern, URL and header).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        c.validate()?;
         Ok(c)
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.checkpoint_interval_secs == 0 {
-            return Err("checkpoint_interval_secs must be at least 1".into());
-        }
-        if self.poll_interval_ms < 10 {
-            return Err("poll_interval_ms must be at least 10".into());
-        }
-        if self.max_line_bytes < 1024 {
-            return Err("max_line_bytes must be at least 1024".into());
-        }
+        // The numeric ranges are checked while parsing (crate::limits), with the line.
         for p in &self.probes {
             crate::probe::Url::parse(&p.url).map_err(|e| format!("probes: {e}"))?;
-            if p.interval_secs == 0 {
-                return Err(format!("probes: interval_secs of {} must be at least 1", p.url));
-            }
+            crate::probe::validate_request(&p.url, "GET", &p.headers).map_err(|e| format!("probes: {}", e.replace("--header", "headers")))?;
         }
         for b in &self.backends {
             crate::correlate::BackendFilter::parse(b).map_err(|e| format!("backends: {e}"))?;

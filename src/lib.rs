@@ -40,9 +40,10 @@
 //! | [`detect`] | records → events |
 //! | [`scan`] | `--scan` |
 //! | [`correlate`] | `--correlate`: ELB pass, local pass, matcher |
-//! | [`probe`] | `--probe`: raw exchange and the response rules |
+//! | [`probe`] | `--probe`: deadlined raw exchange (`wire`), the streaming response judge (`response`), the rules |
 //! | [`tail`], [`agent`] | following logs through rotation; the agent loop |
-//! | [`report`] | renderers: the only place that knows about terminals |
+//! | [`report`], [`text`] | renderers: the only place that knows about terminals; the one escaping of outside text |
+//! | [`limits`] | the range of every duration and count a user sets |
 
 pub mod agent;
 pub mod cli;
@@ -51,6 +52,7 @@ pub mod correlate;
 pub mod detect;
 pub mod discover;
 pub mod format;
+pub mod limits;
 pub mod mapped;
 pub mod paths;
 pub mod platform;
@@ -62,6 +64,7 @@ pub mod scan;
 #[cfg(windows)]
 pub mod service;
 pub mod tail;
+pub mod text;
 pub mod time;
 
 /// `tailgate --version`: version, git commit and target.

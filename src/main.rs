@@ -3,12 +3,22 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use tailgate::cli::Cli;
 use tailgate::format::Format;
 use tailgate::report::{self, OutputFormat, Style};
 use tailgate::scan::{self, ScanOptions};
+
+/// The one place that reports a failed run: the message (escaped: it may quote a path or a value
+/// from outside) and exit status 2.
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    let msg = msg.to_string();
+    let lines: Vec<_> = msg.lines().map(tailgate::text::escape).collect();
+    eprintln!("tailgate: {}", lines.join("\n"));
+    ExitCode::from(2)
+}
 
 fn init_tracing(cli: &Cli) {
     let level = if cli.quiet {
@@ -56,8 +66,7 @@ fn main() -> ExitCode {
     match tailgate::agent::run(cli.config.as_deref(), &extra, &discover_options(&cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tailgate: {e}");
-            ExitCode::from(2)
+            fail(e)
         }
     }
 }
@@ -83,16 +92,14 @@ fn run_service(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("tailgate: {e}");
-            ExitCode::from(2)
+            fail(e)
         }
     }
 }
 
 #[cfg(not(windows))]
 fn run_service(_cli: Cli) -> ExitCode {
-    eprintln!("tailgate: --service is for the Windows service; here the service manager runs `tailgate` itself (see the systemd unit tailgate.service)");
-    ExitCode::from(2)
+    fail("--service is for the Windows service; here the service manager runs `tailgate` itself (see the systemd unit tailgate.service)")
 }
 
 fn discover_options(cli: &Cli) -> tailgate::discover::Options {
@@ -103,14 +110,21 @@ fn discover_options(cli: &Cli) -> tailgate::discover::Options {
     }
 }
 
-fn write_out(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
+/// Write a report to stdout. Text goes through [`tailgate::text::SafeWriter`] (no control byte
+/// from a log reaches the terminal); JSON is escaped by serde already.
+fn write_out(format: OutputFormat, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    match f(&mut out).and_then(|_| out.flush()) {
+    let res = if format == OutputFormat::Text {
+        let mut safe = tailgate::text::SafeWriter::new(&mut out, color());
+        f(&mut safe).and_then(|_| safe.flush())
+    } else {
+        f(&mut out)
+    };
+    match res.and_then(|_| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tailgate: writing the report: {e}");
-            ExitCode::from(2)
+            fail(format!("writing the report: {e}"))
         }
         Ok(()) => ExitCode::SUCCESS,
     }
@@ -123,12 +137,11 @@ fn color() -> bool {
 fn run_discover(cli: Cli) -> ExitCode {
     if let Some(r) = &cli.root
         && !r.is_dir() {
-            eprintln!("tailgate: --root {}: not a directory", r.display());
-            return ExitCode::from(2);
+            return fail(format!("--root {}: not a directory", r.display()));
         }
     let d = tailgate::discover::discover(&discover_options(&cli));
     let st = Style { color: color() };
-    write_out(|out| match cli.format {
+    write_out(cli.format, |out| match cli.format {
         OutputFormat::Text => report::write_discovery_text(out, &d, st),
         OutputFormat::Json | OutputFormat::Ndjson => report::write_discovery_json(out, &d),
     })
@@ -137,24 +150,21 @@ fn run_discover(cli: Cli) -> ExitCode {
 fn run_correlate(cli: Cli) -> ExitCode {
     use tailgate::correlate::{self, BackendFilter, LocalLog};
     if cli.paths.is_empty() {
-        eprintln!("tailgate: --correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin");
-        return ExitCode::from(2);
+        return fail("--correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin");
     }
     let mut backends = Vec::new();
     for b in &cli.backends {
         match BackendFilter::parse(b) {
             Ok(f) => backends.push(f),
             Err(e) => {
-                eprintln!("tailgate: {e}");
-                return ExitCode::from(2);
+                return fail(e);
             }
         }
     }
     let forced = match cli.log_format.as_deref().map(Format::from_spec).transpose() {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("tailgate: --log-format: {e}");
-            return ExitCode::from(2);
+            return fail(format!("--log-format: {e}"));
         }
     };
     let mut local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: p.display().to_string(), format: forced.clone() }).collect();
@@ -196,7 +206,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
         tracing::warn!("{e}");
     }
     let st = Style { color: color() };
-    write_out(|out| match cli.format {
+    write_out(cli.format, |out| match cli.format {
         OutputFormat::Text => report::write_correlation_text(out, &r, st),
         OutputFormat::Json => report::write_correlation_json(out, &r, opts.threads),
         OutputFormat::Ndjson => report::write_correlation_ndjson(out, &r, opts.threads),
@@ -205,17 +215,20 @@ fn run_correlate(cli: Cli) -> ExitCode {
 
 fn run_probe(cli: Cli) -> ExitCode {
     let Some(url) = cli.paths.first() else {
-        eprintln!("tailgate: --probe needs a URL: `tailgate --probe http://127.0.0.1:80/health`");
-        return ExitCode::from(2);
+        return fail("--probe needs a URL: `tailgate --probe http://127.0.0.1:80/health`");
     };
-    let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.0));
+    let url = url.display().to_string();
+    if let Err(e) = tailgate::probe::Url::parse(&url).and_then(|_| tailgate::probe::validate_request(&url, &cli.method, &cli.headers)) {
+        return fail(e);
+    }
     let opts = tailgate::probe::Options {
-        url: url.display().to_string(),
+        url,
         method: cli.method.clone(),
         headers: cli.headers.clone(),
-        timeout: secs(cli.timeout.max(0.1)),
-        idle: secs(cli.idle),
-        lb_idle_timeout: secs(cli.lb_idle_timeout as f64),
+        timeout: Duration::from_secs_f64(cli.timeout),
+        deadline: Duration::from_secs_f64(cli.deadline.unwrap_or(3.0 * cli.timeout)),
+        idle: Duration::from_secs_f64(cli.idle),
+        lb_idle_timeout: Duration::from_secs(cli.lb_idle_timeout),
         verify: cli.verify,
     };
     let rep = tailgate::probe::probe(&opts);
@@ -237,7 +250,7 @@ fn run_probe(cli: Cli) -> ExitCode {
     } else {
         ExitCode::from(1)
     };
-    let w = write_out(|out| match cli.format {
+    let w = write_out(cli.format, |out| match cli.format {
         OutputFormat::Text => report::write_probe_text(out, &rep, &hints, st),
         OutputFormat::Json | OutputFormat::Ndjson => report::write_probe_json(out, &rep, &hints),
     });
@@ -249,8 +262,7 @@ fn run_probe(cli: Cli) -> ExitCode {
 
 fn run_scan(cli: Cli) -> ExitCode {
     if let Some(c) = &cli.config {
-        eprintln!("tailgate: --config {} is the agent's (run tailgate without a mode flag); --scan takes its logs as arguments", c.display());
-        return ExitCode::from(2);
+        return fail(format!("--config {} is the agent's (run tailgate without a mode flag); --scan takes its logs as arguments", c.display()));
     }
     let mut paths: Vec<(PathBuf, Option<Format>)> = cli.paths.iter().chain(cli.logs.iter()).map(|p| (p.clone(), None)).collect();
     if cli.paths.is_empty() {
@@ -268,15 +280,13 @@ fn run_scan(cli: Cli) -> ExitCode {
             }
         }
         if paths.is_empty() {
-            eprintln!("tailgate: --scan found no logs on this host (see `tailgate --discover`); name them: `tailgate --scan PATH…`");
-            return ExitCode::from(2);
+            return fail("--scan found no logs on this host (see `tailgate --discover`); name them: `tailgate --scan PATH…`");
         }
     }
     let format = match cli.log_format.as_deref().map(Format::from_spec).transpose() {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("tailgate: --log-format: {e}");
-            return ExitCode::from(2);
+            return fail(format!("--log-format: {e}"));
         }
     };
     let since_micros = match cli.since.as_deref().map(tailgate::time::parse_duration).transpose() {
@@ -285,8 +295,7 @@ fn run_scan(cli: Cli) -> ExitCode {
             (now.as_micros() as i64) - d.as_micros() as i64
         }),
         Err(e) => {
-            eprintln!("tailgate: --since: {e}");
-            return ExitCode::from(2);
+            return fail(format!("--since: {e}"));
         }
     };
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
@@ -327,7 +336,10 @@ fn run_scan(cli: Cli) -> ExitCode {
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = io::BufWriter::new(stdout.lock());
     let res = match cli.format {
-        OutputFormat::Text => report::write_text(&mut out, &reports, Style { color }),
+        OutputFormat::Text => {
+            let mut safe = tailgate::text::SafeWriter::new(&mut out, color);
+            report::write_text(&mut safe, &reports, Style { color })
+        }
         OutputFormat::Json => report::write_json(&mut out, &reports),
         OutputFormat::Ndjson => report::write_ndjson(&mut out, reports),
     }
@@ -335,8 +347,7 @@ fn run_scan(cli: Cli) -> ExitCode {
     match res {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => {
-            eprintln!("tailgate: writing the report: {e}");
-            return ExitCode::from(2);
+            return fail(format!("writing the report: {e}"));
         }
         Ok(()) => {}
     }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::scan::LogReport;
+use crate::text::escape as esc;
 
 /// Output format chosen with `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -106,9 +107,9 @@ fn timeline_rows(r: &LogReport, rows: usize) -> Vec<(String, u64, u64)> {
 
 pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::Result<()> {
     for r in reports {
-        writeln!(out, "{}  ({}, {})", st.bold(&r.path), r.format, human_bytes(r.bytes))?;
+        writeln!(out, "{}  ({}, {})", st.bold(&esc(&r.path)), esc(&r.format.to_string()), human_bytes(r.bytes))?;
         if let Some(e) = &r.error {
-            writeln!(out, "  {} {e}", st.red("error:"))?;
+            writeln!(out, "  {} {}", st.red("error:"), esc(e))?;
             writeln!(out)?;
             continue;
         }
@@ -121,7 +122,7 @@ pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::
             writeln!(out, "  {}", st.dim(&format!("from {} to {}", a.to_rfc3339(), b.to_rfc3339())))?;
         }
         for b in &r.bad_examples {
-            writeln!(out, "  {} {}:{}: {}", st.yellow("bad line"), r.path, b.line, b.reason)?;
+            writeln!(out, "  {} {}:{}: {}", st.yellow("bad line"), esc(&r.path), b.line, esc(&b.reason))?;
         }
         if r.bad_lines > r.bad_examples.len() as u64 {
             writeln!(out, "  … and {} more bad lines", r.bad_lines - r.bad_examples.len() as u64)?;
@@ -143,7 +144,7 @@ pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::
             }
         }
         if !r.problems.is_empty() {
-            let s: Vec<String> = r.problems.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+            let s: Vec<String> = r.problems.iter().map(|(k, v)| format!("{} ×{v}", esc(k))).collect();
             writeln!(out, "  problems: {}", s.join(", "))?;
         }
         let rows = timeline_rows(r, 30);
@@ -158,7 +159,7 @@ pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::
         if !r.top_failing_paths.is_empty() {
             writeln!(out, "  top failing paths:")?;
             for (p, n) in &r.top_failing_paths {
-                writeln!(out, "    {n:>8}  {p}")?;
+                writeln!(out, "    {n:>8}  {}", esc(p))?;
             }
         }
         writeln!(out)?;
@@ -212,10 +213,10 @@ pub fn write_ndjson(out: &mut dyn Write, mut reports: Vec<LogReport>) -> io::Res
 fn target_text(t: &crate::discover::Target) -> String {
     use crate::discover::Target;
     match t {
-        Target::File(p) => p.clone(),
-        Target::Glob(g) => format!("{g} (pattern)"),
-        Target::Syslog(s) => format!("syslog {s}"),
-        Target::Pipe(p) => format!("| {p}"),
+        Target::File(p) => esc(p).into_owned(),
+        Target::Glob(g) => format!("{} (pattern)", esc(g)),
+        Target::Syslog(s) => format!("syslog {}", esc(s)),
+        Target::Pipe(p) => format!("| {}", esc(p)),
         Target::Stderr => "stderr".into(),
     }
 }
@@ -227,16 +228,16 @@ pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery,
         out,
         "{} {} ({}; profile {}){}",
         st.bold("host:"),
-        if p.pretty_name.is_empty() { p.id.as_str() } else { p.pretty_name.as_str() },
+        esc(if p.pretty_name.is_empty() { p.id.as_str() } else { p.pretty_name.as_str() }),
         p.family.as_str(),
         d.profile,
-        if p.addresses.is_empty() { String::new() } else { format!(", addresses {}", p.addresses.join(" ")) }
+        if p.addresses.is_empty() { String::new() } else { format!(", addresses {}", esc(&p.addresses.join(" "))) }
     )?;
     for w in &p.processes {
-        writeln!(out, "  running: {} pid {} {}", w.server, w.pid, w.cmd.join(" "))?;
+        writeln!(out, "  running: {} pid {} {}", esc(&w.server.to_string()), w.pid, esc(&w.cmd.join(" ")))?;
     }
     for c in &d.compiled_in {
-        writeln!(out, "  {}", st.dim(c))?;
+        writeln!(out, "  {}", st.dim(&esc(c)))?;
     }
     if d.sources.is_empty() {
         writeln!(out, "\nno web-server logs found (no nginx, Apache, lighttpd or IIS configuration)")?;
@@ -248,12 +249,12 @@ pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery,
         for s in d.sources.iter().filter(|s| s.server == srv) {
             let kind = format!("{:?}", s.kind).to_lowercase();
             let origin = match (&s.origin, &s.note) {
-                (Some(o), Some(n)) => format!("{o} ({n})"),
-                (Some(o), None) => o.to_string(),
-                (None, Some(n)) => n.clone(),
+                (Some(o), Some(n)) => format!("{} ({})", esc(&o.to_string()), esc(n)),
+                (Some(o), None) => esc(&o.to_string()).into_owned(),
+                (None, Some(n)) => esc(n).into_owned(),
                 (None, None) => String::new(),
             };
-            let fmt = s.format_name.clone().or_else(|| s.format.clone()).unwrap_or_else(|| "-".into());
+            let fmt = esc(&s.format_name.clone().or_else(|| s.format.clone()).unwrap_or_else(|| "-".into())).into_owned();
             writeln!(out, "  {kind:<7} {}  [{fmt}]", target_text(&s.target))?;
             writeln!(out, "          {}", st.dim(&format!("from {origin}")))?;
             match s.files.len() {
@@ -264,7 +265,7 @@ pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery,
                 1 if matches!(&s.target, crate::discover::Target::File(f) if *f == s.files[0]) => {}
                 _ => {
                     for f in &s.files {
-                        writeln!(out, "          → {f}")?;
+                        writeln!(out, "          → {}", esc(f))?;
                     }
                 }
             }
@@ -280,14 +281,14 @@ pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery,
             let verdict = if k.ok { "ok".to_string() } else { st.red("PROBLEM") };
             writeln!(out, "  {:<8} {what:<6} vs {}s: {verdict}", format!("{:?}", k.server).to_lowercase(), k.lb_idle_timeout)?;
             if let Some(f) = &k.finding {
-                writeln!(out, "           {f}")?;
+                writeln!(out, "           {}", esc(f))?;
             }
         }
     }
     if !d.warnings.is_empty() {
         writeln!(out, "\n{}", st.bold("warnings"))?;
         for w in &d.warnings {
-            writeln!(out, "  {w}")?;
+            writeln!(out, "  {}", esc(&w.to_string()))?;
         }
     }
     Ok(())
@@ -317,14 +318,14 @@ pub fn write_correlation_text(out: &mut dyn Write, r: &crate::correlate::Report,
         None => writeln!(out, "  clock offset: not estimated (no unambiguous match)")?,
     }
     if !s.causes.is_empty() {
-        let c: Vec<String> = s.causes.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+        let c: Vec<String> = s.causes.iter().map(|(k, v)| format!("{} ×{v}", esc(k))).collect();
         writeln!(out, "  causes: {}", c.join(", "))?;
     }
     for b in &s.bad_examples {
-        writeln!(out, "  {} {}:{}: {}", st.yellow("bad line"), b.file, b.line, b.reason)?;
+        writeln!(out, "  {} {}:{}: {}", st.yellow("bad line"), esc(&b.file), b.line, esc(&b.reason))?;
     }
     for e in &s.errors {
-        writeln!(out, "  {} {e}", st.yellow("input:"))?;
+        writeln!(out, "  {} {}", st.yellow("input:"), esc(e))?;
     }
     let busy: Vec<&crate::correlate::MinuteCounts> = s.per_minute.iter().filter(|m| m.elb_5xx + m.backend_5xx > 0).collect();
     if !busy.is_empty() {
@@ -341,13 +342,13 @@ pub fn write_correlation_text(out: &mut dyn Write, r: &crate::correlate::Report,
     if !s.bursts.is_empty() {
         writeln!(out, "\n{}", st.bold("bursts of successive 502s per backend"))?;
         for b in s.bursts.iter().take(20) {
-            writeln!(out, "  {:<22} {:>5} × 502  {} … {}  (from {})", b.backend, b.count, b.first.to_rfc3339(), b.last.to_rfc3339(), b.first_line)?;
+            writeln!(out, "  {:<22} {:>5} × 502  {} … {}  (from {})", esc(&b.backend), b.count, b.first.to_rfc3339(), b.last.to_rfc3339(), esc(&b.first_line.to_string()))?;
         }
     }
     if !s.backends.is_empty() {
         writeln!(out, "\n{}", st.bold("backends by LB 5xx rate"))?;
         for b in s.backends.iter().take(20) {
-            writeln!(out, "  {:<22} {:>7.3}%  {:>6} / {}", b.backend, b.rate * 100.0, b.lb_5xx, b.requests)?;
+            writeln!(out, "  {:<22} {:>7.3}%  {:>6} / {}", esc(&b.backend), b.rate * 100.0, b.lb_5xx, b.requests)?;
         }
     }
     writeln!(out)?;
@@ -355,22 +356,22 @@ pub fn write_correlation_text(out: &mut dyn Write, r: &crate::correlate::Report,
         writeln!(
             out,
             "{}:{} {} {} → {} [{}] {}",
-            f.elb.file,
+            esc(&f.elb.file),
             f.elb.line,
             f.elb.timestamp.to_rfc3339(),
             st.red(&f.elb.elb_status.to_string()),
-            f.elb.backend.as_deref().unwrap_or("no backend"),
+            esc(f.elb.backend.as_deref().unwrap_or("no backend")),
             st.bold(f.cause.as_str()),
-            f.elb.request
+            esc(&f.elb.request)
         )?;
-        writeln!(out, "    {} {}", if f.source == "lb" { "load balancer:" } else { "backend:" }, f.explanation)?;
+        writeln!(out, "    {} {}", if f.source == "lb" { "load balancer:" } else { "backend:" }, esc(&f.explanation))?;
         for e in &f.evidence {
             let what = match (&e.status, &e.message) {
                 (_, Some(m)) => m.clone(),
                 (Some(s), None) => format!("status {s:03}"),
                 (None, None) => String::new(),
             };
-            writeln!(out, "    {} {}:{} {}", st.dim("evidence"), e.file, e.line, what)?;
+            writeln!(out, "    {} {}:{} {}", st.dim("evidence"), esc(&e.file), e.line, esc(&what))?;
         }
     }
     Ok(())
@@ -427,13 +428,13 @@ fn write_findings(out: &mut dyn Write, findings: &[crate::correlate::Finding], t
 
 /// `tailgate --probe` as text: the exchange like `curl -v`, then the verdict.
 pub fn write_probe_text(out: &mut dyn Write, r: &crate::probe::Report, hints: &[String], st: Style) -> io::Result<()> {
-    writeln!(out, "* {} {}:{}", st.bold("probe"), r.url.host, r.url.port)?;
+    writeln!(out, "* {} {}:{}", st.bold("probe"), esc(&r.url.host), r.url.port)?;
     for l in r.request.lines().filter(|l| !l.is_empty()) {
-        writeln!(out, "> {l}")?;
+        writeln!(out, "> {}", esc(l))?;
     }
     if let Some(h) = &r.response_head {
         for l in h.lines().filter(|l| !l.trim().is_empty()) {
-            writeln!(out, "< {}", l.trim_end_matches('\r'))?;
+            writeln!(out, "< {}", esc(l.trim_end_matches('\r')))?;
         }
         writeln!(out, "* body: {} bytes, {:.1} ms", r.body_bytes, r.elapsed_ms)?;
     }
@@ -444,18 +445,18 @@ pub fn write_probe_text(out: &mut dyn Write, r: &crate::probe::Report, hints: &[
         }
     }
     if let Some(e) = &r.error {
-        writeln!(out, "{} {e}", st.red("could not probe:"))?;
+        writeln!(out, "{} {}", st.red("could not probe:"), esc(e))?;
         return Ok(());
     }
     if r.violations.is_empty() {
         writeln!(out, "{} the response follows RFC 9110/9112 as strictly as a load balancer reads it", st.bold("ok:"))?;
     }
     for v in &r.violations {
-        writeln!(out, "{} [{}] {} ({})", st.red("violation"), v.rule, v.message, v.rfc)?;
+        writeln!(out, "{} [{}] {} ({})", st.red("violation"), v.rule, esc(&v.message), v.rfc)?;
         writeln!(out, "    fix: {}", v.fix)?;
     }
     for h in hints {
-        writeln!(out, "    on this host: {h}")?;
+        writeln!(out, "    on this host: {}", esc(h))?;
     }
     Ok(())
 }

@@ -394,7 +394,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "d" => 86_400,
         _ => return Err(format!("'{s}' has an unknown unit '{unit}': use s, m, h or d")),
     };
-    Ok(std::time::Duration::from_secs(n * mult))
+    let secs = n.checked_mul(mult).map(|v| v as f64).unwrap_or(f64::INFINITY);
+    crate::limits::SINCE.check("a duration", secs).map_err(|e| format!("'{s}': {e}"))?;
+    Ok(std::time::Duration::from_secs(secs as u64))
 }
 
 #[cfg(test)]

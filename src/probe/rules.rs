@@ -38,6 +38,8 @@ rules! {
     CHUNKED_FRAMING = "chunked-framing", "RFC 9112 §7.1", "write chunks as `<hex size>CRLF<data>CRLF` and end with `0CRLF CRLF`";
     BODY_SHORTER = "body-shorter", "RFC 9112 §8", "send as many body bytes as Content-Length says (the connection ended early)";
     BODY_LONGER = "body-longer", "RFC 9112 §6.3", "send no more body bytes than Content-Length says";
+    INFORMATIONAL = "informational", "RFC 9110 §15.2", "send at most a few interim 1xx responses, then the final response; never 101 unless the request asked to upgrade";
+    UNSOLICITED = "unsolicited-data", "RFC 9112 §9.3", "send nothing on a kept-alive connection until the next request: the load balancer reads stray bytes as the next response (a 502)";
     KEEPALIVE_SHORTER = "keepalive-shorter-than-lb-idle", "AWS ELB: connection idle timeout", "keep idle connections open longer than the load balancer's idle timeout (nginx keepalive_timeout, Apache KeepAliveTimeout)";
 }
 
@@ -48,11 +50,19 @@ pub struct Violation {
     pub rfc: &'static str,
     pub message: String,
     pub fix: &'static str,
+    /// For timeouts, the phase that ran out of time: `connect`, `tls`, `request`, `head`, `body`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<&'static str>,
 }
 
 impl Violation {
     pub fn new(r: Rule, message: impl Into<String>) -> Violation {
-        Violation { rule: r.id, rfc: r.rfc, message: message.into(), fix: r.fix }
+        Violation { rule: r.id, rfc: r.rfc, message: message.into(), fix: r.fix, phase: None }
+    }
+
+    /// A [`TIMEOUT`] in `phase`; the phase also leads the message.
+    pub fn timeout(phase: &'static str, message: impl Into<String>) -> Violation {
+        Violation { phase: Some(phase), ..Violation::new(TIMEOUT, format!("{phase}: {}", message.into())) }
     }
 }
 
