@@ -132,7 +132,7 @@ fn apache_opens_exactly_the_discovered_files() {
         .spawn()
         .unwrap();
     let t0 = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !support::listening(port) {
         if let Ok(Some(st)) = child.try_wait() {
             let mut e = String::new();
             std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut e).unwrap();

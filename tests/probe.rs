@@ -319,7 +319,7 @@ fn https_probe_against_real_nginx() {
     .unwrap();
     let mut child = Command::new(nginx).args(["-p", &dd.to_string(), "-c", &format!("{dd}/nginx.conf"), "-e", &format!("{dd}/error.log")]).spawn().unwrap();
     let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !support::listening(port) {
         assert!(t0.elapsed() < Duration::from_secs(10), "nginx did not start: {}", std::fs::read_to_string(p.join("error.log")).unwrap_or_default());
         thread::sleep(Duration::from_millis(20));
     }

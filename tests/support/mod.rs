@@ -124,9 +124,19 @@ pub fn get(port: u16, path: &str) -> Vec<u8> {
     out
 }
 
+/// Whether something listens on 127.0.0.1:`port`. A connect to a free port in the ephemeral
+/// range can succeed by connecting to itself (the kernel picks the same port as the source:
+/// TCP simultaneous open), which would say "listening" before the server is: not counted.
+pub fn listening(port: u16) -> bool {
+    match TcpStream::connect(("127.0.0.1", port)) {
+        Ok(s) => s.local_addr().ok() != s.peer_addr().ok(),
+        Err(_) => false,
+    }
+}
+
 fn wait_port(port: u16, child: &mut Child, what: &str, log: &Path) {
     let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !listening(port) {
         if let Ok(Some(st)) = child.try_wait() {
             panic!("{what} exited with {st} before listening; its log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
         }
