@@ -303,7 +303,6 @@ fn run_scan(cli: Cli) -> ExitCode {
         format,
         since_micros,
         threads,
-        keep_events: cli.format == OutputFormat::Ndjson,
         example_events: cli.examples,
     };
     let total: u64 = paths.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
@@ -322,27 +321,41 @@ fn run_scan(cli: Cli) -> ExitCode {
             b.inc(n);
         }
     };
-    let reports = scan::scan_all(&paths, &opts, &progress);
+    let stdout = io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = io::BufWriter::new(stdout.lock());
+    // ndjson: every event is written as it is found (memory does not grow with the log).
+    let mut write_err: Option<io::Error> = None;
+    let mut write_event = |e: tailgate::detect::Event| {
+        if write_err.is_none()
+            && let Err(x) = report::write_ndjson_event(&mut out, &e)
+        {
+            write_err = Some(x);
+        }
+    };
+    let sink: Option<scan::EventSink<'_>> = if cli.format == OutputFormat::Ndjson { Some(&mut write_event) } else { None };
+    let reports = scan::scan_all(&paths, &opts, &progress, sink);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     for r in &reports {
         if let Some(e) = &r.error {
-            tracing::error!("{}: {e}", r.path);
+            tracing::error!("{}: {}", tailgate::text::escape(&r.path), tailgate::text::escape(e));
         }
     }
     let unreadable = reports.iter().any(|r| r.error.is_some());
-    let stdout = io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let res = match cli.format {
+    let res = match write_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+    .and_then(|_| match cli.format {
         OutputFormat::Text => {
             let mut safe = tailgate::text::SafeWriter::new(&mut out, color);
             report::write_text(&mut safe, &reports, Style { color })
         }
         OutputFormat::Json => report::write_json(&mut out, &reports),
-        OutputFormat::Ndjson => report::write_ndjson(&mut out, reports),
-    }
+        OutputFormat::Ndjson => report::write_ndjson_summaries(&mut out, reports),
+    })
     .and_then(|_| out.flush());
     match res {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}

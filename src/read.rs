@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The longest line kept whole (longer ones are skipped and reported).
 pub const MAX_LINE: usize = 4 << 20;
@@ -91,6 +91,9 @@ pub fn for_each_line_in(path: &Path, range: Option<(u64, u64)>, f: impl FnMut(Li
 
 fn lines_in(path: &Path, range: Option<(u64, u64)>, mmap: bool, mut f: impl FnMut(Line<'_>), mut progress: impl FnMut(u64)) -> io::Result<()> {
     let plain = path.as_os_str() != "-" && !is_gzip(path);
+    if !plain && range.is_none() {
+        return Input::open(path, 0)?.for_each_line(f, progress);
+    }
     // A regular file's end when reading started: reading it through read(2) must not end
     // short of it unnoticed (the mapping notices by itself).
     let mut extent = None;
@@ -118,7 +121,7 @@ fn lines_in(path: &Path, range: Option<(u64, u64)>, mmap: bool, mut f: impl FnMu
     };
     match range {
         Some((a, b)) => for_each_line(range_reader(path, a, b)?, f, counted)?,
-        None => for_each_line(open(path)?, f, counted)?,
+        None => for_each_line(File::open(path)?, f, counted)?,
     }
     // Without a mapping (Windows, TAILGATE_NO_MMAP): a file cut while it was read reads as a
     // short file. Same error as the mapping's.
@@ -173,37 +176,100 @@ fn lines_of_mapping(m: &crate::mapped::Mapped, start: u64, f: &mut impl FnMut(Li
     }
 }
 
-/// Open a log for reading: `-` is stdin, `*.gz` is decompressed (concatenated members too).
-pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin()));
-    }
-    let f = File::open(path)?;
-    if is_gzip(path) {
-        return Ok(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(CHUNK, f))));
-    }
-    Ok(Box::new(f))
+/// The gzip magic bytes (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// A log opened once: the first bytes of its (decompressed) content, for format detection, and
+/// the rest of the same stream, so that nothing is read twice and nothing is lost.
+///
+/// - A regular, uncompressed file is read by path afterwards ([`Input::is_file`]): mapped, or
+///   split into byte ranges for threads.
+/// - Everything else — stdin (`-`), a FIFO, `<(…)` process substitution, a character device —
+///   is a stream that can be read only once: the sample is kept and replayed before the rest.
+/// - gzip is recognised by its magic bytes, whatever the name (stdin, `.log` files that are
+///   really gzip, `.gz` files), and every member of a multi-member file is read.
+pub struct Input {
+    pub path: PathBuf,
+    /// The first bytes of the content (decompressed), at most the size asked for.
+    pub sample: Vec<u8>,
+    body: Body,
 }
 
-pub fn is_gzip(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "gz")
+enum Body {
+    File,
+    Stream(Box<dyn Read + Send>),
 }
 
-/// The first `n` bytes of a log (decompressed), for format detection.
-pub fn sample(path: &Path, n: usize) -> io::Result<Vec<u8>> {
-    let mut r = open(path)?;
-    let mut buf = vec![0u8; n];
-    let mut got = 0;
-    while got < n {
-        match r.read(&mut buf[got..]) {
+/// Read into `buf` until it is full or the reader ends.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    let mut chunk = [0u8; 16 * 1024];
+    while buf.len() < want {
+        let n = match r.read(&mut chunk[..(want - buf.len()).min(16 * 1024)]) {
             Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        };
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+impl Input {
+    /// Open `path` (`-` for stdin) and read up to `sample_len` bytes of its content.
+    pub fn open(path: &Path, sample_len: usize) -> io::Result<Input> {
+        let (mut raw, regular): (Box<dyn Read + Send>, bool) = if path.as_os_str() == "-" {
+            (Box::new(io::stdin()), false)
+        } else {
+            let f = File::open(path)?;
+            let regular = f.metadata()?.is_file();
+            (Box::new(f), regular)
+        };
+        let mut head = Vec::with_capacity(2);
+        fill(&mut *raw, &mut head, 2)?;
+        if head[..] == GZIP_MAGIC {
+            let rest = io::Cursor::new(head).chain(raw);
+            let mut dec: Box<dyn Read + Send> = Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(CHUNK, rest)));
+            let mut sample = Vec::new();
+            fill(&mut *dec, &mut sample, sample_len)?;
+            return Ok(Input { path: path.to_path_buf(), body: Body::Stream(Box::new(io::Cursor::new(sample.clone()).chain(dec))), sample });
+        }
+        let mut sample = head;
+        fill(&mut *raw, &mut sample, sample_len)?;
+        if regular {
+            return Ok(Input { path: path.to_path_buf(), sample, body: Body::File });
+        }
+        Ok(Input { path: path.to_path_buf(), body: Body::Stream(Box::new(io::Cursor::new(sample.clone()).chain(raw))), sample })
+    }
+
+    /// A regular uncompressed file: it can be mapped and split into ranges by path.
+    pub fn is_file(&self) -> bool {
+        matches!(self.body, Body::File)
+    }
+
+    /// Every line of the whole content, the sample included.
+    pub fn for_each_line(self, f: impl FnMut(Line<'_>), progress: impl FnMut(u64)) -> io::Result<()> {
+        match self.body {
+            Body::File => for_each_line_in(&self.path, None, f, progress),
+            Body::Stream(r) => for_each_line(r, f, progress),
         }
     }
-    buf.truncate(got);
-    Ok(buf)
+}
+
+/// Whether the file starts with the gzip magic bytes (a name ending in `.gz` is not needed, nor
+/// enough).
+pub fn is_gzip(path: &Path) -> bool {
+    let mut b = [0u8; 2];
+    File::open(path).and_then(|mut f| f.read_exact(&mut b)).is_ok() && b == GZIP_MAGIC
+}
+
+/// The first `n` bytes of a log's content (decompressed), for format detection. Opens the file
+/// by path: for stdin and FIFOs use [`Input::open`], which keeps what it read.
+pub fn sample(path: &Path, n: usize) -> io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        return Err(io::Error::other("stdin can be read only once: use read::Input"));
+    }
+    Ok(Input::open(path, n)?.sample)
 }
 
 /// Split a plain file into up to `parts` byte ranges that start at line starts.

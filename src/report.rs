@@ -110,8 +110,11 @@ pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::
         writeln!(out, "{}  ({}, {})", st.bold(&esc(&r.path)), esc(&r.format.to_string()), human_bytes(r.bytes))?;
         if let Some(e) = &r.error {
             writeln!(out, "  {} {}", st.red("error:"), esc(e))?;
-            writeln!(out)?;
-            continue;
+            // What was read before a read error (a truncated .gz) still counts.
+            if r.lines == 0 {
+                writeln!(out)?;
+                continue;
+            }
         }
         let mut head = format!("  lines {} · records {} · bad {}", r.lines, r.records, r.bad_lines);
         if r.skipped_old > 0 {
@@ -187,21 +190,23 @@ pub fn write_json(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> 
     writeln!(out)
 }
 
-/// NDJSON: every event on its own line (`"type":"event"`), then one summary line per log
-/// (`"type":"log"`, without the events).
-pub fn write_ndjson(out: &mut dyn Write, mut reports: Vec<LogReport>) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Tagged<'a, T: Serialize> {
-        r#type: &'static str,
-        #[serde(flatten)]
-        inner: &'a T,
-    }
-    for r in &reports {
-        for e in &r.events {
-            serde_json::to_writer(&mut *out, &Tagged { r#type: "event", inner: e })?;
-            writeln!(out)?;
-        }
-    }
+/// NDJSON: every event on its own line (`"type":"event"`), written as the scan finds it, then
+/// one summary line per log (`"type":"log"`, without the events).
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    r#type: &'static str,
+    #[serde(flatten)]
+    inner: &'a T,
+}
+
+/// One event line of the NDJSON output.
+pub fn write_ndjson_event(out: &mut dyn Write, e: &crate::detect::Event) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &Tagged { r#type: "event", inner: e })?;
+    writeln!(out)
+}
+
+/// The summary lines of the NDJSON output, after the events.
+pub fn write_ndjson_summaries(out: &mut dyn Write, mut reports: Vec<LogReport>) -> io::Result<()> {
     for r in reports.iter_mut() {
         r.events = Vec::new();
         serde_json::to_writer(&mut *out, &Tagged { r#type: "log", inner: &*r })?;

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
 
 use serde::Serialize;
 
@@ -21,6 +22,10 @@ use crate::time::Timestamp;
 pub const BAD_EXAMPLES: usize = 5;
 /// How many failing paths are listed per log.
 pub const TOP_PATHS: usize = 10;
+/// How many distinct failing paths are counted exactly. Past it, the rarest are dropped (lossy
+/// counting: a path as frequent as one in `PATHS_CAP / 2` failing requests is never dropped), so
+/// memory stays bounded whatever the log; below it the counts are exact.
+const PATHS_CAP: usize = 65_536;
 /// Files smaller than this are scanned on one thread.
 const PARALLEL_MIN_BYTES: u64 = 8 << 20;
 
@@ -31,15 +36,14 @@ pub struct ScanOptions {
     /// Skip records older than this instant (unix micros).
     pub since_micros: Option<i64>,
     pub threads: usize,
-    /// Keep every event (for ndjson output); otherwise only counts and a few examples.
-    pub keep_events: bool,
-    /// How many example events to keep per log when `keep_events` is off.
+    /// How many example events to keep per log (every event goes to the event sink, when
+    /// there is one, as it is found).
     pub example_events: usize,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { format: None, since_micros: None, threads: 1, keep_events: false, example_events: 20 }
+        ScanOptions { format: None, since_micros: None, threads: 1, example_events: 20 }
     }
 }
 
@@ -90,7 +94,7 @@ pub struct LogReport {
     pub first_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_time: Option<Timestamp>,
-    /// Events (all with `keep_events`, else the first few).
+    /// The first few events (`--examples`); with an event sink, every event went there.
     pub events: Vec<Event>,
     /// Why the log could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,16 +120,19 @@ struct Acc {
     cur_minute_us: i64,
     cur: Minute,
     paths: HashMap<Box<[u8]>, u64>,
+    /// Counts at or below this were dropped from `paths` (see [`PATHS_CAP`]).
+    paths_floor: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
     events: Vec<Event>,
-    keep_events: bool,
     example_events: usize,
     since: Option<i64>,
+    /// Where every event goes as it is found (ndjson output), or none.
+    sink: Option<SyncSender<Event>>,
 }
 
 impl Acc {
-    fn new(file: Arc<str>, opts: &ScanOptions) -> Acc {
+    fn new(file: Arc<str>, opts: &ScanOptions, sink: Option<SyncSender<Event>>) -> Acc {
         Acc {
             file,
             lines: 0,
@@ -143,12 +150,13 @@ impl Acc {
             cur_minute_us: i64::MIN / 2,
             cur: Minute::default(),
             paths: HashMap::new(),
+            paths_floor: 0,
             first: None,
             last: None,
             events: Vec::new(),
-            keep_events: opts.keep_events,
             example_events: opts.example_events,
             since: opts.since_micros,
+            sink,
         }
     }
 
@@ -265,19 +273,34 @@ impl Acc {
                 Some(c) => *c += 1,
                 None => {
                     self.paths.insert(p.into(), 1);
+                    self.trim_paths();
                 }
             }
         }
-        if self.keep_events || self.events.len() < self.example_events {
+        if let Some(tx) = &self.sink {
+            // Blocks while the writer is behind: memory stays bounded by the queue.
+            let _ = tx.send(Event::new(rec, class, &self.file, self.lines));
+        } else if self.events.len() < self.example_events {
             let ev = Event::new(rec, class, &self.file, self.lines);
-            // Apache logs a proxy failure as two lines from the same connection: AH01102 (why,
-            // no path) then AH00898 (the path of the 502 it sent). Give the first one the path.
-            if let (Some(req), Some(prev)) = (&ev.request, self.events.last_mut())
-                && prev.request.is_none() && prev.line + 1 == ev.line && prev.client.is_some() && prev.client == ev.client {
-                    prev.request = Some(req.clone());
-                }
+            if let Some(prev) = self.events.last_mut() {
+                hand_over(prev, &ev);
+            }
             self.events.push(ev);
         }
+    }
+
+    /// Keep `paths` within [`PATHS_CAP`]: past it, drop every path whose count is at most the
+    /// median count (so at least half goes, and the next trim is `PATHS_CAP / 2` paths away).
+    fn trim_paths(&mut self) {
+        if self.paths.len() <= PATHS_CAP {
+            return;
+        }
+        let mut counts: Vec<u64> = self.paths.values().copied().collect();
+        let mid = counts.len() / 2;
+        let median = *counts.select_nth_unstable(mid).1;
+        self.paths_floor = self.paths_floor.max(median);
+        let floor = self.paths_floor;
+        self.paths.retain(|_, c| *c > floor);
     }
 
     /// Fold `other` (the chunk after this one) into `self`.
@@ -292,7 +315,7 @@ impl Acc {
             }
         }
         for mut e in other.events {
-            if self.keep_events || self.events.len() < self.example_events {
+            if self.events.len() < self.example_events {
                 e.line += off;
                 self.events.push(e);
             }
@@ -322,6 +345,8 @@ impl Acc {
         for (k, v) in other.paths {
             *self.paths.entry(k).or_default() += v;
         }
+        self.paths_floor = self.paths_floor.max(other.paths_floor);
+        self.trim_paths();
         if let Some(f) = other.first
             && self.first.is_none_or(|s| f.micros < s.micros) {
                 self.first = Some(f);
@@ -365,89 +390,168 @@ impl Acc {
     }
 }
 
+/// Apache logs a proxy failure as two lines from the same connection: AH01102 (why, no path)
+/// then AH00898 (the path of the 502 it sent). Give the first one the path.
+fn hand_over(prev: &mut Event, ev: &Event) {
+    if let Some(req) = &ev.request
+        && prev.request.is_none()
+        && prev.line + 1 == ev.line
+        && prev.client.is_some()
+        && prev.client == ev.client
+    {
+        prev.request = Some(req.clone());
+    }
+}
+
+/// Where events go, one at a time, in file order, as they are found.
+pub type EventSink<'a> = &'a mut dyn FnMut(Event);
+
+/// How many events a worker may be ahead of the writer (bounded memory).
+const EVENT_QUEUE: usize = 4096;
+
 /// Scan one log. Never fails: an unreadable file yields a report with `error` set.
 pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> LogReport {
-    scan_log_as(path, opts.format.as_ref(), opts, progress)
+    scan_log_as(path, opts.format.as_ref(), opts, progress, None)
 }
 
-/// Scan one log in a given format (`None`: detect it).
-pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> LogReport {
+/// What a worker reads.
+enum Job {
+    Whole(read::Input),
+    Range(u64, u64),
+}
+
+/// Scan one log in a given format (`None`: detect it). The log is opened once (stdin, FIFOs and
+/// gzip streams cannot be read twice); every event goes to `sink`, when given, in file order
+/// and as it is found.
+pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync), sink: Option<EventSink<'_>>) -> LogReport {
     let name = path.display().to_string();
-    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let fail = |e: String, format: String| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
-    let format = match format {
-        // A forced access-log format does not turn an error log into bad access lines.
-        // (stdin cannot be sampled without consuming it)
-        Some(f) if path.as_os_str() == "-" => f.clone(),
-        Some(f) => match read::sample(path, 16 * 1024).ok().and_then(|s| detect::detect(&s)) {
-            Some(e @ (Format::NginxError | Format::ApacheError)) if !matches!(f, Format::NginxError | Format::ApacheError) => e,
-            _ => f.clone(),
-        },
-        None => match read::sample(path, 64 * 1024) {
-            Ok(s) => match detect::detect(&s) {
-                Some(f) => f,
-                None if s.is_empty() => Format::Elb, // empty file: nothing to parse either way
-                None => {
-                    return fail(
-                        "could not recognise the log format from the first lines: pass --log-format (e.g. elb, alb, \
-                         nginx-combined, apache-combined, 'nginx:<log_format>', w3c, nginx-error)"
-                            .into(),
-                        "unknown".into(),
-                    );
-                }
-            },
-            Err(e) => return fail(format!("cannot read: {e}"), "unknown".into()),
-        },
+    let fail = |e: String, format: String, bytes: u64| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
+    let input = match read::Input::open(path, detect::SAMPLE_BYTES) {
+        Ok(i) => i,
+        Err(e) => return fail(format!("cannot read: {e}"), "unknown".into(), 0),
+    };
+    let file_bytes = if input.is_file() { std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) } else { 0 };
+    let (format, fmt_name) = match detect::resolve(&input.sample, format) {
+        detect::Resolved::Known(f) => {
+            let n = f.name();
+            (f, n)
+        }
+        // Nothing to parse either way.
+        detect::Resolved::Empty => (Format::Elb, "empty".to_string()),
+        detect::Resolved::Unknown => {
+            return fail(
+                "could not recognise the log format from the first lines: pass --log-format (e.g. elb, alb, \
+                 nginx-combined, apache-combined, 'nginx:<log_format>', w3c, nginx-error)"
+                    .into(),
+                "unknown".into(),
+                file_bytes,
+            );
+        }
     };
     let file: Arc<str> = name.clone().into();
-    let fmt_name = if opts.format.is_none() && format.name() == "elb" && bytes == 0 && path.as_os_str() != "-" { "empty".to_string() } else { format.name() };
-    let parallel = opts.threads > 1 && format.stateless() && !read::is_gzip(path) && path.as_os_str() != "-" && bytes >= PARALLEL_MIN_BYTES;
-    let result = if parallel {
-        scan_parallel(path, &file, &format, opts, progress)
-    } else {
-        let mut acc = Acc::new(file.clone(), opts);
-        let mut parser = format.parser();
-        read::for_each_line_in(path, None, |l| acc.line(&mut parser, l), progress).map(|_| acc)
+    let parallel = opts.threads > 1 && format.stateless() && input.is_file() && file_bytes >= PARALLEL_MIN_BYTES;
+    let jobs: Vec<Job> = match parallel.then(|| read::split_ranges(path, opts.threads)) {
+        Some(Ok(r)) if r.len() > 1 => r.into_iter().map(|(a, b)| Job::Range(a, b)).collect(),
+        _ => vec![Job::Whole(input)],
     };
-    match result {
-        Ok(acc) => acc.into_report(name, fmt_name, bytes),
-        Err(e) => fail(format!("read error: {e}"), fmt_name),
-    }
+    // Bytes read (for streams, whose size is not known beforehand).
+    let counted = std::sync::atomic::AtomicU64::new(0);
+    let progress = |n: u64| {
+        counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        progress(n)
+    };
+    let streaming = sink.is_some();
+    let (acc, err) = std::thread::scope(|s| {
+        let mut workers = Vec::new();
+        for job in jobs {
+            let (tx, rx) = if streaming {
+                let (t, r) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
+                (Some(t), Some(r))
+            } else {
+                (None, None)
+            };
+            let (file, format, progress) = (file.clone(), &format, &progress);
+            let h = s.spawn(move || {
+                let mut acc = Acc::new(file, opts, tx);
+                let mut parser = format.parser();
+                let res = match job {
+                    Job::Whole(input) => input.for_each_line(|l| acc.line(&mut parser, l), progress),
+                    Job::Range(a, b) => read::for_each_line_in(path, Some((a, b)), |l| acc.line(&mut parser, l), progress),
+                };
+                acc.sink = None; // ends the writer's loop over this worker's events
+                (acc, res)
+            });
+            workers.push((h, rx));
+        }
+        // In file order: each worker's events (line numbers shifted past the earlier chunks),
+        // then its counts.
+        let mut sink = sink.map(|s| HandOverSink { pending: None, sink: s });
+        let mut merged: Option<Acc> = None;
+        let mut err = None;
+        for (h, rx) in workers {
+            let off = merged.as_ref().map_or(0, |m| m.lines);
+            if let (Some(rx), Some(sink)) = (rx, sink.as_mut()) {
+                for mut e in rx {
+                    e.line += off;
+                    sink.push(e);
+                }
+            }
+            let (acc, res) = h.join().expect("scan thread panicked");
+            if let Err(e) = res {
+                err.get_or_insert(e);
+            }
+            match merged.as_mut() {
+                None => merged = Some(acc),
+                Some(m) => m.merge(acc),
+            }
+        }
+        if let Some(s) = sink.as_mut() {
+            s.finish();
+        }
+        (merged.expect("at least one job"), err)
+    });
+    let bytes = if file_bytes > 0 { file_bytes } else { counted.into_inner() };
+    let mut rep = acc.into_report(name, fmt_name, bytes);
+    // What was read before a read error (a truncated .gz, a file cut by copytruncate) is kept.
+    rep.error = err.map(|e| format!("read error: {e}"));
+    rep
 }
 
-fn scan_parallel(
-    path: &Path,
-    file: &Arc<str>,
-    format: &Format,
-    opts: &ScanOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> std::io::Result<Acc> {
-    let ranges = read::split_ranges(path, opts.threads)?;
-    let results: Vec<std::io::Result<Acc>> = std::thread::scope(|s| {
-        let handles: Vec<_> = ranges
-            .iter()
-            .map(|&(a, b)| {
-                let file = file.clone();
-                s.spawn(move || {
-                    let mut acc = Acc::new(file, opts);
-                    let mut parser = format.parser();
-                    read::for_each_line_in(path, Some((a, b)), |l| acc.line(&mut parser, l), progress)?;
-                    Ok(acc)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("scan thread panicked")).collect()
-    });
-    let mut it = results.into_iter();
-    let mut acc = it.next().unwrap_or_else(|| Ok(Acc::new(file.clone(), opts)))?;
-    for r in it {
-        acc.merge(r?);
+/// A sink that applies [`hand_over`] to events in file order, holding one back.
+struct HandOverSink<'a> {
+    pending: Option<Event>,
+    sink: EventSink<'a>,
+}
+
+impl HandOverSink<'_> {
+    fn push(&mut self, e: Event) {
+        if let Some(mut p) = self.pending.take() {
+            hand_over(&mut p, &e);
+            (self.sink)(p);
+        }
+        self.pending = Some(e);
     }
-    Ok(acc)
+
+    fn finish(&mut self) {
+        if let Some(p) = self.pending.take() {
+            (self.sink)(p);
+        }
+    }
 }
 
 /// Scan several logs, one after the other (each one uses all threads). A per-file format (from
-/// discovery) wins over detection; `opts.format` wins over both.
-pub fn scan_all(paths: &[(PathBuf, Option<Format>)], opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> Vec<LogReport> {
-    paths.iter().map(|(p, f)| scan_log_as(p, opts.format.as_ref().or(f.as_ref()), opts, progress)).collect()
+/// discovery) wins over detection; `opts.format` wins over both. Every event goes to `sink`,
+/// when given, in order, as it is found.
+pub fn scan_all(paths: &[(PathBuf, Option<Format>)], opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync), mut sink: Option<EventSink<'_>>) -> Vec<LogReport> {
+    paths
+        .iter()
+        .map(|(p, f)| {
+            let s: Option<EventSink<'_>> = match sink.as_mut() {
+                Some(s) => Some(&mut **s),
+                None => None,
+            };
+            scan_log_as(p, opts.format.as_ref().or(f.as_ref()), opts, progress, s)
+        })
+        .collect()
 }
+

@@ -334,13 +334,9 @@ impl<'a> Chunk<'a> {
 
     /// Read `range` of `path` (all of it with `None`). `stdin_alb_check`: the format of stdin
     /// is decided on its first line.
-    fn read(&mut self, fmt: &Format, path: &Path, name: &str, file: u32, range: Option<(u64, u64)>, stdin_alb_check: bool) -> std::io::Result<()> {
+    fn read(&mut self, fmt: &Format, src: Src<'_>, name: &str, file: u32) -> std::io::Result<()> {
         let mut parser = fmt.parser();
-        let mut decided = !stdin_alb_check;
-        let res = read::for_each_line_in(
-            path,
-            range,
-            |l| {
+        let each = |l: Line<'_>| {
                 self.lines += 1;
                 let line_no = self.lines;
                 self.summary.elb_lines += 1;
@@ -351,12 +347,6 @@ impl<'a> Chunk<'a> {
                         return;
                     }
                 };
-                if !decided && !bytes.is_empty() {
-                    decided = true;
-                    if crate::format::alb::is_conn_type(bytes.split(|&b| b == b' ').next().unwrap_or(b"")) {
-                        parser = Format::Alb.parser();
-                    }
-                }
                 match parser.parse(bytes) {
                     Ok(Record::Lb(r)) => self.record(&r, file, line_no),
                     Ok(_) => {}
@@ -367,12 +357,20 @@ impl<'a> Chunk<'a> {
                         }
                     }
                 }
-            },
-            |_| {},
-        );
+            };
+        let res = match src {
+            Src::Range(path, range) => read::for_each_line_in(path, Some(range), each, |_| {}),
+            Src::Whole(input) => input.for_each_line(each, |_| {}),
+        };
         self.flush_minute();
         res
     }
+}
+
+/// What one ELB worker reads: a byte range of a plain file, or a whole input (opened once).
+enum Src<'a> {
+    Range(&'a Path, (u64, u64)),
+    Whole(read::Input),
 }
 
 /// Pass 1's running totals across chunks and files, merged in input order, so a run of 502s
@@ -437,12 +435,11 @@ pub fn ingest(opts: &Options) -> Ingest {
     let mut files = Vec::new();
     for path in &inputs {
         let name = path.display().to_string();
-        let stdin = path.as_os_str() == "-";
-        // stdin cannot be sampled without consuming it: its format is taken from its first line.
-        let sampled = if stdin { Ok(b"2000-01-01T00:00:00Z x 1.1.1.1:1 - -1 -1 -1 503 0 0 0 \"- - - \" \"-\" - -".to_vec()) } else { read::sample(path, 16 * 1024) };
-        let fmt = match sampled {
-            Ok(s) if s.is_empty() => continue,
-            Ok(s) => match detect::detect(&s) {
+        // Opened once: stdin and FIFOs cannot be read twice; gzip is found by its magic bytes.
+        let input = read::Input::open(path, detect::SAMPLE_BYTES);
+        let fmt = match &input {
+            Ok(i) if i.sample.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(i) => match detect::detect(&i.sample) {
                 Some(f @ (Format::Elb | Format::Alb)) => f,
                 Some(other) => {
                     errors.push(format!("{name}: looks like {}, not a load-balancer log: skipped", other.name()));
@@ -459,8 +456,9 @@ pub fn ingest(opts: &Options) -> Ingest {
         files.push(name.clone());
         // Large plain files are split at line boundaries and read on every core; the chunks are
         // merged in file order.
-        let size = if stdin { 0 } else { std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) };
-        let ranges = if opts.threads > 1 && !stdin && !read::is_gzip(path) && size >= 8 << 20 {
+        let input = input.expect("checked above");
+        let size = if input.is_file() { std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) } else { 0 };
+        let ranges = if opts.threads > 1 && input.is_file() && size >= 8 << 20 {
             read::split_ranges(path, opts.threads).unwrap_or_default()
         } else {
             Vec::new()
@@ -473,7 +471,7 @@ pub fn ingest(opts: &Options) -> Ingest {
                         let (fmt, name) = (&fmt, &name);
                         s.spawn(move || {
                             let mut c = Chunk::new(opts);
-                            let res = c.read(fmt, path, name, file, Some(r), false);
+                            let res = c.read(fmt, Src::Range(path, r), name, file);
                             (c, res)
                         })
                     })
@@ -482,7 +480,7 @@ pub fn ingest(opts: &Options) -> Ingest {
             })
         } else {
             let mut c = Chunk::new(opts);
-            let res = c.read(&fmt, path, &name, file, None, stdin);
+            let res = c.read(&fmt, Src::Whole(input), &name, file);
             vec![(c, res)]
         };
         let mut base = 0u64;

@@ -430,30 +430,28 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
     };
     let mut offsets: HashMap<i32, u64> = HashMap::new();
     for log in &opts.local {
-        let fmt = match &log.format {
-            // A forced access format does not turn an error log into bad access lines.
-            Some(f) => match read::sample(&log.path, 64 * 1024).ok().and_then(|s| detect::detect(&s)) {
-                Some(e @ (Format::NginxError | Format::ApacheError)) => e,
-                _ => f.clone(),
-            },
-            None => match read::sample(&log.path, 64 * 1024).map(|s| detect::detect(&s)) {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    out.problems.push(format!("{}: format not recognised: skipped (pass --log-format)", log.display));
-                    continue;
-                }
-                Err(e) => {
-                    out.problems.push(format!("{}: cannot read: {e}", log.display));
-                    continue;
-                }
-            },
+        // Opened once (stdin and FIFOs cannot be read twice); one decision of the format.
+        let input = match read::Input::open(&log.path, detect::SAMPLE_BYTES) {
+            Ok(i) => i,
+            Err(e) => {
+                out.problems.push(format!("{}: cannot read: {e}", log.display));
+                continue;
+            }
+        };
+        let fmt = match detect::resolve(&input.sample, log.format.as_ref()) {
+            detect::Resolved::Known(f) => f,
+            detect::Resolved::Empty => continue,
+            detect::Resolved::Unknown => {
+                out.problems.push(format!("{}: format not recognised: skipped (pass --log-format)", log.display));
+                continue;
+            }
         };
         let file = out.files.len() as u32;
         out.files.push(log.display.clone());
         let stamp = stamp_of(&fmt);
-        let size = std::fs::metadata(&log.path).map(|m| m.len()).unwrap_or(0);
+        let size = if input.is_file() { std::fs::metadata(&log.path).map(|m| m.len()).unwrap_or(0) } else { 0 };
         // Large plain files are split at line boundaries and read on every core.
-        let ranges = if opts.threads > 1 && fmt.stateless() && !read::is_gzip(&log.path) && size >= 8 << 20 {
+        let ranges = if opts.threads > 1 && fmt.stateless() && input.is_file() && size >= 8 << 20 {
             read::split_ranges(&log.path, opts.threads).unwrap_or_default()
         } else {
             Vec::new()
@@ -475,7 +473,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
             })
         } else {
             let mut w = Worker::new(file, stamp, fmt.parser(), slots);
-            let res = read::for_each_line_in(&log.path, None, |l| w.line(&ctx, l), |_| {});
+            let res = input.for_each_line(|l| w.line(&ctx, l), |_| {});
             vec![(w, res)]
         };
         // Merge in file order: line numbers of each chunk start after the previous chunk's.

@@ -9,6 +9,33 @@ use std::sync::Arc;
 
 /// How many lines detection looks at.
 pub const SAMPLE_LINES: usize = 50;
+/// How many bytes of a log's start every mode samples for detection.
+pub const SAMPLE_BYTES: usize = 64 * 1024;
+
+/// What a log is to be read as.
+#[derive(Clone, Debug)]
+pub enum Resolved {
+    Known(Format),
+    /// Nothing but blank lines in the sample: nothing to parse either way.
+    Empty,
+    /// No known format parses the sample: the caller reports it (pass `--log-format`).
+    Unknown,
+}
+
+/// The one decision, for every mode, of how to read a log from its sample: the forced format
+/// (`--log-format`, or discovery's) when there is one — except that a forced access-log format
+/// does not turn an error log into bad access lines — else what the sample looks like.
+pub fn resolve(sample: &[u8], forced: Option<&Format>) -> Resolved {
+    let blank = sample.iter().all(|b| b.is_ascii_whitespace());
+    match forced {
+        Some(f) => match detect(sample) {
+            Some(e @ (Format::NginxError | Format::ApacheError)) if !matches!(f, Format::NginxError | Format::ApacheError) => Resolved::Known(e),
+            _ => Resolved::Known(f.clone()),
+        },
+        None if blank => Resolved::Empty,
+        None => detect(sample).map_or(Resolved::Unknown, Resolved::Known),
+    }
+}
 
 fn candidates() -> Vec<Format> {
     vec![
