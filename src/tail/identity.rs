@@ -127,6 +127,11 @@ pub fn deleted(f: &File) -> bool {
     }
 }
 
+/// A checkpointed head (hex) as bytes; `None` when it is not hex.
+pub fn head_from_hex(hex: &str) -> Option<Vec<u8>> {
+    (0..hex.len() / 2).map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect()
+}
+
 impl Identity {
     pub fn of(f: &File, meta: &Metadata) -> Option<Identity> {
         let (dev, ino) = dev_ino(f, meta);
@@ -145,6 +150,13 @@ impl Identity {
             let n = self.head.len().min(other.head.len());
             self.head[..n] == other.head[..n]
         }
+    }
+
+    /// Whether this file could be a copy of a file whose first bytes were `head`: it starts with
+    /// them (a copy made by `cp` starts with the same bytes, however many of them we know).
+    pub fn starts_with_head(&self, head: &[u8]) -> bool {
+        let n = head.len().min(self.head.len());
+        self.head[..n] == head[..n] && (head.len() <= self.head.len() || self.head.len() == HEAD)
     }
 
     /// Whether the open file still starts with the head we know.
@@ -172,8 +184,7 @@ impl Identity {
 
     /// Whether a checkpointed head (hex) belongs to this file.
     pub fn matches_head_hex(&self, hex: &str) -> bool {
-        let bytes: Option<Vec<u8>> = (0..hex.len() / 2).map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
-        match bytes {
+        match head_from_hex(hex) {
             Some(b) => {
                 let n = b.len().min(self.head.len());
                 b[..n] == self.head[..n] && (b.len() <= self.head.len() || self.head.len() == HEAD)

@@ -95,6 +95,9 @@ struct Tracked {
     last_growth: Instant,
     /// Skipping the rest of an over-long line.
     skipping: bool,
+    /// A rotated-away file rewritten in place since (`cp` onto `a.log.1`): its content is no
+    /// longer what we were reading; released without reading.
+    overwritten: bool,
 }
 
 impl Tracked {
@@ -132,6 +135,21 @@ pub struct Tailer {
 /// open handle before compression (or is reported lost), and compressed bytes are not lines.
 fn compressed(p: &Path) -> bool {
     p.extension().is_some_and(|e| matches!(e.to_str(), Some("gz" | "bz2" | "xz" | "zst" | "zip" | "lz4")))
+}
+
+/// The rotated siblings of a log (`a.log.1`, `a.log-20261125`; not compressed ones), sorted.
+fn siblings(base: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (base.parent(), base.file_name().and_then(|n| n.to_str())) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut sibs: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-')) && !compressed(p)
+        })
+        .collect();
+    sibs.sort();
+    sibs
 }
 
 fn expand(pattern: &str) -> Vec<PathBuf> {
@@ -231,7 +249,12 @@ impl Tailer {
     }
 
     fn track(&mut self, path: PathBuf, id: Identity, file: File, offset: u64, live: bool, now: Instant) {
-        self.files.push(Tracked { path, id, file, offset, partial: Vec::new(), partial_start: offset, live, last_growth: now, skipping: false });
+        self.files.push(Tracked { path, id, file, offset, partial: Vec::new(), partial_start: offset, live, last_growth: now, skipping: false, overwritten: false });
+    }
+
+    /// Follow a rotated-away file (not live) from `offset`, read before the file at `at`.
+    fn track_at(&mut self, at: usize, path: PathBuf, id: Identity, file: File, offset: u64, now: Instant) {
+        self.files.insert(at, Tracked { path, id, file, offset, partial: Vec::new(), partial_start: offset, live: false, last_growth: now, skipping: false, overwritten: false });
     }
 
     /// A file whose full head equals that of a file already read (a copytruncate copy, or a
@@ -245,22 +268,47 @@ impl Tailer {
         known.chain(truncated).max().map(|o| o.min(size))
     }
 
+    /// A file followed at `live` was truncated (copytruncate: `cp a.log a.log.1; : > a.log`)
+    /// after we had read it to `offset`: lines written after our last read are only in the copy.
+    /// Find it among the rotated siblings — it starts with the old `head` and is at least
+    /// `offset` long, and is neither followed nor released already (the newest such file) — and
+    /// follow it from `offset`, placed before the live file so its older lines come first.
+    fn follow_copy(&mut self, live: &Path, head: &[u8], offset: u64, now: Instant) {
+        let mut best: Option<(std::time::SystemTime, PathBuf, Identity, File)> = None;
+        for p in siblings(live) {
+            let Ok(f) = identity::open_shared(&p) else { continue };
+            let Ok(meta) = f.metadata() else { continue };
+            if !meta.is_file() || meta.len() < offset {
+                continue;
+            }
+            let Some(id) = Identity::of(&f, &meta) else { continue };
+            // (a released file whose head we never saw — it was empty — says nothing: its inode
+            // may have been reused by this very copy)
+            let released = self.closed.iter().any(|(c, _)| !c.head.is_empty() && c.same_file(&id));
+            if !id.starts_with_head(head) || released || self.files.iter().any(|t| t.id.same_file(&id)) {
+                continue;
+            }
+            let m = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            if best.as_ref().is_none_or(|b| m > b.0) {
+                best = Some((m, p, id, f));
+            }
+        }
+        let Some((_, p, id, f)) = best else { return };
+        tracing::info!("{}: truncated; reading the rest of its copy {} from byte {offset}", live.display(), p.display());
+        self.stats.rotations += 1;
+        let at = self.files.iter().position(|t| t.path == live).unwrap_or(self.files.len());
+        self.track_at(at, p, id, f, offset, now);
+    }
+
     fn scan_siblings(&mut self, now: Instant) {
         let bases: Vec<PathBuf> = self.cfg.paths.iter().filter(|p| !crate::discover::has_glob(p)).map(PathBuf::from).collect();
         for base in bases {
-            let (Some(dir), Some(name)) = (base.parent(), base.file_name().and_then(|n| n.to_str())) else { continue };
-            let Ok(rd) = std::fs::read_dir(dir) else { continue };
-            let mut sibs: Vec<PathBuf> = rd
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                        n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-')
-                    }) && !compressed(p)
-                })
-                .collect();
+            // Oldest first, and all of them before the live file: their lines came earlier.
+            let mut sibs: Vec<(std::time::SystemTime, PathBuf)> =
+                siblings(&base).into_iter().map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), p)).collect();
             sibs.sort();
-            for p in sibs {
+            for (_, p) in sibs {
+                let before = self.files.iter().position(|t| t.path == base).unwrap_or(self.files.len());
                 let Ok(f) = identity::open_shared(&p) else { continue };
                 let Ok(meta) = f.metadata() else { continue };
                 let Some(id) = Identity::of(&f, &meta) else { continue };
@@ -270,7 +318,7 @@ impl Tailer {
                 // A file we released already: only what it grew by since (usually nothing).
                 if let Some(&(_, read)) = self.closed.iter().rev().find(|(c, _)| c.same_file(&id)) {
                     if meta.len() > read {
-                        self.track(p, id, f, read, false, now);
+                        self.track_at(before, p, id, f, read, now);
                     }
                     continue;
                 }
@@ -289,7 +337,7 @@ impl Tailer {
                 };
                 if let Some(o) = offset {
                     self.stats.rotations += 1;
-                    self.track(p, id, f, o, false, now);
+                    self.track_at(before, p, id, f, o, now);
                 }
             }
         }
@@ -341,9 +389,16 @@ impl Tailer {
             // past our offset (or, elsewhere, the inode was reused). Either way: from 0.
             let before = self.files.len();
             let rewritten_here = self.files.iter().any(|t| t.id.dev == id.dev && t.id.ino == id.ino && t.path == p);
-            // (remember what the old content was read to: a copy of it may show up next)
-            for t in self.files.iter().filter(|t| t.id.dev == id.dev && t.id.ino == id.ino && t.id.head.len() == identity::HEAD) {
-                self.truncated_heads.push((t.id.head.clone(), t.committed()));
+            // (remember what the old content was read to: a copy of it may show up next, or be
+            // there already — copytruncate)
+            let mut copy_wanted = None;
+            for t in self.files.iter().filter(|t| t.id.dev == id.dev && t.id.ino == id.ino) {
+                if t.id.head.len() == identity::HEAD {
+                    self.truncated_heads.push((t.id.head.clone(), t.committed()));
+                }
+                if t.path == p {
+                    copy_wanted = Some((t.id.head.clone(), t.committed()));
+                }
             }
             self.files.retain(|t| !(t.id.dev == id.dev && t.id.ino == id.ino));
             if rewritten_here && self.files.len() < before {
@@ -352,12 +407,22 @@ impl Tailer {
                 self.stats.rotations += 1;
                 takeovers.push(p.clone());
             }
-            let offset = match self.take_pending(&id) {
+            let pending = if copy_wanted.is_some() { None } else { self.take_pending(&id) };
+            let offset = match &pending {
                 Some(e) if id.matches_head_hex(&e.head) && e.offset <= meta.len() => e.offset,
                 _ if !self.started && self.first_start && self.cfg.start_at == StartAt::End => meta.len(),
                 _ => self.copy_offset(&id, meta.len()).unwrap_or(0),
             };
-            self.track(p, id, f, offset, true, now);
+            // Our checkpoint's file, truncated while we were down: the rest of what we had not
+            // read is in its copy.
+            let copy_wanted = match &pending {
+                Some(e) if !(id.matches_head_hex(&e.head) && e.offset <= meta.len()) => identity::head_from_hex(&e.head).map(|h| (h, e.offset)),
+                _ => copy_wanted,
+            };
+            self.track(p.clone(), id, f, offset, true, now);
+            if let Some((head, off)) = copy_wanted {
+                self.follow_copy(&p, &head, off, now);
+            }
         }
         // Rotated siblings (`a.log.1`, `a.log-20261125`) we have not seen: after a takeover (a
         // second rotation came before we looked), and at the first poll (rotation while down).
@@ -370,18 +435,27 @@ impl Tailer {
         }
         self.started = true;
         self.last_poll = Some(std::time::SystemTime::now());
-        // Read what is new in every open file (live ones and rotated ones being drained).
-        let max = self.cfg.max_line_bytes;
+        // Truncated files first (copytruncate): their copies are read before what is new.
+        let mut copies = Vec::new();
         for t in self.files.iter_mut() {
-            match read_new(t, max, &mut out, &mut self.stats, &mut self.buf) {
-                Ok(Some(truncated)) => {
-                    self.truncated_heads.push(truncated);
+            if let Some((head, offset)) = restart_if_truncated(t, &mut self.stats) {
+                if head.len() == identity::HEAD {
+                    self.truncated_heads.push((head.clone(), offset));
                     if self.truncated_heads.len() > 16 {
                         self.truncated_heads.remove(0);
                     }
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!("{}: {e}", t.path.display()),
+                copies.push((t.path.clone(), head, offset));
+            }
+        }
+        for (path, head, offset) in copies {
+            self.follow_copy(&path, &head, offset, now);
+        }
+        // Read what is new in every open file (live ones and rotated ones being drained).
+        let max = self.cfg.max_line_bytes;
+        for t in self.files.iter_mut().filter(|t| !t.overwritten) {
+            if let Err(e) = read_new(t, max, &mut out, &mut self.stats, &mut self.buf) {
+                tracing::warn!("{}: {e}", t.path.display());
             }
         }
         // Release files that are gone: renamed away and quiet for rotate_wait, or deleted and drained.
@@ -389,7 +463,7 @@ impl Tailer {
         let mut keep = Vec::with_capacity(self.files.len());
         for mut t in self.files.drain(..) {
             let deleted = identity::deleted(&t.file);
-            let done = !t.live && (deleted || now.duration_since(t.last_growth) >= wait);
+            let done = !t.live && (deleted || t.overwritten || now.duration_since(t.last_growth) >= wait);
             if done {
                 if !t.partial.is_empty() {
                     out.push(TailLine { path: t.path.clone(), ino: t.id.ino, offset: t.partial_start, bytes: std::mem::take(&mut t.partial), partial: true });
@@ -422,18 +496,26 @@ fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
     }
 }
 
-/// Read what is new. Returns the head and read offset of the file's previous content when it was
-/// truncated (for recognising a copy of it).
-fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats, buf: &mut [u8]) -> io::Result<Option<(Vec<u8>, u64)>> {
-    let meta = t.file.metadata()?;
+/// A file truncated (copytruncate, `: > file`) or rewritten past our offset with other content
+/// starts again at 0. Returns the head and committed offset of its previous content, for
+/// finding a copy of it.
+fn restart_if_truncated(t: &mut Tracked, stats: &mut Stats) -> Option<(Vec<u8>, u64)> {
+    let meta = t.file.metadata().ok()?;
     let size = meta.len();
-    let mut truncated = None;
-    // Truncated (copytruncate, `: > file`), or rewritten past our offset with other content.
-    let rewritten = t.live && size > 0 && !t.id.head_still_matches(&t.file);
-    if size < t.offset || rewritten {
-        if t.id.head.len() == identity::HEAD {
-            truncated = Some((t.id.head.clone(), t.committed()));
+    if !t.live {
+        // A rotated-away file is only ever appended to; shorter or with another head, it was
+        // overwritten (`cp` onto it): not ours any more.
+        if size < t.offset || !t.id.head_still_matches(&t.file) {
+            tracing::info!("{}: truncated or rewritten after it was rotated away: released", t.path.display());
+            t.overwritten = true;
+            // (its unterminated line was cut away with the rest, as for a truncated live file)
+            t.partial.clear();
         }
+        return None;
+    }
+    let rewritten = size > 0 && !t.id.head_still_matches(&t.file);
+    if size < t.offset || rewritten {
+        let old = (t.id.head.clone(), t.committed());
         stats.truncations += 1;
         tracing::info!("{}: truncated (size {size} < offset {}): reading again from 0", t.path.display(), t.offset);
         t.offset = 0;
@@ -443,7 +525,14 @@ fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut St
         if let Some(id) = Identity::of(&t.file, &meta) {
             t.id = id;
         }
+        return Some(old);
     }
+    None
+}
+
+/// Read what is new.
+fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats, buf: &mut [u8]) -> io::Result<()> {
+    let size = t.file.metadata()?.len();
     t.id.extend_head(&t.file, size);
     while t.offset < size {
         let want = ((size - t.offset) as usize).min(buf.len());
@@ -490,7 +579,7 @@ fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut St
             t.partial_start = t.offset;
         }
     }
-    Ok(truncated)
+    Ok(())
 }
 
 fn emit(t: &Tracked, mut bytes: Vec<u8>, mut offset: u64, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats) {
