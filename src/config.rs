@@ -81,6 +81,12 @@ pub struct Config {
     /// The load balancer's idle timeout, for correlation (seconds).
     #[serde(deserialize_with = "crate::limits::de::lb_idle")]
     pub lb_idle_timeout_secs: u64,
+    /// Correlation: the largest clock difference between load balancer and instance (seconds).
+    #[serde(deserialize_with = "crate::limits::de::window")]
+    pub window_secs: f64,
+    /// Correlation: how many successive 502s from one backend make a burst.
+    #[serde(deserialize_with = "crate::limits::de::burst")]
+    pub burst: usize,
     /// URLs to probe periodically; a violation is a malformed-output event.
     pub probes: Vec<ProbeConfig>,
 }
@@ -103,6 +109,8 @@ impl Default for Config {
             elb_log_dir: None,
             backends: Vec::new(),
             lb_idle_timeout_secs: 60,
+            window_secs: 5.0,
+            burst: 3,
             probes: Vec::new(),
         }
     }

@@ -10,8 +10,8 @@
 //! | `--deadline` | more than 0, at most 14400 s |
 //! | `--idle` | 0 to 4100 s (the load balancer's idle timeout is 1–4000 s) |
 //! | `--lb-idle-timeout`, `lb_idle_timeout_secs` | 1 to 4000 s (AWS's range) |
-//! | `--window` | 0 to 3600 s |
-//! | `--burst` | 1 to 1 000 000 |
+//! | `--window`, `window_secs` | 0 to 3600 s |
+//! | `--burst`, `burst` | 1 to 1 000 000 |
 //! | `--threads` | 1 to 1024 |
 //! | `--since` | 0 to 36500 days |
 //! | `[[probes]] interval_secs`, `checkpoint_interval_secs` | 1 to 86400 s |
@@ -156,6 +156,12 @@ pub mod de {
     }
     pub fn sink_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         int(d, SINK_BYTES, "sink_max_bytes")
+    }
+    pub fn window<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        float(d, WINDOW, "window_secs")
+    }
+    pub fn burst<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        int(d, BURST, "burst").map(|v| v as usize)
     }
 }
 

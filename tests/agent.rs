@@ -4,70 +4,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
-struct Agent {
-    child: Child,
-    rx: mpsc::Receiver<Value>,
-}
-
-fn start(cfg: &Path) -> Agent {
-    start_with(cfg, &[])
-}
-
-fn start_with(cfg: &Path, extra: &[&str]) -> Agent {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailgate"))
-        .args(["--config", cfg.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&l) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    Agent { child, rx }
-}
-
-/// A test that ends (or fails) with its agent running must not leave the process behind.
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Agent {
-    /// Events until `n` have come or `secs` pass.
-    fn take(&self, n: usize, secs: u64) -> Vec<Value> {
-        let mut v = Vec::new();
-        let end = Instant::now() + Duration::from_secs(secs);
-        while v.len() < n {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(e) => v.push(e),
-                Err(_) => break,
-            }
-        }
-        v
-    }
-    fn signal(&mut self, sig: &str) -> Option<i32> {
-        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status();
-        self.child.wait().ok().and_then(|s| s.code())
-    }
-}
+use support::agent::{start, start_with};
 
 fn line(n: u64, status: u16) -> String {
     format!("10.0.0.1 - - [25/Nov/2026:08:00:00 +0000] \"GET /r?n={n} HTTP/1.1\" {status} 5 \"-\" \"curl\"\n")

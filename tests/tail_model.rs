@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use tailgate::tail::checkpoint::Checkpoint;
-use tailgate::tail::{StartAt, TailConfig, Tailer};
+use tailgate::tail::{LineEnd, StartAt, TailConfig, Tailer};
 
 #[derive(Clone, Debug)]
 enum Action {
@@ -104,7 +104,7 @@ fn seq_of(bytes: &[u8]) -> u64 {
 impl Harness {
     fn new(dir: &Path) -> Harness {
         let log = dir.join("a.log");
-        let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, max_line_bytes: 1 << 20 };
+        let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, max_line_bytes: 1 << 20, read_budget: 4 << 20 };
         Harness {
             dir: dir.to_path_buf(),
             log,
@@ -135,7 +135,7 @@ impl Harness {
     fn poll(&mut self) {
         for l in self.tailer.poll() {
             let s = seq_of(&l.bytes);
-            assert_eq!(l.partial, self.orphans.contains(&s), "only the unterminated line of a file that went away is partial: {l:?}");
+            assert_eq!(l.end == LineEnd::Unterminated, self.orphans.contains(&s), "only the unterminated line of a file that went away is partial: {l:?}");
             if self.emitted.contains(&s) {
                 assert!(self.may_repeat.remove(&s), "line seq={s} emitted twice without a crash in between");
                 self.duplicates += 1;
@@ -504,6 +504,30 @@ fn copytruncate_while_stopped_is_read_from_the_copy() {
     burst(&log, 4, 5);
     std::fs::copy(&log, d.path().join("a.log.1")).unwrap();
     OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+    burst(&log, 9, 1);
+    let mut t = Tailer::new(cfg, Some(ck));
+    assert_eq!(seqs(t.poll()), [4, 5, 6, 7, 8, 9]);
+    assert!(t.poll().is_empty());
+}
+
+/// Copytruncate, more lines, then a rename rotation — all while the agent is down: the renamed
+/// file is all new since the checkpoint (read from 0), after the rest of the copy.
+#[test]
+fn copytruncate_then_rename_while_stopped() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("a.log");
+    let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, ..Default::default() };
+    let mut t = Tailer::new(cfg.clone(), None);
+    burst(&log, 0, 4);
+    assert_eq!(seqs(t.poll()), [0, 1, 2, 3]);
+    let ck = t.checkpoint();
+    drop(t);
+    burst(&log, 4, 2);
+    std::fs::copy(&log, d.path().join("a.log.1")).unwrap();
+    OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+    burst(&log, 6, 3);
+    std::fs::rename(d.path().join("a.log.1"), d.path().join("a.log.2")).unwrap();
+    std::fs::rename(&log, d.path().join("a.log.1")).unwrap();
     burst(&log, 9, 1);
     let mut t = Tailer::new(cfg, Some(ck));
     assert_eq!(seqs(t.poll()), [4, 5, 6, 7, 8, 9]);

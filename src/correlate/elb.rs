@@ -75,7 +75,33 @@ pub struct Ingest {
 
 /// Expand inputs: directories recursively (sorted), files as given, `-` as stdin.
 pub fn expand_inputs(inputs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+    /// Each directory once, by device and inode: a symlink back up the tree (`logs/again ->
+    /// ..`) would otherwise list every file again and again. Each file once likewise.
+    #[derive(Default)]
+    struct Seen {
+        dirs: std::collections::HashSet<(u64, u64)>,
+        files: std::collections::HashSet<(u64, u64)>,
+    }
+    fn key(m: &std::fs::Metadata, p: &Path) -> (u64, u64) {
+        #[cfg(unix)]
+        {
+            let _ = p;
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        }
+        #[cfg(not(unix))]
+        {
+            match std::fs::File::open(p) {
+                Ok(f) => crate::tail::identity::dev_ino(&f, m),
+                Err(_) => (0, 0),
+            }
+        }
+    }
+    fn walk(d: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>, seen: &mut Seen) {
+        match std::fs::metadata(d) {
+            Ok(m) if !seen.dirs.insert(key(&m, d)) => return,
+            _ => {}
+        }
         let rd = match std::fs::read_dir(d) {
             Ok(rd) => rd,
             Err(e) => {
@@ -86,24 +112,25 @@ pub fn expand_inputs(inputs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBu
         let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
         entries.sort();
         for p in entries {
-            if p.is_dir() {
-                walk(&p, out, errors);
-            } else if p.is_file() {
-                out.push(p);
-            } else {
-                match std::fs::metadata(&p) {
-                    Err(e) => errors.push(format!("{}: cannot read: {e}", p.display())),
-                    Ok(_) => errors.push(format!("{}: not a regular file: skipped", p.display())),
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() => walk(&p, out, errors, seen),
+                Ok(m) if m.is_file() => {
+                    if seen.files.insert(key(&m, &p)) {
+                        out.push(p);
+                    }
                 }
+                Ok(_) => errors.push(format!("{}: not a regular file: skipped", p.display())),
+                Err(e) => errors.push(format!("{}: cannot read: {e}", p.display())),
             }
         }
     }
     let mut out = Vec::new();
+    let mut seen = Seen::default();
     for i in inputs {
         if i.as_os_str() == "-" {
             out.push(i.clone());
         } else if i.is_dir() {
-            walk(i, &mut out, errors);
+            walk(i, &mut out, errors, &mut seen);
         } else {
             out.push(i.clone());
         }

@@ -179,7 +179,13 @@ impl Identity {
     }
 
     pub fn head_hex(&self) -> String {
-        self.head.iter().map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(self.head.len() * 2);
+        for b in &self.head {
+            s.push(HEX[(b >> 4) as usize] as char);
+            s.push(HEX[(b & 15) as usize] as char);
+        }
+        s
     }
 
     /// Whether a checkpointed head (hex) belongs to this file.

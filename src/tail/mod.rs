@@ -48,26 +48,42 @@ pub struct TailConfig {
     pub rotate_wait: Duration,
     /// Longer lines are cut (the rest of the line is skipped and counted).
     pub max_line_bytes: usize,
+    /// At most this many bytes are read per poll (the rest at the next one: see
+    /// [`Tailer::has_more`]), so a backlog never sits in memory whole.
+    pub read_budget: usize,
 }
 
 impl Default for TailConfig {
     fn default() -> Self {
-        TailConfig { paths: Vec::new(), start_at: StartAt::End, rotate_wait: Duration::from_secs(5), max_line_bytes: 1 << 20 }
+        TailConfig { paths: Vec::new(), start_at: StartAt::End, rotate_wait: Duration::from_secs(5), max_line_bytes: 1 << 20, read_budget: 4 << 20 }
     }
 }
 
-/// One complete line.
+/// How a line ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineEnd {
+    /// With its newline: a whole line.
+    Newline,
+    /// The file went away (rotated and quiet, or deleted) with this line unterminated.
+    Unterminated,
+    /// Longer than `max_line_bytes`: this is its head; the rest is skipped.
+    Cut,
+}
+
+/// One line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TailLine {
     /// The path the file had when the line was read.
     pub path: PathBuf,
-    pub ino: u64,
+    /// Which followed file it came from: a number for this tracking of it, never reused, so
+    /// per-file state (a parser, W3C `#Fields`) can be keyed by it and dropped when the file is
+    /// released (see [`Tailer::take_released`]) — an inode number is reused.
+    pub file: u64,
     /// Byte offset of the line's first byte in its file.
     pub offset: u64,
     /// Without the line terminator (`\n`, and a `\r` before it).
     pub bytes: Vec<u8>,
-    /// The file went away with this line unterminated.
-    pub partial: bool,
+    pub end: LineEnd,
 }
 
 /// Counters worth reporting.
@@ -82,6 +98,8 @@ pub struct Stats {
 }
 
 struct Tracked {
+    /// See [`TailLine::file`].
+    serial: u64,
     path: PathBuf,
     id: Identity,
     file: File,
@@ -95,9 +113,29 @@ struct Tracked {
     last_growth: Instant,
     /// Skipping the rest of an over-long line.
     skipping: bool,
+    /// `id.head` in hex, for checkpoints (cached: a head changes rarely, checkpoints are taken
+    /// often).
+    head_hex: std::cell::RefCell<HexCache>,
     /// A rotated-away file rewritten in place since (`cp` onto `a.log.1`): its content is no
     /// longer what we were reading; released without reading.
     overwritten: bool,
+}
+
+/// A file head's hex form, remembered with the head it was made from.
+#[derive(Default)]
+struct HexCache {
+    of: Vec<u8>,
+    hex: String,
+}
+
+impl HexCache {
+    fn get(&mut self, id: &Identity) -> &str {
+        if self.of != id.head || (self.hex.is_empty() && !id.head.is_empty()) {
+            self.of = id.head.clone();
+            self.hex = id.head_hex();
+        }
+        &self.hex
+    }
 }
 
 impl Tracked {
@@ -128,6 +166,12 @@ pub struct Tailer {
     /// Paths already warned about (one warning per path, not one per poll).
     warned: std::collections::HashSet<PathBuf>,
     buf: Vec<u8>,
+    /// The next [`Tracked::serial`].
+    next_serial: u64,
+    /// Files released since [`Tailer::take_released`] was last called.
+    released: Vec<u64>,
+    /// The last poll stopped at its read budget with bytes left to read.
+    more: bool,
     pub stats: Stats,
 }
 
@@ -178,6 +222,9 @@ impl Tailer {
             closed: Vec::new(),
             warned: Default::default(),
             buf: vec![0u8; 256 * 1024],
+            next_serial: 0,
+            released: Vec::new(),
+            more: false,
             stats: Stats::default(),
         }
     }
@@ -213,7 +260,7 @@ impl Tailer {
         let mut files: Vec<Entry> = self
             .files
             .iter()
-            .map(|t| Entry { path: t.path.display().to_string(), dev: t.id.dev, ino: t.id.ino, head: t.id.head_hex(), offset: t.committed() })
+            .map(|t| Entry { path: t.path.display().to_string(), dev: t.id.dev, ino: t.id.ino, head: t.head_hex.borrow_mut().get(&t.id).to_string(), offset: t.committed() })
             .collect();
         // Keep checkpoints of files not seen yet this run (e.g. a path temporarily missing).
         files.extend(self.pending.values().cloned());
@@ -248,13 +295,30 @@ impl Tailer {
         None
     }
 
+    fn new_tracked(&mut self, path: PathBuf, id: Identity, file: File, offset: u64, live: bool, now: Instant) -> Tracked {
+        self.next_serial += 1;
+        Tracked { serial: self.next_serial, path, id, file, offset, partial: Vec::new(), partial_start: offset, live, last_growth: now, skipping: false, head_hex: Default::default(), overwritten: false }
+    }
+
     fn track(&mut self, path: PathBuf, id: Identity, file: File, offset: u64, live: bool, now: Instant) {
-        self.files.push(Tracked { path, id, file, offset, partial: Vec::new(), partial_start: offset, live, last_growth: now, skipping: false, overwritten: false });
+        let t = self.new_tracked(path, id, file, offset, live, now);
+        self.files.push(t);
+    }
+
+    /// The followed files released since the last call (their [`TailLine::file`] numbers).
+    pub fn take_released(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.released)
+    }
+
+    /// The last poll stopped at its read budget: poll again at once.
+    pub fn has_more(&self) -> bool {
+        self.more
     }
 
     /// Follow a rotated-away file (not live) from `offset`, read before the file at `at`.
     fn track_at(&mut self, at: usize, path: PathBuf, id: Identity, file: File, offset: u64, now: Instant) {
-        self.files.insert(at, Tracked { path, id, file, offset, partial: Vec::new(), partial_start: offset, live: false, last_growth: now, skipping: false, overwritten: false });
+        let t = self.new_tracked(path, id, file, offset, false, now);
+        self.files.insert(at, t);
     }
 
     /// A file whose full head equals that of a file already read (a copytruncate copy, or a
@@ -274,6 +338,14 @@ impl Tailer {
     /// `offset` long, and is neither followed nor released already (the newest such file) — and
     /// follow it from `offset`, placed before the live file so its older lines come first.
     fn follow_copy(&mut self, live: &Path, head: &[u8], offset: u64, now: Instant) {
+        let at = self.files.iter().position(|t| t.path == live).unwrap_or(self.files.len());
+        if let Some(t) = self.find_copy(live, head, offset, now) {
+            self.files.insert(at, t);
+        }
+    }
+
+    /// The copy [`Tailer::follow_copy`] looks for, ready to be followed from `offset`.
+    fn find_copy(&mut self, live: &Path, head: &[u8], offset: u64, now: Instant) -> Option<Tracked> {
         let mut best: Option<(std::time::SystemTime, PathBuf, Identity, File)> = None;
         for p in siblings(live) {
             let Ok(f) = identity::open_shared(&p) else { continue };
@@ -293,11 +365,10 @@ impl Tailer {
                 best = Some((m, p, id, f));
             }
         }
-        let Some((_, p, id, f)) = best else { return };
+        let (_, p, id, f) = best?;
         tracing::info!("{}: truncated; reading the rest of its copy {} from byte {offset}", live.display(), p.display());
         self.stats.rotations += 1;
-        let at = self.files.iter().position(|t| t.path == live).unwrap_or(self.files.len());
-        self.track_at(at, p, id, f, offset, now);
+        Some(self.new_tracked(p, id, f, offset, false, now))
     }
 
     fn scan_siblings(&mut self, now: Instant) {
@@ -326,9 +397,20 @@ impl Tailer {
                 // poll can carry an mtime a little before it. Released files are excluded above,
                 // so a generous margin cannot read anything twice.
                 let since = self.last_poll.map(|l| l - Duration::from_secs(2));
-                let offset = match self.take_pending(&id) {
+                let pending = self.take_pending(&id);
+                let offset = match &pending {
                     // the file we were reading when we stopped, rotated away since
                     Some(e) if id.matches_head_hex(&e.head) && e.offset <= meta.len() => Some(e.offset),
+                    // the same, but truncated and written again before it was rotated away
+                    // (copytruncate, then a rename, while we were down): all of it is new since
+                    // our checkpoint, and the rest of its old content is in the copy — read first
+                    Some(e) => {
+                        if let Some(c) = identity::head_from_hex(&e.head).and_then(|h| self.find_copy(&base, &h, e.offset, now)) {
+                            let at = self.files.iter().position(|t| t.path == base).unwrap_or(self.files.len());
+                            self.files.insert(at, c);
+                        }
+                        Some(0)
+                    }
                     // written since we last looked: a rotation we never saw the live file of
                     _ if self.started && meta.modified().ok().zip(since).is_some_and(|(m, l)| m >= l) => {
                         Some(self.copy_offset(&id, meta.len()).unwrap_or(0))
@@ -337,7 +419,9 @@ impl Tailer {
                 };
                 if let Some(o) = offset {
                     self.stats.rotations += 1;
-                    self.track_at(before, p, id, f, o, now);
+                    // (after a copy of its older content, if one was just placed before the live file)
+                    let at = self.files.iter().position(|t| t.path == base).unwrap_or(self.files.len());
+                    self.track_at(at, p, id, f, o, now);
                 }
             }
         }
@@ -400,7 +484,14 @@ impl Tailer {
                     copy_wanted = Some((t.id.head.clone(), t.committed()));
                 }
             }
-            self.files.retain(|t| !(t.id.dev == id.dev && t.id.ino == id.ino));
+            let released = &mut self.released;
+            self.files.retain(|t| {
+                let gone = t.id.dev == id.dev && t.id.ino == id.ino;
+                if gone {
+                    released.push(t.serial);
+                }
+                !gone
+            });
             if rewritten_here && self.files.len() < before {
                 self.stats.truncations += 1;
             } else if takeover {
@@ -451,11 +542,22 @@ impl Tailer {
         for (path, head, offset) in copies {
             self.follow_copy(&path, &head, offset, now);
         }
-        // Read what is new in every open file (live ones and rotated ones being drained).
+        // Read what is new in every open file (live ones and rotated ones being drained), in
+        // order, up to the read budget.
         let max = self.cfg.max_line_bytes;
+        let mut budget = self.cfg.read_budget.max(1) as u64;
+        self.more = false;
         for t in self.files.iter_mut().filter(|t| !t.overwritten) {
-            if let Err(e) = read_new(t, max, &mut out, &mut self.stats, &mut self.buf) {
-                tracing::warn!("{}: {e}", t.path.display());
+            if budget == 0 {
+                self.more = true;
+                break;
+            }
+            match read_new(t, max, budget, &mut out, &mut self.stats, &mut self.buf) {
+                Ok((read, left)) => {
+                    budget = budget.saturating_sub(read);
+                    self.more |= left;
+                }
+                Err(e) => tracing::warn!("{}: {e}", t.path.display()),
             }
         }
         // Release files that are gone: renamed away and quiet for rotate_wait, or deleted and drained.
@@ -463,12 +565,15 @@ impl Tailer {
         let mut keep = Vec::with_capacity(self.files.len());
         for mut t in self.files.drain(..) {
             let deleted = identity::deleted(&t.file);
-            let done = !t.live && (deleted || t.overwritten || now.duration_since(t.last_growth) >= wait);
+            // (never before it is drained: the read budget may have left bytes in it)
+            let drained = t.file.metadata().map(|m| t.offset >= m.len()).unwrap_or(true);
+            let done = !t.live && (t.overwritten || (drained && (deleted || now.duration_since(t.last_growth) >= wait)));
             if done {
                 if !t.partial.is_empty() {
-                    out.push(TailLine { path: t.path.clone(), ino: t.id.ino, offset: t.partial_start, bytes: std::mem::take(&mut t.partial), partial: true });
+                    out.push(TailLine { path: t.path.clone(), file: t.serial, offset: t.partial_start, bytes: std::mem::take(&mut t.partial), end: LineEnd::Unterminated });
                     self.stats.lines += 1;
                 }
+                self.released.push(t.serial);
                 self.stats.closed += 1;
                 self.closed.push((t.id.clone(), t.offset));
                 if self.closed.len() > 256 {
@@ -530,12 +635,14 @@ fn restart_if_truncated(t: &mut Tracked, stats: &mut Stats) -> Option<(Vec<u8>, 
     None
 }
 
-/// Read what is new.
-fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats, buf: &mut [u8]) -> io::Result<()> {
+/// Read what is new, at most `budget` bytes: returns the bytes read and whether some are left.
+fn read_new(t: &mut Tracked, max: usize, budget: u64, out: &mut Vec<TailLine>, stats: &mut Stats, buf: &mut [u8]) -> io::Result<(u64, bool)> {
     let size = t.file.metadata()?.len();
     t.id.extend_head(&t.file, size);
-    while t.offset < size {
-        let want = ((size - t.offset) as usize).min(buf.len());
+    let start = t.offset;
+    let stop = size.min(t.offset.saturating_add(budget));
+    while t.offset < stop {
+        let want = ((stop - t.offset) as usize).min(buf.len());
         let n = read_at(&t.file, &mut buf[..want], t.offset)?;
         if n == 0 {
             break;
@@ -568,7 +675,7 @@ fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut St
                 // over-long unterminated line: emit the head, skip to its newline
                 let head: Vec<u8> = t.partial.drain(..max).collect();
                 stats.long_lines_cut += 1;
-                out.push(TailLine { path: t.path.clone(), ino: t.id.ino, offset: t.partial_start, bytes: head, partial: true });
+                out.push(TailLine { path: t.path.clone(), file: t.serial, offset: t.partial_start, bytes: head, end: LineEnd::Cut });
                 stats.lines += 1;
                 t.partial.clear();
                 t.skipping = true;
@@ -579,7 +686,7 @@ fn read_new(t: &mut Tracked, max: usize, out: &mut Vec<TailLine>, stats: &mut St
             t.partial_start = t.offset;
         }
     }
-    Ok(())
+    Ok((t.offset - start, t.offset < size))
 }
 
 fn emit(t: &Tracked, mut bytes: Vec<u8>, mut offset: u64, max: usize, out: &mut Vec<TailLine>, stats: &mut Stats) {
@@ -599,12 +706,12 @@ fn emit(t: &Tracked, mut bytes: Vec<u8>, mut offset: u64, max: usize, out: &mut 
     } else {
         (bytes, offset)
     };
-    let (bytes, partial) = if bytes.len() > max {
+    let (bytes, end) = if bytes.len() > max {
         stats.long_lines_cut += 1;
-        (bytes[..max].to_vec(), true)
+        (bytes[..max].to_vec(), LineEnd::Cut)
     } else {
-        (bytes, false)
+        (bytes, LineEnd::Newline)
     };
     stats.lines += 1;
-    out.push(TailLine { path: t.path.clone(), ino: t.id.ino, offset, bytes, partial });
+    out.push(TailLine { path: t.path.clone(), file: t.serial, offset, bytes, end });
 }

@@ -416,3 +416,72 @@ pub fn targets(sources: &[tailgate::discover::Source], kind: tailgate::discover:
     v.dedup();
     v
 }
+
+/// The agent (no mode flag) as a real process, its NDJSON events parsed from stdout.
+pub mod agent {
+    use std::io::BufRead;
+    use std::io::BufReader;
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use serde_json::Value;
+
+    pub struct Agent {
+        pub child: Child,
+        pub rx: mpsc::Receiver<Value>,
+    }
+
+    pub fn start(cfg: &Path) -> Agent {
+        start_with(cfg, &[])
+    }
+
+    pub fn start_with(cfg: &Path, extra: &[&str]) -> Agent {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+            .args(["--config", cfg.to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&l) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Agent { child, rx }
+    }
+
+    /// A test that ends (or fails) with its agent running must not leave the process behind.
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    impl Agent {
+        /// Events until `n` have come or `secs` pass.
+        pub fn take(&self, n: usize, secs: u64) -> Vec<Value> {
+            let mut v = Vec::new();
+            let end = Instant::now() + Duration::from_secs(secs);
+            while v.len() < n {
+                let left = end.saturating_duration_since(Instant::now());
+                match self.rx.recv_timeout(left) {
+                    Ok(e) => v.push(e),
+                    Err(_) => break,
+                }
+            }
+            v
+        }
+        pub fn signal(&mut self, sig: &str) -> Option<i32> {
+            let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status();
+            self.child.wait().ok().and_then(|s| s.code())
+        }
+    }
+}
