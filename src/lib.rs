@@ -41,7 +41,7 @@
 //! | [`scan`] | `--scan` |
 //! | [`correlate`] | `--correlate`: ELB pass, local pass, matcher |
 //! | [`probe`] | `--probe`: deadlined raw exchange (`wire`), the streaming response judge (`response`), the rules |
-//! | [`tail`], [`agent`] | following logs through rotation; the agent loop |
+//! | [`tail`], [`agent`] | following logs through rotation; the agent: plan → pipeline → outbox → sink, probes and `elb_log_dir` on threads of their own |
 //! | [`report`], [`text`] | renderers: the only place that knows about terminals; the one escaping of outside text |
 //! | [`limits`] | the range of every duration and count a user sets |
 

@@ -564,6 +564,26 @@ pub fn ingest(opts: &Options) -> Ingest {
 
 #[cfg(test)]
 mod tests {
+    /// A directory synced from S3 with a link back up the tree (`again -> ..`): every file is
+    /// listed once, not once per trip round the cycle.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_cycle_lists_each_file_once() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("2026/11/25");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("a.log"), "x\n").unwrap();
+        std::fs::write(d.path().join("b.log"), "y\n").unwrap();
+        std::os::unix::fs::symlink("../..", sub.join("again")).unwrap();
+        std::os::unix::fs::symlink("b.log", d.path().join("b-link.log")).unwrap();
+        let mut errors = Vec::new();
+        let files = expand_inputs(&[d.path().to_path_buf()], &mut errors);
+        let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names.len(), 2, "{files:?}");
+        assert!(names.contains(&"a.log".to_string()));
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
     use super::*;
     use crate::correlate::BackendFilter;
 
