@@ -124,8 +124,10 @@ pub fn detect(root: &Root) -> Platform {
             processes: processes(),
         };
     }
-    let rel = std::fs::read_to_string(root.host(Path::new("/etc/os-release")))
-        .or_else(|_| std::fs::read_to_string(root.host(Path::new("/usr/lib/os-release"))))
+    let rel = root
+        .read(Path::new("/etc/os-release"), 1 << 20)
+        .or_else(|_| root.read(Path::new("/usr/lib/os-release"), 1 << 20))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     let r = os_release(&rel);
     let get = |k: &str| r.get(k).cloned().unwrap_or_default();

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob, read_config};
+use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob};
 
 /// Compiled-in settings (`apache2 -V` / `httpd -V`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +197,9 @@ struct Reader<'a> {
     out: Config,
     /// The collected directives, in order, with `<VirtualHost>` markers.
     lines: Vec<Line>,
+    budget: super::Budget,
+    /// Cycles already reported (each once).
+    cycles: HashSet<PathBuf>,
 }
 
 impl Reader<'_> {
@@ -238,17 +241,21 @@ impl Reader<'_> {
 
     fn read_file(&mut self, path: &Path, from: Option<&Origin>) {
         if self.stack.iter().any(|p| p == path) {
-            self.warn(from.cloned(), format!("include cycle: {} includes itself", path.display()));
+            if self.cycles.insert(path.to_path_buf()) {
+                self.warn(from.cloned(), format!("include cycle: {} includes itself", path.display()));
+            }
             return;
         }
         if self.stack.len() > 32 {
             self.warn(from.cloned(), format!("includes nested deeper than 32: {} not read", path.display()));
             return;
         }
-        let data = match read_config(self.root, path) {
+        let data = match self.budget.read(self.root, path, from) {
             Ok(d) => d,
             Err(e) => {
-                self.warn(from.cloned(), e);
+                if let Some(e) = e {
+                    self.warn(from.cloned(), e);
+                }
                 return;
             }
         };
@@ -452,6 +459,8 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
         defines: HashSet::new(),
         modules: settings.builtin.iter().cloned().collect(),
         stack: Vec::new(),
+        budget: Default::default(),
+        cycles: HashSet::new(),
         out: Config { keepalive: true, keepalive_timeout: 5, ..Default::default() },
         lines: Vec::new(),
     };

@@ -67,11 +67,15 @@ pub fn host_path(root: &Root, win: &str) -> PathBuf {
     };
     let rel: PathBuf = rest.split(['\\', '/']).filter(|c| !c.is_empty()).collect();
     match &root.dir {
-        Some(r) if drive == 'C' => r.join(rel),
-        Some(r) => r.join(drive.to_string()).join(rel),
+        Some(_) => root.host(&instance_path(drive, &rel)),
         None if cfg!(windows) => PathBuf::from(win),
         None => Path::new("/").join(rel),
     }
+}
+
+/// `C:\a\b` as an instance path under a root: `/a/b` (`D:\a`: `/D/a`).
+fn instance_path(drive: char, rel: &Path) -> PathBuf {
+    if drive == 'C' { Path::new("/").join(rel) } else { Path::new("/").join(drive.to_string()).join(rel) }
 }
 
 fn join_win(dir: &str, tail: &str) -> String {
@@ -80,6 +84,25 @@ fn join_win(dir: &str, tail: &str) -> String {
 
 /// Files matching a Windows glob (the pattern only in the last component, or `**` folders).
 fn matches(root: &Root, win_glob: &str) -> Vec<String> {
+    if root.dir.is_some() {
+        // Under a root: walked inside it (see Root::glob), shown as Windows paths.
+        let (drive, rest) = match win_glob.as_bytes() {
+            [d, b':', ..] => ((*d as char).to_ascii_uppercase(), &win_glob[2..]),
+            _ => ('C', win_glob),
+        };
+        let rel: PathBuf = rest.split(['\\', '/']).filter(|c| !c.is_empty()).collect();
+        let mut v: Vec<String> = root
+            .glob(&instance_path(drive, &rel).display().to_string())
+            .into_iter()
+            .filter(|p| root.host(p).is_file())
+            .map(|p| {
+                let parts: Vec<String> = p.components().skip(1).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                format!("C:\\{}", parts.join("\\"))
+            })
+            .collect();
+        v.sort();
+        return v;
+    }
     let host = host_path(root, win_glob);
     let Some(h) = host.to_str() else { return Vec::new() };
     let mut v: Vec<String> = glob::glob(h)
@@ -144,7 +167,7 @@ pub fn discover(root: &Root, config: &str, env: &HashMap<String, String>) -> Con
         note: Some("HTTP.sys error log (always on; the HTTP service's ErrorLoggingDir registry value can move it)".into()),
     });
     let path = host_path(root, config);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match super::read_regular(&path, super::MAX_CONFIG_BYTES).map(|b| String::from_utf8_lossy(&b).into_owned()) {
         Ok(t) => t,
         Err(e) => {
             out.warnings.push(Warning { origin: None, message: format!("cannot read {config}: {e}") });

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob, read_config};
+use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob};
 
 /// lighttpd's default `accesslog.format`.
 pub const DEFAULT_FORMAT: &str = r#"%h %V %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#;
@@ -117,6 +117,9 @@ struct Reader<'a> {
     stack: Vec<PathBuf>,
     st: State,
     out: Config,
+    budget: super::Budget,
+    /// Cycles already reported (each once).
+    cycles: std::collections::HashSet<PathBuf>,
 }
 
 impl Reader<'_> {
@@ -126,15 +129,19 @@ impl Reader<'_> {
 
     fn read(&mut self, path: &Path, from: Option<Origin>) {
         if self.stack.iter().any(|p| p == path) || self.stack.len() > 32 {
-            if let Some(o) = from {
+            if let Some(o) = from
+                && self.cycles.insert(path.to_path_buf())
+            {
                 self.warn(o, format!("include cycle or nesting too deep at {}", path.display()));
             }
             return;
         }
-        let data = match read_config(self.root, path) {
+        let data = match self.budget.read(self.root, path, from.as_ref()) {
             Ok(d) => d,
             Err(e) => {
-                self.out.warnings.push(Warning { origin: from, message: e });
+                if let Some(e) = e {
+                    self.out.warnings.push(Warning { origin: from, message: e });
+                }
                 return;
             }
         };
@@ -277,7 +284,7 @@ fn target(v: &str) -> Target {
 
 /// Read `conf` (instance path, e.g. /etc/lighttpd/lighttpd.conf) and list its logs.
 pub fn discover(root: &Root, conf: &Path) -> Config {
-    let mut r = Reader { root, stack: Vec::new(), st: State::default(), out: Config::default() };
+    let mut r = Reader { root, stack: Vec::new(), st: State::default(), out: Config::default(), budget: Default::default(), cycles: Default::default() };
     r.read(conf, None);
     let st = std::mem::take(&mut r.st);
     let mut sources = Vec::new();

@@ -108,16 +108,36 @@ pub struct Root {
     pub dir: Option<PathBuf>,
 }
 
+/// What a path resolves to under a root whose symlinks loop: no such file can exist there (a
+/// NUL-free name that no server writes), so opening it fails and nothing outside is touched.
+const UNRESOLVABLE: &str = ".tailgate-unresolvable-symlink-loop";
+
 impl Root {
     pub fn new(dir: Option<PathBuf>) -> Self {
         Root { dir }
     }
 
-    /// Where the instance path `p` is on this machine.
-    pub fn host(&self, p: &Path) -> PathBuf {
+    /// The instance path `p` joined under the root, unresolved (for names already resolved).
+    fn raw(&self, p: &Path) -> PathBuf {
         match &self.dir {
             Some(r) => r.join(p.strip_prefix("/").unwrap_or(p)),
             None => p.to_path_buf(),
+        }
+    }
+
+    /// Where the instance path `p` is read from on this machine — the one place that decides it.
+    /// Without `--root`, `p` itself. Under `--root DIR`, resolved the way a chroot would: `..`
+    /// stops at DIR, every symlink on the way is followed inside DIR (an absolute target is
+    /// re-rooted, as Debian's `sites-enabled/default -> /etc/nginx/sites-available/default`
+    /// needs), and a symlink loop maps to a name that cannot exist. The result holds no symlink,
+    /// so nothing outside DIR is ever opened through it.
+    pub fn host(&self, p: &Path) -> PathBuf {
+        match &self.dir {
+            None => p.to_path_buf(),
+            Some(r) => match self.resolve_in(p) {
+                Some(ip) => self.raw(&ip),
+                None => r.join(UNRESOLVABLE),
+            },
         }
     }
 
@@ -132,52 +152,134 @@ impl Root {
         }
     }
 
-    /// Resolve symlinks inside the root (an absolute link target is taken under the root too),
-    /// returning the instance path. Stops after 40 links.
+    /// Resolve symlinks and `..` inside the root (see [`Root::host`]), returning the instance
+    /// path; a symlink loop leaves `p` as it is.
     pub fn resolve(&self, p: &Path) -> PathBuf {
+        self.resolve_in(p).unwrap_or_else(|| p.to_path_buf())
+    }
+
+    /// `None`: more than 40 symlinks on the way (a loop).
+    fn resolve_in(&self, p: &Path) -> Option<PathBuf> {
+        use std::path::Component;
         let mut out = PathBuf::from("/");
-        let mut todo: Vec<std::ffi::OsString> = p.components().filter_map(|c| match c {
-            std::path::Component::Normal(s) => Some(s.to_os_string()),
-            _ => None,
-        }).rev().collect();
+        let mut todo: Vec<std::ffi::OsString> = p
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_os_string()),
+                Component::ParentDir => Some("..".into()),
+                _ => None,
+            })
+            .rev()
+            .collect();
         let mut hops = 0;
         while let Some(c) = todo.pop() {
             if c == ".." {
-                out.pop();
+                out.pop(); // (never above "/")
                 continue;
             }
             let next = out.join(&c);
-            match std::fs::read_link(self.host(&next)) {
-                Ok(target) if hops < 40 => {
+            match std::fs::read_link(self.raw(&next)) {
+                Ok(target) => {
                     hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
                     if target.is_absolute() {
                         out = PathBuf::from("/");
                     }
                     for t in target.components().rev() {
                         match t {
-                            std::path::Component::Normal(s) => todo.push(s.to_os_string()),
-                            std::path::Component::ParentDir => todo.push("..".into()),
+                            Component::Normal(s) => todo.push(s.to_os_string()),
+                            Component::ParentDir => todo.push("..".into()),
                             _ => {}
                         }
                     }
                 }
-                _ => out = next,
+                Err(_) => out = next,
             }
         }
-        out
+        Some(out)
     }
 
-    /// Instance paths matching a glob pattern (instance path), sorted; unreadable entries skipped.
+    /// Instance paths matching a glob pattern (an instance path), sorted. Walked a component at a
+    /// time, every directory listed through [`Root::host`] (so a symlinked directory under the
+    /// root is followed inside it, never out of it); like glob(3), which nginx, Apache and
+    /// lighttpd use, `*` does not match a leading dot (`.default.conf` is disabled).
     pub fn glob(&self, pattern: &str) -> Vec<PathBuf> {
-        let host_pat = self.host(Path::new(pattern));
-        let Some(hp) = host_pat.to_str() else { return Vec::new() };
-        let mut v: Vec<PathBuf> = match glob::glob(hp) {
-            Ok(paths) => paths.filter_map(Result::ok).map(|p| self.instance(&p)).collect(),
-            Err(_) => Vec::new(),
-        };
+        use std::path::Component;
+        let opts = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
+        let mut cur: Vec<PathBuf> = vec![PathBuf::from("/")];
+        for c in Path::new(pattern).components() {
+            match c {
+                Component::Normal(name) => {
+                    let n = name.to_string_lossy();
+                    if has_glob(&n) {
+                        let Ok(pat) = glob::Pattern::new(&n) else { return Vec::new() };
+                        let mut next = Vec::new();
+                        for d in &cur {
+                            let Ok(rd) = std::fs::read_dir(self.host(d)) else { continue };
+                            let mut names: Vec<std::ffi::OsString> = rd.filter_map(Result::ok).map(|e| e.file_name()).collect();
+                            names.sort();
+                            next.extend(names.into_iter().filter(|e| pat.matches_with(&e.to_string_lossy(), opts)).map(|e| d.join(e)));
+                        }
+                        cur = next;
+                    } else {
+                        cur = cur.into_iter().map(|d| d.join(name)).collect();
+                    }
+                }
+                Component::ParentDir => {
+                    for d in cur.iter_mut() {
+                        d.pop();
+                    }
+                }
+                _ => {}
+            }
+            if cur.is_empty() {
+                break;
+            }
+        }
+        let mut v: Vec<PathBuf> = cur.into_iter().filter(|p| std::fs::symlink_metadata(self.host(p)).is_ok()).collect();
         v.sort();
+        v.dedup();
         v
     }
+
+    /// Read a file (instance path) the servers would read: confined to the root, a regular file
+    /// only (a FIFO, device or socket is never opened — a FIFO would block, `/dev/zero` never
+    /// ends), and at most `max` bytes actually read (not what the file says its size is).
+    pub fn read(&self, p: &Path, max: u64) -> Result<Vec<u8>, String> {
+        read_regular(&self.host(p), max).map_err(|e| format!("{}: {e}", p.display()))
+    }
+}
+
+/// Read a regular file, at most `max` bytes (see [`Root::read`]).
+pub fn read_regular(host: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(host).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.is_dir() {
+        return Err("is a directory".into());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file (a FIFO, device or socket): not read".into());
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // (swapped for a FIFO since the check: the open must not wait for a writer)
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = o.open(host).map_err(|e| format!("cannot read: {e}"))?;
+    if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        return Err("not a regular file: not read".into());
+    }
+    let mut data = Vec::new();
+    f.take(max + 1).read_to_end(&mut data).map_err(|e| format!("cannot read: {e}"))?;
+    if data.len() as u64 > max {
+        return Err(format!("over the {max} byte limit for a config file: skipped"));
+    }
+    Ok(data)
 }
 
 /// Whether a path has glob metacharacters.
@@ -204,15 +306,47 @@ pub fn fill_files(sources: &mut [Source], root: &Root) {
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 pub fn read_config(root: &Root, p: &Path) -> Result<Vec<u8>, String> {
-    let host = root.host(p);
-    let meta = std::fs::metadata(&host).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    if meta.is_dir() {
-        return Err(format!("{} is a directory", p.display()));
+    root.read(p, MAX_CONFIG_BYTES)
+}
+
+/// How many config files one server's configuration may read (counting every inclusion).
+pub const MAX_CONFIG_READS: usize = 2000;
+/// How many bytes of configuration, all inclusions together.
+pub const MAX_CONFIG_TOTAL: u64 = 64 << 20;
+
+/// What reading one server's configuration may cost, whatever its includes do: N files that
+/// each `include conf.d/*.conf` would otherwise read N! files (the stack check stops only a file
+/// including itself). nginx and Apache refuse such a configuration; discovery stops reading,
+/// says so once with the file and line, and reports what it read.
+#[derive(Default)]
+pub struct Budget {
+    reads: usize,
+    bytes: u64,
+    spent: bool,
+}
+
+impl Budget {
+    /// [`read_config`] within the budget. `Err(None)`: the budget was spent earlier (already
+    /// said).
+    pub fn read(&mut self, root: &Root, p: &Path, from: Option<&Origin>) -> Result<Vec<u8>, Option<String>> {
+        if self.spent {
+            return Err(None);
+        }
+        if self.reads >= MAX_CONFIG_READS || self.bytes > MAX_CONFIG_TOTAL {
+            self.spent = true;
+            let at = from.map(|o| format!(" (included from {o})")).unwrap_or_default();
+            return Err(Some(format!(
+                "the configuration's includes read {} files ({} bytes) — they repeat or multiply (an include cycle through a pattern?): stopped before {}{at}; the servers refuse such a configuration",
+                self.reads,
+                self.bytes,
+                p.display()
+            )));
+        }
+        let d = read_config(root, p).map_err(Some)?;
+        self.reads += 1;
+        self.bytes += d.len() as u64;
+        Ok(d)
     }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(format!("{} is {} bytes, over the {} byte limit for a config file: skipped", p.display(), meta.len(), MAX_CONFIG_BYTES));
-    }
-    std::fs::read(&host).map_err(|e| format!("cannot read {}: {e}", p.display()))
 }
 
 #[cfg(all(test, unix))] // symlinks in a temp dir
@@ -419,7 +553,8 @@ pub fn discover(opts: &Options) -> Discovery {
         let envvars = ap
             .envvars
             .as_deref()
-            .and_then(|e| std::fs::read_to_string(root.host(Path::new(e))).ok())
+            .and_then(|e| root.read(Path::new(e), 1 << 20).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map(|t| apache::envvars(&t))
             .unwrap_or_default();
         for settings in runs.iter().filter(|s| exists(root, &s.config_file.display().to_string())) {

@@ -16,7 +16,7 @@ pub mod lex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob, read_config};
+use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob};
 use lex::Token;
 
 /// One directive with its arguments, origin and block.
@@ -118,7 +118,16 @@ struct Loader<'a> {
     conf_dir: PathBuf,
     stack: Vec<PathBuf>,
     out: Config,
+    budget: super::Budget,
+    /// Blocks open right now, across included files.
+    nesting: usize,
+    /// Cycles already reported (each once).
+    cycles: std::collections::HashSet<PathBuf>,
 }
+
+/// How deeply blocks may nest (across includes). nginx itself has no limit but its stack; a
+/// config nested deeper is hostile, and recursing into it would overflow ours.
+const MAX_BLOCK_DEPTH: usize = 100;
 
 impl Loader<'_> {
     fn warn(&mut self, origin: Option<Origin>, message: String) {
@@ -127,17 +136,21 @@ impl Loader<'_> {
 
     fn load(&mut self, path: &Path, from: Option<&Origin>) -> Vec<Directive> {
         if self.stack.iter().any(|p| p == path) {
-            self.warn(from.cloned(), format!("include cycle: {} includes itself (through {})", path.display(), self.stack.len()));
+            if self.cycles.insert(path.to_path_buf()) {
+                self.warn(from.cloned(), format!("include cycle: {} includes itself (through {})", path.display(), self.stack.len()));
+            }
             return Vec::new();
         }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.warn(from.cloned(), format!("includes nested deeper than {MAX_INCLUDE_DEPTH}: {} not read", path.display()));
             return Vec::new();
         }
-        let data = match read_config(self.root, path) {
+        let data = match self.budget.read(self.root, path, from) {
             Ok(d) => d,
             Err(e) => {
-                self.warn(from.cloned(), e);
+                if let Some(e) = e {
+                    self.warn(from.cloned(), e);
+                }
                 return Vec::new();
             }
         };
@@ -210,7 +223,24 @@ impl Loader<'_> {
                 }
                 Some("{") => {
                     *pos += 1;
+                    if self.nesting >= MAX_BLOCK_DEPTH {
+                        // Skip the block without recursing into it.
+                        self.warn(Some(origin.clone()), format!("blocks nested deeper than {MAX_BLOCK_DEPTH}: \"{name}\" and what it holds are not read"));
+                        let mut open = 1usize;
+                        while *pos < toks.len() && open > 0 {
+                            let t = &toks[*pos];
+                            if !t.quoted && t.text == "{" {
+                                open += 1;
+                            } else if !t.quoted && t.text == "}" {
+                                open -= 1;
+                            }
+                            *pos += 1;
+                        }
+                        continue;
+                    }
+                    self.nesting += 1;
                     let inner = self.block(toks, pos, file, depth + 1);
+                    self.nesting -= 1;
                     out.push(Directive { name, args, origin, block: Some(inner) });
                 }
                 _ => {
@@ -249,7 +279,7 @@ impl Loader<'_> {
 /// Read `conf` (an instance path) and everything it includes.
 pub fn load(root: &Root, conf: &Path) -> Config {
     let conf_dir = conf.parent().map(Path::to_path_buf).unwrap_or_else(|| "/".into());
-    let mut l = Loader { root, conf_dir, stack: Vec::new(), out: Config::default() };
+    let mut l = Loader { root, conf_dir, stack: Vec::new(), out: Config::default(), budget: Default::default(), nesting: 0, cycles: Default::default() };
     let d = l.load(conf, None);
     l.out.directives = d;
     l.out
