@@ -215,3 +215,16 @@ fn deep_nesting_is_bounded_without_recursion() {
     assert!(out.contains("nested deeper than"), "a clear warning:\n{}", &out[..out.len().min(2000)]);
     assert!(out.contains("/var/log/nginx/before.log") && out.contains("/var/log/nginx/after.log"), "the rest of the report");
 }
+
+/// No readable os-release (a chroot, a container image, a copied tree): every profile's places
+/// are tried, and the report says so. Only Debian's were tried before, and an RHEL-style httpd
+/// tree gave nothing.
+#[test]
+fn an_unidentified_os_tries_every_profile() {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/apache/constructed-rhel");
+    assert!(!tree.join("etc/os-release").exists());
+    let (out, err, code, _) = run(&["--discover", "--root", tree.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("/etc/httpd/conf/httpd.conf") && out.contains("/var/log/app-httpd/app_access.log"), "the RHEL layout is found:\n{out}");
+    assert!(out.contains("the OS is not identified") && out.contains("apache in rhel's places"), "and said so:\n{out}");
+}

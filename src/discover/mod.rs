@@ -444,26 +444,55 @@ pub fn discover(opts: &Options) -> Discovery {
     let live = root.dir.is_none();
     let platform = crate::platform::detect(root);
     let mut warnings = Vec::new();
-    let profile = match crate::profile::load(platform.family, &opts.profile_dir) {
+    let load_profile = |family: crate::platform::Family, warnings: &mut Vec<Warning>| match crate::profile::load(family, &opts.profile_dir) {
         Ok(p) => p,
         Err(e) => {
             warnings.push(Warning { origin: None, message: format!("{e}: using the embedded profile") });
-            crate::profile::load(platform.family, Path::new("/nonexistent")).unwrap_or_default()
+            crate::profile::load(family, Path::new("/nonexistent")).unwrap_or_default()
         }
     };
+    let profile = load_profile(platform.family, &mut warnings);
+    // An OS that cannot be identified (no readable os-release: a chroot, a container image, a
+    // copied tree): each server is looked for in every Linux profile's places, the first profile
+    // whose configuration exists winning.
+    let unknown = platform.family == crate::platform::Family::Unknown;
+    let candidates: Vec<crate::profile::Profile> = if unknown {
+        use crate::platform::Family as F;
+        [F::Debian, F::Rhel, F::Suse, F::Alpine].into_iter().map(|f| load_profile(f, &mut warnings)).collect()
+    } else {
+        vec![profile.clone()]
+    };
+    let pick = |found: &dyn Fn(&crate::profile::Profile) -> bool| candidates.iter().find(|p| found(p)).unwrap_or(&candidates[0]).clone();
+    let nginx_profile = pick(&|p| p.nginx.as_ref().is_some_and(|n| n.configs.iter().any(|c| exists(root, c))));
+    let apache_profile = pick(&|p| p.apache.as_ref().is_some_and(|a| exists(root, &a.config)));
+    let lighttpd_profile = pick(&|p| p.lighttpd.as_ref().is_some_and(|l| l.configs.iter().any(|c| exists(root, c))));
+    if unknown {
+        let used: Vec<String> = [("nginx", &nginx_profile, nginx_profile.nginx.as_ref().is_some_and(|n| n.configs.iter().any(|c| exists(root, c)))), ("apache", &apache_profile, apache_profile.apache.as_ref().is_some_and(|a| exists(root, &a.config))), ("lighttpd", &lighttpd_profile, lighttpd_profile.lighttpd.as_ref().is_some_and(|l| l.configs.iter().any(|c| exists(root, c))))]
+            .iter()
+            .filter(|(_, _, found)| *found)
+            .map(|(s, p, _)| format!("{s} in {}'s places", p.family))
+            .collect();
+        warnings.push(Warning {
+            origin: None,
+            message: format!(
+                "the OS is not identified (no readable /etc/os-release): tried the places of every profile (debian, rhel, suse, alpine){}",
+                if used.is_empty() { String::new() } else { format!("; found {}", used.join(", ")) }
+            ),
+        });
+    }
     let mut sources = Vec::new();
     let mut keepalive = Vec::new();
     let mut configs = Vec::new();
     let mut compiled_in = Vec::new();
     let procs = |server: &'static str| platform.processes.iter().filter(move |p| p.server == server);
 
-    if let Some(np) = &profile.nginx {
+    if let Some(np) = &nginx_profile.nginx {
         let mut settings = nginx::Settings {
             prefix: np.prefix.clone().into(),
             conf_path: np.configs.first().cloned().unwrap_or_default().into(),
             http_log_path: np.http_log_path.clone().into(),
             error_log_path: np.error_log_path.clone(),
-            from: format!("profile {}", profile.family),
+            from: format!("profile {}", nginx_profile.family),
         };
         // (config, settings) pairs: each running master with its own -p/-c, then the defaults.
         let mut confs: Vec<(String, nginx::Settings)> = Vec::new();
@@ -511,13 +540,13 @@ pub fn discover(opts: &Options) -> Discovery {
         }
     }
 
-    if let Some(ap) = &profile.apache {
+    if let Some(ap) = &apache_profile.apache {
         let mut settings = apache::Settings {
             server_root: ap.server_root.clone().into(),
             config_file: ap.config.clone().into(),
             default_errorlog: ap.default_errorlog.clone(),
             builtin: ["core", "so", "http", "log_config", "logio", "version", "unixd", "watchdog"].map(String::from).to_vec(),
-            from: format!("profile {}", profile.family),
+            from: format!("profile {}", apache_profile.family),
         };
         if live {
             let mut bins: Vec<PathBuf> = procs("apache").filter_map(|p| p.exe.clone()).collect();
@@ -574,7 +603,7 @@ pub fn discover(opts: &Options) -> Discovery {
         }
     }
 
-    if let Some(lp) = &profile.lighttpd {
+    if let Some(lp) = &lighttpd_profile.lighttpd {
         let mut confs: Vec<String> = procs("lighttpd").filter_map(|p| p.arg("-f")).collect();
         for c in &lp.configs {
             push_unique(&mut confs, c.clone());
@@ -612,5 +641,6 @@ pub fn discover(opts: &Options) -> Discovery {
     let mut seen = std::collections::HashSet::new();
     sources.retain(|s| seen.insert((s.server, s.kind, s.target.clone())));
     fill_files(&mut sources, root);
-    Discovery { platform, profile: profile.family.clone(), sources, keepalive, warnings, configs, compiled_in }
+    let profile = if unknown { "unknown (every profile's places tried)".to_string() } else { profile.family.clone() };
+    Discovery { platform, profile, sources, keepalive, warnings, configs, compiled_in }
 }
