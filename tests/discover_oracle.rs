@@ -157,3 +157,37 @@ fn apache_opens_exactly_the_discovered_files() {
     let opened = created(t, &["var/log"]);
     assert_eq!(want, opened);
 }
+
+/// `keepalive_timeout` set in a server block (nginx applies it per location, inheriting from
+/// http): real nginx closes that server's idle connections at 2 s, measured by the probe, and
+/// discovery of the same config says 2 s, naming that directive — not the http level's 65 s.
+#[test]
+fn nginx_keepalive_at_server_level_is_the_one_nginx_uses() {
+    let port2 = support::free_port();
+    let extra = format!("keepalive_timeout 65s;\n    server {{ listen 127.0.0.1:{port2}; keepalive_timeout 2s; location / {{ return 200 \"ok\"; }} }}");
+    let d = support::server_dir();
+    let backend = support::Backend::start();
+    let _ng = support::nginx_with(d.path(), backend.port, None, &extra);
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .args(["--probe", &format!("http://127.0.0.1:{port2}/"), "--format", "json", "--idle", "5", "--lb-idle-timeout", "60"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let closed = v["keepalive"]["closed_after_secs"].as_f64().expect("nginx closed the idle connection");
+    assert!((1.5..3.0).contains(&closed), "real nginx closed after {closed} s");
+    // The same config under a root, as /etc/nginx/nginx.conf.
+    let root = tempfile::tempdir().unwrap();
+    let conf = std::fs::read_to_string(d.path().join("nginx.conf")).unwrap();
+    std::fs::create_dir_all(root.path().join("etc/nginx")).unwrap();
+    std::fs::write(root.path().join("etc/nginx/nginx.conf"), &conf).unwrap();
+    let disc = tailgate::discover::discover(&tailgate::discover::Options {
+        root: Root::new(Some(root.path().to_path_buf())),
+        lb_idle_timeout: 60,
+        profile_dir: PathBuf::from("/nonexistent"),
+    });
+    let k = disc.keepalive.iter().find(|k| k.server == tailgate::discover::ServerKind::Nginx).expect("nginx keep-alive");
+    assert_eq!(k.timeout_secs, Some(2), "{k:?}");
+    let line = conf.lines().position(|l| l.contains("keepalive_timeout 2s")).unwrap() + 1;
+    assert_eq!(k.origin.as_ref().map(|o| o.line), Some(line), "{k:?}");
+    assert!(!k.ok);
+}

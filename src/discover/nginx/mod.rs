@@ -497,14 +497,35 @@ pub fn logs(cfg: &Config, settings: &Settings) -> (Vec<Source>, Vec<Warning>) {
 /// The `keepalive_timeout` in effect at the http level (seconds) and where it is set; nginx's
 /// default is 75 s.
 pub fn keepalive_timeout(cfg: &Config) -> (u64, Option<Origin>) {
-    for http in cfg.directives.iter().filter(|d| d.name == "http") {
-        if let Some(b) = &http.block
-            && let Some(d) = b.iter().rev().find(|d| d.name == "keepalive_timeout")
-                && let Some(secs) = d.args.first().and_then(|a| parse_time(a)) {
-                    return (secs, Some(d.origin.clone()));
-                }
+    // `keepalive_timeout` applies per location: http → server → location, each level inheriting
+    // the one above unless it sets its own. The load balancer's connections can land on any
+    // server and location, so the shortest timeout any request gets is the one that can close
+    // under it. (A level set to 0 turns keep-alive off there: no idle race, not counted unless
+    // every level is off.) 75 s when nothing sets it.
+    fn own(block: &[Directive]) -> Option<(u64, Option<Origin>)> {
+        block.iter().rev().find(|d| d.name == "keepalive_timeout").and_then(|d| d.args.first().and_then(|a| parse_time(a)).map(|s| (s, Some(d.origin.clone()))))
     }
-    (75, None)
+    fn walk(block: &[Directive], inherited: &(u64, Option<Origin>), counts: bool, out: &mut Vec<(u64, Option<Origin>)>) {
+        let here = own(block).unwrap_or_else(|| inherited.clone());
+        if counts {
+            out.push(here.clone());
+        }
+        for d in block.iter().filter(|d| d.name == "server" || d.name == "location") {
+            if let Some(b) = &d.block {
+                walk(b, &here, true, out);
+            }
+        }
+    }
+    let mut effective = Vec::new();
+    for http in cfg.directives.iter().filter(|d| d.name == "http") {
+        if let Some(b) = &http.block {
+            // (the http level itself serves requests only when it has no server block)
+            let has_server = b.iter().any(|d| d.name == "server");
+            walk(b, &(75, None), !has_server, &mut effective);
+        }
+    }
+    let shortest_on = effective.iter().filter(|(t, _)| *t > 0).min_by_key(|(t, _)| *t).cloned();
+    shortest_on.or_else(|| effective.into_iter().next()).unwrap_or((75, None))
 }
 
 /// nginx time values: `75`, `75s`, `1m`, `2h` (seconds).
