@@ -228,3 +228,19 @@ fn an_unidentified_os_tries_every_profile() {
     assert!(out.contains("/etc/httpd/conf/httpd.conf") && out.contains("/var/log/app-httpd/app_access.log"), "the RHEL layout is found:\n{out}");
     assert!(out.contains("the OS is not identified") && out.contains("apache in rhel's places"), "and said so:\n{out}");
 }
+
+/// A self-looping `nginx.conf` symlink (and a dangling one for Apache) gives a warning, not
+/// silence, and nothing hangs.
+#[test]
+fn a_config_symlink_that_leads_nowhere_is_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(&root.join("etc/os-release"), "ID=debian\n");
+    symlink("nginx.conf", &root.join("etc/nginx/nginx.conf"));
+    symlink("/etc/apache2/missing.conf", &root.join("etc/apache2/apache2.conf"));
+    let (out, err, code, took) = run(&["--discover", "--root", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(took < Duration::from_secs(2));
+    assert!(out.contains("/etc/nginx/nginx.conf is a symlink that leads nowhere"), "{out}");
+    assert!(out.contains("/etc/apache2/apache2.conf is a symlink that leads nowhere"), "{out}");
+}

@@ -432,6 +432,21 @@ fn exists(root: &Root, p: &str) -> bool {
     root.host(Path::new(p)).exists()
 }
 
+/// A config path that is a symlink leading nowhere (a loop, or a missing target): worth a
+/// warning, where a plainly absent file is not.
+fn broken_link(root: &Root, p: &str) -> Option<Warning> {
+    let path = Path::new(p);
+    let link = match &root.dir {
+        Some(_) => root.host(path.parent().unwrap_or(Path::new("/"))).join(path.file_name()?),
+        None => path.to_path_buf(),
+    };
+    let is_link = std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
+    (is_link && !exists(root, p)).then(|| Warning {
+        origin: None,
+        message: format!("{p} is a symlink that leads nowhere (a loop, or a missing target): not read"),
+    })
+}
+
 fn push_unique(v: &mut Vec<String>, s: String) {
     if !v.contains(&s) {
         v.push(s);
@@ -527,6 +542,7 @@ pub fn discover(opts: &Options) -> Discovery {
                 confs.push((c, settings.clone()));
             }
         }
+        warnings.extend(confs.iter().filter_map(|(c, _)| broken_link(root, c)));
         for (c, settings) in confs.iter().filter(|(c, _)| exists(root, c)) {
             let cfg = nginx::load(root, Path::new(c));
             let (s, w) = nginx::logs(&cfg, settings);
@@ -586,6 +602,7 @@ pub fn discover(opts: &Options) -> Discovery {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map(|t| apache::envvars(&t))
             .unwrap_or_default();
+        warnings.extend(runs.iter().filter_map(|s| broken_link(root, &s.config_file.display().to_string())));
         for settings in runs.iter().filter(|s| exists(root, &s.config_file.display().to_string())) {
             let cfg = apache::discover(root, settings, envvars.clone());
             sources.extend(cfg.sources);
@@ -608,6 +625,7 @@ pub fn discover(opts: &Options) -> Discovery {
         for c in &lp.configs {
             push_unique(&mut confs, c.clone());
         }
+        warnings.extend(confs.iter().filter_map(|c| broken_link(root, c)));
         for c in confs.iter().filter(|c| exists(root, c)) {
             let cfg = lighttpd::discover(root, Path::new(c));
             sources.extend(cfg.sources);
