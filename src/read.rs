@@ -13,6 +13,15 @@ use std::path::{Path, PathBuf};
 pub const MAX_LINE: usize = 4 << 20;
 const CHUNK: usize = 1 << 20;
 
+/// The UTF-8 byte-order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `b` without a UTF-8 byte-order mark at its start (Windows tools write one before W3C logs;
+/// an editor re-saving an ALB log may add one). It is not part of the first line.
+pub fn strip_bom(b: &[u8]) -> &[u8] {
+    b.strip_prefix(BOM).unwrap_or(b)
+}
+
 /// What the reader hands to its callback.
 pub enum Line<'a> {
     Text(&'a [u8]),
@@ -31,6 +40,7 @@ pub fn for_each_line<R: Read>(
     let mut start = 0usize; // start of the unconsumed part
     let mut end = 0usize; // end of valid data
     let mut skipping: Option<u64> = None; // inside an over-long line: bytes seen so far
+    let mut first = true; // (a byte-order mark before the first line is not part of it)
     loop {
         if end == buf.len() {
             if start > 0 {
@@ -62,9 +72,12 @@ pub fn for_each_line<R: Read>(
                 f(Line::TooLong(skipped + (nl - start) as u64));
             } else if nl - start > MAX_LINE {
                 f(Line::TooLong((nl - start) as u64));
+            } else if first {
+                f(Line::Text(strip_bom(&buf[start..nl])));
             } else {
                 f(Line::Text(&buf[start..nl]));
             }
+            first = false;
             start = nl + 1;
             pos = start;
         }
@@ -74,6 +87,8 @@ pub fn for_each_line<R: Read>(
     } else if end > start {
         if end - start > MAX_LINE {
             f(Line::TooLong((end - start) as u64));
+        } else if first {
+            f(Line::Text(strip_bom(&buf[start..end])));
         } else {
             f(Line::Text(&buf[start..end]));
         }
@@ -152,6 +167,8 @@ fn lines_of_mapping(m: &crate::mapped::Mapped, start: u64, f: &mut impl FnMut(Li
         if end > pos || next_nl.is_some() {
             if end - pos > MAX_LINE {
                 f(Line::TooLong((end - pos) as u64));
+            } else if pos == 0 && start == 0 {
+                f(Line::Text(strip_bom(&data[pos..end])));
             } else {
                 f(Line::Text(&data[pos..end]));
             }

@@ -45,6 +45,7 @@ fn candidates() -> Vec<Format> {
         Format::HttpErr,
         Format::NginxError,
         Format::ApacheError,
+        Format::Nginx(Arc::new(nginx::main_format())),
         Format::Nginx(Arc::new(nginx::combined())),
         Format::Apache(Arc::new(apache::preset("vhost_combined").unwrap())),
         Format::Apache(Arc::new(apache::preset("common").unwrap())),
@@ -53,10 +54,12 @@ fn candidates() -> Vec<Format> {
 
 /// The order of preference on ties.
 pub const CANDIDATES: &[&str] =
-    &["alb", "elb", "w3c", "httperr", "nginx-error", "apache-error", "nginx:combined", "apache:vhost_combined", "apache:common"];
+    &["alb", "elb", "w3c", "httperr", "nginx-error", "apache-error", "nginx:main", "nginx:combined", "apache:vhost_combined", "apache:common"];
 
 /// Guess the format of `sample` (the first bytes of a file). `None` when nothing fits at all.
 pub fn detect(sample: &[u8]) -> Option<Format> {
+    // (a byte-order mark is not part of the first line: Windows tools write one)
+    let sample = crate::read::strip_bom(sample);
     let lines: Vec<&[u8]> = sample
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -108,6 +111,9 @@ mod tests {
         // (a 3-digit byte count where HTTPERR's status is).
         let comb502 = b"127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] \"GET /x HTTP/1.1\" 502 157 \"-\" \"curl/7.88.1\"\n";
         assert_eq!(detect(comb502).unwrap().name(), "nginx:combined");
+        let main = b"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 502 5 \"-\" \"curl\" \"203.0.113.7, 10.0.0.2\"\n";
+        assert_eq!(detect(main).unwrap().name(), "nginx:main", "nginx.org's default format, not 'unknown'");
+        assert_eq!(detect(&[&b"\xEF\xBB\xBF"[..], comb].concat()).unwrap().name(), "nginx:combined", "a BOM first");
         let common = b"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5\n";
         assert_eq!(detect(common).unwrap().name(), "apache:common");
         assert!(detect(b"\x00\x01\x02 binary\n").is_none());

@@ -360,13 +360,14 @@ impl Format {
             "nginx-error" => Format::NginxError,
             "apache-error" => Format::ApacheError,
             "nginx" | "nginx-combined" => Format::Nginx(Arc::new(nginx::combined())),
+            "nginx-main" => Format::Nginx(Arc::new(nginx::main_format())),
             "apache-common" | "common" => Format::Apache(Arc::new(apache::preset("common").unwrap())),
             "apache-combined" | "combined" => Format::Apache(Arc::new(apache::preset("combined").unwrap())),
             "apache-vhost_combined" | "vhost_combined" => Format::Apache(Arc::new(apache::preset("vhost_combined").unwrap())),
             other => {
                 return Err(format!(
                     "unknown log format '{other}': use one of elb, alb, w3c, httperr, nginx-error, apache-error, \
-                     nginx-combined, apache-common, apache-combined, apache-vhost_combined, \
+                     nginx-combined, nginx-main, apache-common, apache-combined, apache-vhost_combined, \
                      'apache:<LogFormat string>' or 'nginx:<log_format string>'"
                 ));
             }

@@ -10,6 +10,10 @@ use super::template::{Field, Piece, Template, TimeKind};
 pub const COMBINED: &str =
     r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
+/// `main`, the format nginx.org's own nginx.conf and the official Docker image define and use:
+/// `combined` plus the X-Forwarded-For header.
+pub const MAIN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
+
 /// `log_format … escape=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Escape {
@@ -21,6 +25,11 @@ pub enum Escape {
 /// nginx's predefined `combined`.
 pub fn combined() -> Template {
     compile("combined", COMBINED, Escape::Default).expect("built-in format compiles")
+}
+
+/// nginx.org's `main` (see [`MAIN`]).
+pub fn main_format() -> Template {
+    compile("main", MAIN, Escape::Default).expect("built-in format compiles")
 }
 
 fn variable(name: &str) -> Field {
