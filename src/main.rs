@@ -206,11 +206,13 @@ fn run_correlate(cli: Cli) -> ExitCode {
         tracing::warn!("{e}");
     }
     let st = Style { color: color() };
-    write_out(cli.format, |out| match cli.format {
+    let w = write_out(cli.format, |out| match cli.format {
         OutputFormat::Text => report::write_correlation_text(out, &r, st),
         OutputFormat::Json => report::write_correlation_json(out, &r, opts.threads),
         OutputFormat::Ndjson => report::write_correlation_ndjson(out, &r, opts.threads),
-    })
+    });
+    // An input that could not be read is not "0 LB 5xx": the report above says what was read.
+    if w == ExitCode::SUCCESS && r.summary.inputs_failed > 0 { ExitCode::from(2) } else { w }
 }
 
 fn run_probe(cli: Cli) -> ExitCode {

@@ -13,6 +13,11 @@ const NO_BE_503: &str = r#"2026-11-25T08:00:03.000001Z lb 203.0.113.9:4002 - -1 
 const OTHER: &str = r#"2026-11-25T08:00:04.000001Z lb 203.0.113.9:4003 10.0.9.9:80 0.000020 0.001000 0.000010 500 500 0 10 "GET http://x.example.com:80/d HTTP/1.1" "curl/8" - -"#;
 
 fn correlate(args: &[&str], stdin: Option<&str>) -> Value {
+    correlate_exit(args, stdin, 0)
+}
+
+/// [`correlate`], expecting exit status `code`.
+fn correlate_exit(args: &[&str], stdin: Option<&str>, code: i32) -> Value {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tailgate"))
         .args(["--correlate", "--format", "json", "--backend", "10.0.1.5"])
         .args(args)
@@ -25,7 +30,7 @@ fn correlate(args: &[&str], stdin: Option<&str>) -> Value {
         c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
     }
     let out = c.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(code), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -47,7 +52,8 @@ fn corrupt_input_is_reported_and_the_rest_is_correlated() {
 
     let access = d.path().join("access.log");
     std::fs::write(&access, "203.0.113.8 - - [25/Nov/2026:08:00:02 +0000] \"GET /b HTTP/1.1\" 500 10 \"-\" \"curl/8\"\n").unwrap();
-    let rep = correlate(&["--log", access.to_str().unwrap(), d.path().join("AWSLogs").to_str().unwrap()], None);
+    // (exit 2: two inputs could not be read to their end; the report covers the rest)
+    let rep = correlate_exit(&["--log", access.to_str().unwrap(), d.path().join("AWSLogs").to_str().unwrap()], None, 2);
     let s = &rep["summary"];
     assert_eq!(s["bad_lines"], 2, "{s:#}");
     let bad: Vec<u64> = s["bad_examples"].as_array().unwrap().iter().map(|b| b["line"].as_u64().unwrap()).collect();
@@ -114,4 +120,44 @@ fn all_backends_ranks_instances_by_5xx_rate() {
     assert_eq!(rep["findings"].as_array().unwrap().len(), 6, "every backend's 5xx is in scope");
     // 502s of 10.0.0.2 alternate with 200s: no burst of successive 502s
     assert!(rep["summary"]["bursts"].as_array().unwrap().is_empty());
+}
+
+/// An ELB input that cannot be read is an error naming it, exit 2 — not "0 LB 5xx" and exit 0:
+/// a missing file, a directory with no files (a wrong S3 sync target), a truncated `.gz` (whose
+/// lines before the damage still count).
+#[test]
+fn unreadable_elb_input_is_an_error() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo");
+    let d = tempfile::tempdir().unwrap();
+    let run = |input: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+            .args(["--correlate", input, "--log", &format!("{demo}/nginx_access.log"), "--backend", "10.0.1.11:80", "--format", "json"])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code(), v, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let missing = d.path().join("nope.log");
+    let (code, v, err) = run(missing.to_str().unwrap());
+    assert_eq!(code, Some(2));
+    assert!(err.contains("nope.log") && v["summary"]["errors"][0].as_str().unwrap().contains("nope.log"), "{err} {v}");
+    let empty = d.path().join("synced");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, v, _) = run(empty.to_str().unwrap());
+    assert_eq!(code, Some(2));
+    assert!(v["summary"]["errors"][0].as_str().unwrap().contains("no files"), "{v}");
+    // A gzip cut in the middle: what was read before counts, and the run says it stopped.
+    let text = std::fs::read(format!("{demo}/elb.log")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&text).unwrap();
+    let gz = gz.finish().unwrap();
+    let cut = d.path().join("cut.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let (code, v, _) = run(cut.to_str().unwrap());
+    assert_eq!(code, Some(2));
+    let lines = v["summary"]["elb_lines"].as_u64().unwrap();
+    assert!(lines > 100 && lines < 4000, "the lines before the damage count: {lines}");
+    // A good input still exits 0.
+    let (code, _, _) = run(&format!("{demo}/elb.log"));
+    assert_eq!(code, Some(0));
 }

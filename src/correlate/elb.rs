@@ -130,7 +130,11 @@ pub fn expand_inputs(inputs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBu
         if i.as_os_str() == "-" {
             out.push(i.clone());
         } else if i.is_dir() {
+            let before = out.len();
             walk(i, &mut out, errors, &mut seen);
+            if out.len() == before {
+                errors.push(format!("{}: no files in this directory (is the S3 sync target right?)", i.display()));
+            }
         } else {
             out.push(i.clone());
         }
@@ -558,6 +562,7 @@ pub fn ingest(opts: &Options) -> Ingest {
         v.sort_by(|a, b| b.rate.total_cmp(&a.rate).then(b.lb_5xx.cmp(&a.lb_5xx)));
         summary.backends = v;
     }
+    summary.inputs_failed = errors.iter().filter(|e| !e.contains("not a load-balancer log")).count() as u64;
     summary.errors = errors;
     Ingest { wanted: tot.wanted, summary, files }
 }

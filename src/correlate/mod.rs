@@ -227,6 +227,9 @@ pub struct Summary {
     pub causes: std::collections::BTreeMap<&'static str, u64>,
     /// Input problems (unreadable files, truncated gzip, …).
     pub errors: Vec<String>,
+    /// Load-balancer inputs that could not be read, or not to their end (a missing file, a
+    /// directory with no files, a truncated `.gz`): the run exits 2 after its report.
+    pub inputs_failed: u64,
 }
 
 /// The whole answer.
