@@ -96,23 +96,20 @@ pub fn for_each_line<R: Read>(
     Ok(())
 }
 
-/// Read the lines of a log — all of it, or the byte range `[start, end)` of a plain file —
+/// Read the lines of a plain (uncompressed) file — all of it, or the byte range `[start, end)` —
 /// through a memory mapping when possible (no copy; see [`crate::mapped`]) and read(2) otherwise
-/// (`.gz`, stdin, special files, `TAILGATE_NO_MMAP` set). A file that shrinks while it is read
-/// ends the read with an error saying where.
+/// (special files, `TAILGATE_NO_MMAP` set). A file that shrinks while it is read ends the read
+/// with an error saying where. Anything that may be a stream or gzip goes through [`Input`],
+/// which decides that once and calls this for regular plain files.
 pub fn for_each_line_in(path: &Path, range: Option<(u64, u64)>, f: impl FnMut(Line<'_>), progress: impl FnMut(u64)) -> io::Result<()> {
     lines_in(path, range, std::env::var_os("TAILGATE_NO_MMAP").is_none(), f, progress)
 }
 
 fn lines_in(path: &Path, range: Option<(u64, u64)>, mmap: bool, mut f: impl FnMut(Line<'_>), mut progress: impl FnMut(u64)) -> io::Result<()> {
-    let plain = path.as_os_str() != "-" && !is_gzip(path);
-    if !plain && range.is_none() {
-        return Input::open(path, 0)?.for_each_line(f, progress);
-    }
     // A regular file's end when reading started: reading it through read(2) must not end
     // short of it unnoticed (the mapping notices by itself).
     let mut extent = None;
-    if plain {
+    {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         if meta.is_file() {
@@ -213,7 +210,8 @@ pub struct Input {
 }
 
 enum Body {
-    File,
+    /// A regular plain file, this long when it was opened.
+    File(u64),
     Stream(Box<dyn Read + Send>),
 }
 
@@ -235,11 +233,12 @@ fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
 impl Input {
     /// Open `path` (`-` for stdin) and read up to `sample_len` bytes of its content.
     pub fn open(path: &Path, sample_len: usize) -> io::Result<Input> {
-        let (mut raw, regular): (Box<dyn Read + Send>, bool) = if path.as_os_str() == "-" {
-            (Box::new(io::stdin()), false)
+        let (mut raw, regular): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
+            (Box::new(io::stdin()), None)
         } else {
             let f = File::open(path)?;
-            let regular = f.metadata()?.is_file();
+            let m = f.metadata()?;
+            let regular = m.is_file().then_some(m.len());
             (Box::new(f), regular)
         };
         let mut head = Vec::with_capacity(2);
@@ -253,31 +252,28 @@ impl Input {
         }
         let mut sample = head;
         fill(&mut *raw, &mut sample, sample_len)?;
-        if regular {
-            return Ok(Input { path: path.to_path_buf(), sample, body: Body::File });
+        if let Some(len) = regular {
+            return Ok(Input { path: path.to_path_buf(), sample, body: Body::File(len) });
         }
         Ok(Input { path: path.to_path_buf(), body: Body::Stream(Box::new(io::Cursor::new(sample.clone()).chain(raw))), sample })
     }
 
-    /// A regular uncompressed file: it can be mapped and split into ranges by path.
-    pub fn is_file(&self) -> bool {
-        matches!(self.body, Body::File)
+    /// A regular uncompressed file (its length when opened): it can be mapped and split into
+    /// ranges by path. `None` for a stream.
+    pub fn file_len(&self) -> Option<u64> {
+        match self.body {
+            Body::File(len) => Some(len),
+            Body::Stream(_) => None,
+        }
     }
 
     /// Every line of the whole content, the sample included.
     pub fn for_each_line(self, f: impl FnMut(Line<'_>), progress: impl FnMut(u64)) -> io::Result<()> {
         match self.body {
-            Body::File => for_each_line_in(&self.path, None, f, progress),
+            Body::File(_) => for_each_line_in(&self.path, None, f, progress),
             Body::Stream(r) => for_each_line(r, f, progress),
         }
     }
-}
-
-/// Whether the file starts with the gzip magic bytes (a name ending in `.gz` is not needed, nor
-/// enough).
-pub fn is_gzip(path: &Path) -> bool {
-    let mut b = [0u8; 2];
-    File::open(path).and_then(|mut f| f.read_exact(&mut b)).is_ok() && b == GZIP_MAGIC
 }
 
 /// The first `n` bytes of a log's content (decompressed), for format detection. Opens the file

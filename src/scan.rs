@@ -430,7 +430,7 @@ pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, pro
         Ok(i) => i,
         Err(e) => return fail(format!("cannot read: {e}"), "unknown".into(), 0),
     };
-    let file_bytes = if input.is_file() { std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) } else { 0 };
+    let file_bytes = input.file_len().unwrap_or(0);
     let (format, fmt_name) = match detect::resolve(&input.sample, format) {
         detect::Resolved::Known(f) => {
             let n = f.name();
@@ -449,7 +449,7 @@ pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, pro
         }
     };
     let file: Arc<str> = name.clone().into();
-    let parallel = opts.threads > 1 && format.stateless() && input.is_file() && file_bytes >= PARALLEL_MIN_BYTES;
+    let parallel = opts.threads > 1 && format.stateless() && input.file_len().is_some() && file_bytes >= PARALLEL_MIN_BYTES;
     let jobs: Vec<Job> = match parallel.then(|| read::split_ranges(path, opts.threads)) {
         Some(Ok(r)) if r.len() > 1 => r.into_iter().map(|(a, b)| Job::Range(a, b)).collect(),
         _ => vec![Job::Whole(input)],

@@ -488,8 +488,8 @@ pub fn ingest(opts: &Options) -> Ingest {
         // Large plain files are split at line boundaries and read on every core; the chunks are
         // merged in file order.
         let input = input.expect("checked above");
-        let size = if input.is_file() { std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) } else { 0 };
-        let ranges = if opts.threads > 1 && input.is_file() && size >= 8 << 20 {
+        let size = input.file_len();
+        let ranges = if opts.threads > 1 && size.is_some_and(|s| s >= 8 << 20) {
             read::split_ranges(path, opts.threads).unwrap_or_default()
         } else {
             Vec::new()

@@ -449,9 +449,9 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
         let file = out.files.len() as u32;
         out.files.push(log.display.clone());
         let stamp = stamp_of(&fmt);
-        let size = if input.is_file() { std::fs::metadata(&log.path).map(|m| m.len()).unwrap_or(0) } else { 0 };
+        let size = input.file_len();
         // Large plain files are split at line boundaries and read on every core.
-        let ranges = if opts.threads > 1 && fmt.stateless() && input.is_file() && size >= 8 << 20 {
+        let ranges = if opts.threads > 1 && fmt.stateless() && size.is_some_and(|s| s >= 8 << 20) {
             read::split_ranges(&log.path, opts.threads).unwrap_or_default()
         } else {
             Vec::new()
