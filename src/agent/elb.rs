@@ -104,56 +104,43 @@ impl Job {
     }
 }
 
-/// The worker thread; stopped when dropped.
-pub struct ElbWorker {
-    pub rx: mpsc::Receiver<AgentEvent>,
-    quit: Arc<AtomicBool>,
-}
-
-impl Drop for ElbWorker {
-    fn drop(&mut self) {
-        self.quit.store(true, Ordering::SeqCst);
-    }
-}
-
-impl ElbWorker {
-    /// Start watching `cfg.elb_log_dir`, if it is set; `wake` wakes the agent loop.
-    pub fn start(cfg: &Config, plan: &Plan, backends: &[crate::correlate::BackendFilter], wake: mpsc::Sender<()>) -> Option<ElbWorker> {
-        let dir = cfg.elb_log_dir.clone()?;
-        let mut elb = ElbDir::new(dir, &cfg.state_dir);
-        let job = Job {
-            local: plan.paths.iter().map(|p| (p.clone(), plan.format_for(Path::new(p)).cloned())).collect(),
-            backends: backends.to_vec(),
-            window_secs: cfg.window_secs,
-            burst_min: cfg.burst,
-            lb_idle_timeout_secs: cfg.lb_idle_timeout_secs,
-        };
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let quit = Arc::new(AtomicBool::new(false));
-        let q = quit.clone();
-        let spawned = std::thread::Builder::new().name("tailgate-elb".into()).spawn(move || {
-            while !q.load(Ordering::SeqCst) {
-                for f in elb.ready() {
-                    let rep = job.run(&f);
-                    for fnd in rep.findings {
-                        if tx.send(AgentEvent::LbFinding(Box::new(fnd))).is_err() {
-                            return;
-                        }
-                        let _ = wake.send(());
-                    }
-                    tracing::info!("{}: {} LB 5xx explained ({} with local evidence)", f.display(), rep.summary.lb_5xx, rep.summary.matched);
-                    elb.mark(&f);
-                    if q.load(Ordering::SeqCst) {
+/// Start watching `cfg.elb_log_dir`, if it is set, on its own thread; `wake` wakes the agent
+/// loop.
+pub fn start(cfg: &Config, plan: &Plan, backends: &[crate::correlate::BackendFilter], wake: mpsc::Sender<()>) -> Option<super::Feed> {
+    let dir = cfg.elb_log_dir.clone()?;
+    let mut elb = ElbDir::new(dir, &cfg.state_dir);
+    let job = Job {
+        local: plan.paths.iter().map(|p| (p.clone(), plan.format_for(Path::new(p)).cloned())).collect(),
+        backends: backends.to_vec(),
+        window_secs: cfg.window_secs,
+        burst_min: cfg.burst,
+        lb_idle_timeout_secs: cfg.lb_idle_timeout_secs,
+    };
+    let (tx, rx) = mpsc::sync_channel(QUEUE);
+    let quit = Arc::new(AtomicBool::new(false));
+    let q = quit.clone();
+    let spawned = std::thread::Builder::new().name("tailgate-elb".into()).spawn(move || {
+        while !q.load(Ordering::SeqCst) {
+            for f in elb.ready() {
+                let rep = job.run(&f);
+                for fnd in rep.findings {
+                    if tx.send(AgentEvent::LbFinding(Box::new(fnd))).is_err() {
                         return;
                     }
+                    let _ = wake.send(());
                 }
-                std::thread::sleep(LOOK_EVERY);
+                tracing::info!("{}: {} LB 5xx explained ({} with local evidence)", f.display(), rep.summary.lb_5xx, rep.summary.matched);
+                elb.mark(&f);
+                if q.load(Ordering::SeqCst) {
+                    return;
+                }
             }
-        });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the elb_log_dir worker: {e}");
-            return None;
+            std::thread::sleep(LOOK_EVERY);
         }
-        Some(ElbWorker { rx, quit })
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the elb_log_dir worker: {e}");
+        return None;
     }
+    Some(super::Feed::new(rx, quit))
 }

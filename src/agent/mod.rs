@@ -35,6 +35,25 @@ use crate::tail::{TailConfig, Tailer, checkpoint};
 
 pub use plan::{Plan, plan};
 
+/// Threads that feed the loop events (the probes, the `elb_log_dir` worker): their queue, and
+/// the flag that stops them when this is dropped (on reload or exit).
+pub struct Feed {
+    pub rx: mpsc::Receiver<event::AgentEvent>,
+    quit: std::sync::Arc<AtomicBool>,
+}
+
+impl Feed {
+    fn new(rx: mpsc::Receiver<event::AgentEvent>, quit: std::sync::Arc<AtomicBool>) -> Feed {
+        Feed { rx, quit }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.quit.store(true, Ordering::SeqCst);
+    }
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 static RELOAD: AtomicBool = AtomicBool::new(false);
 
@@ -198,8 +217,8 @@ struct Running {
     cfg: Config,
     plan: Plan,
     tailer: Tailer,
-    probes: Option<probes::Probes>,
-    elb: Option<elb::ElbWorker>,
+    probes: Option<Feed>,
+    elb: Option<Feed>,
     must_poll: bool,
 }
 
@@ -212,7 +231,7 @@ impl Running {
             cfg.backends.iter().filter_map(|b| crate::correlate::BackendFilter::parse(b).ok()).collect()
         };
         let probes = probes::start(&cfg.probes, cfg.lb_idle_timeout_secs, wake.clone());
-        let elb = elb::ElbWorker::start(&cfg, &plan, &backends, wake.clone());
+        let elb = elb::start(&cfg, &plan, &backends, wake.clone());
         let must_poll = watch(watcher, &tailer.watch_dirs(), cfg.poll_interval_ms);
         watch(watcher, &plan.config_dirs(), cfg.poll_interval_ms);
         Running { cfg, plan, tailer, probes, elb, must_poll }
@@ -243,7 +262,8 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
     let mut pipe = pipeline::Pipeline::default();
     // The tail position up to which every event is in the sink (what a checkpoint may store).
     let mut written_upto: Option<checkpoint::Checkpoint> = None;
-    let mut snapshot_due = false;
+    // Lines were read since `written_upto` was last taken.
+    let mut unsnapshotted = false;
     let mut events: Vec<event::AgentEvent> = Vec::new();
     let mut last_ck = Instant::now();
     let mut last_summary = Instant::now();
@@ -257,7 +277,7 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
             if !lines.is_empty() {
                 dirty = true;
                 active = true;
-                snapshot_due = true;
+                unsnapshotted = true;
             }
             pipe.process(&lines, &run.plan, run.tailer.stats.long_lines_cut, run.cfg.max_line_bytes, &mut events);
             pipe.forget(&run.tailer.take_released());
@@ -269,20 +289,21 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
                 events.push(e);
             }
         }
-        let read_now = !events.is_empty() || dirty_since_snapshot(&mut snapshot_due, dirty);
         for e in events.drain(..) {
             out.push(&e);
         }
         // Everything read so far is in the sink: this position is safe to checkpoint. (While
         // the sink fails, `written_upto` stays at the last such position.)
-        if out.flush() && read_now {
+        if out.flush() && unsnapshotted {
             written_upto = Some(run.tailer.checkpoint());
+            unsnapshotted = false;
         }
         let stopping = STOP.load(Ordering::SeqCst);
-        if (stopping || (dirty && last_ck.elapsed() >= Duration::from_secs(run.cfg.checkpoint_interval_secs))) && out.settle() {
-            written_upto = Some(run.tailer.checkpoint());
-        }
         if stopping || (dirty && last_ck.elapsed() >= Duration::from_secs(run.cfg.checkpoint_interval_secs)) {
+            if out.settle() {
+                written_upto = Some(run.tailer.checkpoint());
+                unsnapshotted = false;
+            }
             // A checkpoint covers only what the sink holds, synced.
             if let Some(ck) = written_upto.take()
                 && (out.is_empty() || out.sync_written())
@@ -371,11 +392,6 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
             Err(true) => std::thread::sleep(Duration::from_millis(cfg.poll_interval_ms)),
         }
     }
-}
-
-/// Whether the tail position moved since the last snapshot (lines without events move it too).
-fn dirty_since_snapshot(due: &mut bool, dirty: bool) -> bool {
-    std::mem::take(due) && dirty
 }
 
 fn make_watcher(tx: mpsc::Sender<()>) -> Option<crate::tail::watch::DirWatcher> {

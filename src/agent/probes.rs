@@ -9,20 +9,8 @@ use std::time::{Duration, Instant};
 use super::event::{AgentEvent, Malformed, ProbeViolation};
 use crate::config::ProbeConfig;
 
-/// The probe threads; stopped when dropped.
-pub struct Probes {
-    pub rx: mpsc::Receiver<AgentEvent>,
-    quit: Arc<AtomicBool>,
-}
-
-impl Drop for Probes {
-    fn drop(&mut self) {
-        self.quit.store(true, Ordering::SeqCst);
-    }
-}
-
 /// Start one thread per probe; `wake` wakes the agent loop when an event is ready.
-pub fn start(probes: &[ProbeConfig], lb_idle: u64, wake: mpsc::Sender<()>) -> Option<Probes> {
+pub fn start(probes: &[ProbeConfig], lb_idle: u64, wake: mpsc::Sender<()>) -> Option<super::Feed> {
     if probes.is_empty() {
         return None;
     }
@@ -78,5 +66,5 @@ pub fn start(probes: &[ProbeConfig], lb_idle: u64, wake: mpsc::Sender<()>) -> Op
             tracing::error!("cannot start the probe of {url}: {e}");
         }
     }
-    Some(Probes { rx, quit })
+    Some(super::Feed::new(rx, quit))
 }

@@ -32,17 +32,23 @@ pub trait Sink: Send {
     fn name(&self) -> String;
 }
 
+/// The lines of a batch, each ended by a newline, in one buffer (one write).
+fn batch(lines: &mut dyn Iterator<Item = &[u8]>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for l in lines {
+        buf.extend_from_slice(l);
+        buf.push(b'\n');
+    }
+    buf
+}
+
 /// Standard output (the default; a service manager's journal). A failed write cannot be taken
 /// back here: the batch is retried whole.
 pub struct StdoutSink;
 
 impl Sink for StdoutSink {
     fn write_lines(&mut self, lines: &mut dyn Iterator<Item = &[u8]>) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(64 * 1024);
-        for l in lines {
-            buf.extend_from_slice(l);
-            buf.push(b'\n');
-        }
+        let buf = batch(lines);
         let mut out = io::stdout().lock();
         out.write_all(&buf)?;
         out.flush()
@@ -112,11 +118,7 @@ fn whole_lines_len(f: &mut File, size: u64) -> io::Result<u64> {
 
 impl Sink for FileSink {
     fn write_lines(&mut self, lines: &mut dyn Iterator<Item = &[u8]>) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(64 * 1024);
-        for l in lines {
-            buf.extend_from_slice(l);
-            buf.push(b'\n');
-        }
+        let buf = batch(lines);
         if let Err(e) = self.file.write_all(&buf).and_then(|_| self.file.flush()) {
             // Part of the batch may be in the file: cut it back to the last whole line.
             if let Err(c) = self.file.set_len(self.len) {
@@ -227,7 +229,7 @@ impl Outbox {
 
     /// Flush, then make it durable: true when every event is in the sink and synced.
     pub fn settle(&mut self) -> bool {
-        self.flush() && self.sink.sync().map_err(|e| tracing::error!("events sink {}: sync: {e}", self.sink.name())).is_ok()
+        self.flush() && self.sync_written()
     }
 
     /// Sync what the sink accepted so far (the events still held are not covered).
