@@ -55,14 +55,15 @@ impl Pipeline {
     /// The events of these lines, in order.
     pub fn process(&mut self, lines: &[TailLine], plan: &Plan, lines_cut: u64, max_line_bytes: usize, out: &mut Vec<AgentEvent>) {
         for l in lines {
-            let file = l.path.display().to_string();
+            // (the path as text only for what emits something: not per line)
+            let file = || l.path.display().to_string();
             if l.end == LineEnd::Cut {
-                out.push(AgentEvent::LineCut(LineCut { file: file.clone(), offset: l.offset, max_line_bytes, lines_cut }));
+                out.push(AgentEvent::LineCut(LineCut { file: file(), offset: l.offset, max_line_bytes, lines_cut }));
             }
             let st = self.files.entry(l.file).or_insert_with(|| {
                 let parser = parser_for(plan, l);
                 if parser.is_none() {
-                    tracing::warn!("{}: log format not recognised from its first lines: its lines are counted as bad (set its format, e.g. `logs` with a known server, or check the file)", crate::text::escape(&file));
+                    tracing::warn!("{}: log format not recognised from its first lines: its lines are counted as bad (set its format, e.g. `logs` with a known server, or check the file)", crate::text::escape(&file()));
                 }
                 FileState { parser, bad: 0, last_bad_event: None, not_reported: 0, last_detect: Instant::now() }
             });
@@ -74,7 +75,7 @@ impl Pipeline {
                 Some(Ok(Record::Meta)) => continue,
                 Some(Ok(rec)) => {
                     if let Some(class) = classify(&rec) {
-                        out.push(AgentEvent::of_log(Event::new(&rec, class, &file, 0), l.offset));
+                        out.push(AgentEvent::of_log(Event::new(&rec, class, &file(), 0), l.offset));
                         self.events += 1;
                     }
                     continue;
@@ -89,7 +90,7 @@ impl Pipeline {
                 st.last_bad_event = Some(Instant::now());
                 let cut = &l.bytes[..l.bytes.len().min(200)];
                 out.push(AgentEvent::BadLine(BadLine {
-                    file,
+                    file: file(),
                     offset: l.offset,
                     reason: reason.to_string(),
                     excerpt: String::from_utf8_lossy(cut).into_owned(),

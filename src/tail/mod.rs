@@ -564,10 +564,11 @@ impl Tailer {
         let wait = self.cfg.rotate_wait;
         let mut keep = Vec::with_capacity(self.files.len());
         for mut t in self.files.drain(..) {
-            let deleted = identity::deleted(&t.file);
-            // (never before it is drained: the read budget may have left bytes in it)
-            let drained = t.file.metadata().map(|m| t.offset >= m.len()).unwrap_or(true);
-            let done = !t.live && (t.overwritten || (drained && (deleted || now.duration_since(t.last_growth) >= wait)));
+            // (a rotated-away file, never before it is drained: the read budget may have left
+            // bytes in it; a live one is not looked at)
+            let done = !t.live
+                && (t.overwritten
+                    || (t.file.metadata().map(|m| t.offset >= m.len()).unwrap_or(true) && (now.duration_since(t.last_growth) >= wait || identity::deleted(&t.file))));
             if done {
                 if !t.partial.is_empty() {
                     out.push(TailLine { path: t.path.clone(), file: t.serial, offset: t.partial_start, bytes: std::mem::take(&mut t.partial), end: LineEnd::Unterminated });
