@@ -477,12 +477,20 @@ pub fn discover(opts: &Options) -> Discovery {
     } else {
         vec![profile.clone()]
     };
-    let pick = |found: &dyn Fn(&crate::profile::Profile) -> bool| candidates.iter().find(|p| found(p)).unwrap_or(&candidates[0]).clone();
-    let nginx_profile = pick(&|p| p.nginx.as_ref().is_some_and(|n| n.configs.iter().any(|c| exists(root, c))));
-    let apache_profile = pick(&|p| p.apache.as_ref().is_some_and(|a| exists(root, &a.config)));
-    let lighttpd_profile = pick(&|p| p.lighttpd.as_ref().is_some_and(|l| l.configs.iter().any(|c| exists(root, c))));
+    // Whether a profile's places hold each server's configuration.
+    let has_nginx = |p: &crate::profile::Profile| p.nginx.as_ref().is_some_and(|n| n.configs.iter().any(|c| exists(root, c)));
+    let has_apache = |p: &crate::profile::Profile| p.apache.as_ref().is_some_and(|a| exists(root, &a.config));
+    let has_lighttpd = |p: &crate::profile::Profile| p.lighttpd.as_ref().is_some_and(|l| l.configs.iter().any(|c| exists(root, c)));
+    // (server, the profile used for it, whether its configuration was found there)
+    let pick = |found: &dyn Fn(&crate::profile::Profile) -> bool| match candidates.iter().find(|p| found(p)) {
+        Some(p) => (p.clone(), true),
+        None => (candidates[0].clone(), false),
+    };
+    let (nginx_profile, nginx_found) = pick(&has_nginx);
+    let (apache_profile, apache_found) = pick(&has_apache);
+    let (lighttpd_profile, lighttpd_found) = pick(&has_lighttpd);
     if unknown {
-        let used: Vec<String> = [("nginx", &nginx_profile, nginx_profile.nginx.as_ref().is_some_and(|n| n.configs.iter().any(|c| exists(root, c)))), ("apache", &apache_profile, apache_profile.apache.as_ref().is_some_and(|a| exists(root, &a.config))), ("lighttpd", &lighttpd_profile, lighttpd_profile.lighttpd.as_ref().is_some_and(|l| l.configs.iter().any(|c| exists(root, c))))]
+        let used: Vec<String> = [("nginx", &nginx_profile, nginx_found), ("apache", &apache_profile, apache_found), ("lighttpd", &lighttpd_profile, lighttpd_found)]
             .iter()
             .filter(|(_, _, found)| *found)
             .map(|(s, p, _)| format!("{s} in {}'s places", p.family))
