@@ -143,7 +143,7 @@ impl Config {
         // The numeric ranges are checked while parsing (crate::limits), with the line.
         for p in &self.probes {
             crate::probe::Url::parse(&p.url).map_err(|e| format!("probes: {e}"))?;
-            crate::probe::validate_request(&p.url, "GET", &p.headers).map_err(|e| format!("probes: {}", e.replace("--header", "headers")))?;
+            crate::probe::validate_request(&p.url, "GET", &p.headers, "headers").map_err(|e| format!("probes: {e}"))?;
         }
         for b in &self.backends {
             crate::correlate::BackendFilter::parse(b).map_err(|e| format!("backends: {e}"))?;

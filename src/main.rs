@@ -220,7 +220,7 @@ fn run_probe(cli: Cli) -> ExitCode {
         return fail("--probe needs a URL: `tailgate --probe http://127.0.0.1:80/health`");
     };
     let url = url.display().to_string();
-    if let Err(e) = tailgate::probe::Url::parse(&url).and_then(|_| tailgate::probe::validate_request(&url, &cli.method, &cli.headers)) {
+    if let Err(e) = tailgate::probe::Url::parse(&url).and_then(|_| tailgate::probe::validate_request(&url, &cli.method, &cli.headers, "--header")) {
         return fail(e);
     }
     let opts = tailgate::probe::Options {

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         for p in &c.probes {
             assert!(p.timeout_secs > 0.0 && p.timeout_secs <= 3600.0);
             assert!((1..=86400).contains(&p.interval_secs));
-            assert!(tailgate::probe::validate_request(&p.url, "GET", &p.headers).is_ok());
+            assert!(tailgate::probe::validate_request(&p.url, "GET", &p.headers, "headers").is_ok());
             let _ = std::time::Instant::now() + std::time::Duration::from_secs_f64(p.timeout_secs) * 3;
         }
     }

@@ -162,9 +162,9 @@ fn resolve(host: &str, port: u16, wait: Duration) -> Result<Vec<SocketAddr>, Str
 
 /// Check what goes into the request before anything is sent: the method must be a token
 /// (RFC 9110 §9.1, §5.6.2), and no CR, LF, NUL or other control character may reach the request
-/// line (from the URL) or a header (from `--header`), where it would add a header or change the
-/// request.
-pub fn validate_request(url: &str, method: &str, headers: &[String]) -> Result<(), String> {
+/// line (from the URL) or a header, where it would add a header or change the request.
+/// `headers_from` names where the headers came from in messages (`--header`, a config key).
+pub fn validate_request(url: &str, method: &str, headers: &[String], headers_from: &str) -> Result<(), String> {
     let show = |s: &str| crate::text::escape(s).into_owned();
     if method.is_empty() || method.len() > 64 || !method.bytes().all(is_tchar) {
         return Err(format!(
@@ -181,13 +181,13 @@ pub fn validate_request(url: &str, method: &str, headers: &[String]) -> Result<(
     }
     for h in headers {
         if let Some(b) = h.bytes().find(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return Err(format!("--header {}: holds the control character 0x{b:02X} (CR, LF and NUL would add headers or end the request)", show(h)));
+            return Err(format!("{headers_from} {}: holds the control character 0x{b:02X} (CR, LF and NUL would add headers or end the request)", show(h)));
         }
         let Some((name, _)) = h.split_once(':') else {
-            return Err(format!("--header {}: write it as `Name: value`", show(h)));
+            return Err(format!("{headers_from} {}: write it as `Name: value`", show(h)));
         };
         if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err(format!("--header {}: the name {} is not a token (RFC 9110 §5.1)", show(h), show(name)));
+            return Err(format!("{headers_from} {}: the name {} is not a token (RFC 9110 §5.1)", show(h), show(name)));
         }
     }
     Ok(())
@@ -223,7 +223,7 @@ pub fn probe(opts: &Options) -> Report {
     let overall = t0 + opts.deadline;
     let req = request(&url, &opts.method, &opts.headers);
     let mut rep = Report::new(url.clone(), req.clone());
-    if let Err(e) = validate_request(&opts.url, &opts.method, &opts.headers) {
+    if let Err(e) = validate_request(&opts.url, &opts.method, &opts.headers, "--header") {
         rep.error = Some(e);
         return rep;
     }
