@@ -504,25 +504,46 @@ fn copytruncate_right_after_a_burst_loses_nothing() {
     assert_eq!(seqs(t.poll()), [15]);
 }
 
+/// An engine that read lines 0..4 of `a.log` in `dir`, then stopped: its checkpoint, kept for a
+/// restart after whatever happens to the files meanwhile.
+struct Stopped {
+    log: PathBuf,
+    cfg: TailConfig,
+    ck: Checkpoint,
+}
+
+fn stopped_after_four(dir: &Path) -> Stopped {
+    let log = dir.join("a.log");
+    let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, ..Default::default() };
+    let mut t = Tailer::new(cfg.clone(), None);
+    burst(&log, 0, 4);
+    assert_eq!(seqs(t.poll()), [0, 1, 2, 3]);
+    Stopped { ck: t.checkpoint(), log, cfg }
+}
+
+impl Stopped {
+    fn copy_truncate(&self) {
+        std::fs::copy(&self.log, self.log.with_extension("log.1")).unwrap();
+        OpenOptions::new().write(true).open(&self.log).unwrap().set_len(0).unwrap();
+    }
+
+    fn restart_emits(self, want: &[u64]) {
+        let mut t = Tailer::new(self.cfg, Some(self.ck));
+        assert_eq!(seqs(t.poll()), want);
+        assert!(t.poll().is_empty());
+    }
+}
+
 /// The same while the agent is down: the checkpoint's file was copied and truncated before the
 /// restart; the lines after the checkpoint are read from the copy.
 #[test]
 fn copytruncate_while_stopped_is_read_from_the_copy() {
     let d = tempfile::tempdir().unwrap();
-    let log = d.path().join("a.log");
-    let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, ..Default::default() };
-    let mut t = Tailer::new(cfg.clone(), None);
-    burst(&log, 0, 4);
-    assert_eq!(seqs(t.poll()), [0, 1, 2, 3]);
-    let ck = t.checkpoint();
-    drop(t);
-    burst(&log, 4, 5);
-    std::fs::copy(&log, d.path().join("a.log.1")).unwrap();
-    OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
-    burst(&log, 9, 1);
-    let mut t = Tailer::new(cfg, Some(ck));
-    assert_eq!(seqs(t.poll()), [4, 5, 6, 7, 8, 9]);
-    assert!(t.poll().is_empty());
+    let s = stopped_after_four(d.path());
+    burst(&s.log, 4, 5);
+    s.copy_truncate();
+    burst(&s.log, 9, 1);
+    s.restart_emits(&[4, 5, 6, 7, 8, 9]);
 }
 
 /// Copytruncate, more lines, then a rename rotation — all while the agent is down: the renamed
@@ -530,21 +551,12 @@ fn copytruncate_while_stopped_is_read_from_the_copy() {
 #[test]
 fn copytruncate_then_rename_while_stopped() {
     let d = tempfile::tempdir().unwrap();
-    let log = d.path().join("a.log");
-    let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, ..Default::default() };
-    let mut t = Tailer::new(cfg.clone(), None);
-    burst(&log, 0, 4);
-    assert_eq!(seqs(t.poll()), [0, 1, 2, 3]);
-    let ck = t.checkpoint();
-    drop(t);
-    burst(&log, 4, 2);
-    std::fs::copy(&log, d.path().join("a.log.1")).unwrap();
-    OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
-    burst(&log, 6, 3);
+    let s = stopped_after_four(d.path());
+    burst(&s.log, 4, 2);
+    s.copy_truncate();
+    burst(&s.log, 6, 3);
     std::fs::rename(d.path().join("a.log.1"), d.path().join("a.log.2")).unwrap();
-    std::fs::rename(&log, d.path().join("a.log.1")).unwrap();
-    burst(&log, 9, 1);
-    let mut t = Tailer::new(cfg, Some(ck));
-    assert_eq!(seqs(t.poll()), [4, 5, 6, 7, 8, 9]);
-    assert!(t.poll().is_empty());
+    std::fs::rename(&s.log, d.path().join("a.log.1")).unwrap();
+    burst(&s.log, 9, 1);
+    s.restart_emits(&[4, 5, 6, 7, 8, 9]);
 }
