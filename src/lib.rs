@@ -36,7 +36,7 @@
 //! | [`platform`], [`profile`] | OS family, addresses, running servers; per-OS defaults |
 //! | [`discover`] | web-server configs → logs, with origins; the keep-alive check |
 //! | [`format`](mod@format), [`time`] | one parser per log format; timestamps |
-//! | [`read`], [`mapped`] | one-shot reading (read(2) or a truncation-safe mapping) |
+//! | [`read`], [`mapped`], [`fold`] | one-shot reading (read(2) or a truncation-safe mapping); the one parallel fold over a log's records |
 //! | [`detect`] | records → events |
 //! | [`scan`] | `--scan` |
 //! | [`correlate`] | `--correlate`: ELB pass, local pass, matcher |
@@ -51,6 +51,7 @@ pub mod config;
 pub mod correlate;
 pub mod detect;
 pub mod discover;
+pub mod fold;
 pub mod format;
 pub mod limits;
 pub mod mapped;

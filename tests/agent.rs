@@ -303,3 +303,34 @@ fn w3c_followed_from_its_middle_knows_its_fields() {
     assert_eq!(got, [(Some(503), Some("GET /r?n=50")), (Some(504), Some("GET /after-restart"))]);
     drop(a);
 }
+
+/// PHP-FPM's messages carry raw newlines into nginx's error log: the agent reports the record
+/// once, whole, at its first line's offset — its continuation lines are not bad lines, whether
+/// they arrive with it or (split by a read) later.
+#[test]
+fn nginx_error_records_with_continuation_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("error.log");
+    // Filebeat's test file (tests/fixtures/realworld): one 3-line PHP record among one-liners.
+    let real = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/realworld/beats-nginx-error.log")).unwrap();
+    append(&log, &real);
+    let cfg = config(d.path(), &[&log]);
+    let mut a = start(&cfg);
+    let ev = a.take(1, 10);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!((ev[0]["kind"].as_str(), ev[0]["problem"].as_str()), (Some("upstream-error"), Some("app-stderr")));
+    let msg = ev[0]["message"].as_str().unwrap();
+    assert_eq!(msg.matches("PHP message:").count(), 3, "the whole record: {msg}");
+    let third = real.lines().take(2).map(|l| l.len() as u64 + 1).sum::<u64>();
+    assert_eq!(ev[0]["offset"].as_u64(), Some(third), "at its first line");
+    // A record whose continuation arrives in a later write: still no bad line.
+    append(&log, "2026/11/28 10:00:00 [error] 7#7: *9 FastCGI sent in stderr: \"PHP message: PHP Fatal error:  boom\n");
+    std::thread::sleep(Duration::from_millis(600));
+    append(&log, "PHP message: second line\" while reading response header from upstream, client: 10.0.0.1, server: x, request: \"GET /php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php-fpm.sock:\", host: \"x\"\n");
+    append(&log, "2026/11/28 10:00:01 [error] 7#7: *10 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: x, request: \"GET /down HTTP/1.1\", upstream: \"http://127.0.0.1:9/down\", host: \"x\"\n");
+    let ev = a.take(2, 10);
+    let kinds: Vec<(&str, &str)> = ev.iter().map(|e| (e["kind"].as_str().unwrap(), e["problem"].as_str().unwrap_or("-"))).collect();
+    assert_eq!(kinds, [("upstream-error", "app-stderr"), ("upstream-error", "connect-failed")], "{ev:?}");
+    assert!(a.take(1, 2).is_empty(), "no bad-line event");
+    assert_eq!(a.signal("TERM"), Some(0));
+}

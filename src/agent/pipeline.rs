@@ -25,6 +25,9 @@ struct FileState {
     last_bad_event: Option<Instant>,
     not_reported: u64,
     last_detect: Instant,
+    /// The last line was (part of) a record of a format with continuation lines: a continuation
+    /// that arrives in a later batch belongs to it (already reported), not a bad line.
+    in_record: bool,
 }
 
 /// The per-file states and counters of the running agent.
@@ -54,7 +57,13 @@ fn parser_for(plan: &Plan, l: &TailLine) -> Option<Parser> {
 impl Pipeline {
     /// The events of these lines, in order.
     pub fn process(&mut self, lines: &[TailLine], plan: &Plan, lines_cut: u64, max_line_bytes: usize, out: &mut Vec<AgentEvent>) {
-        for l in lines {
+        let mut joined = Vec::new();
+        let mut skip = 0usize;
+        for (i, l) in lines.iter().enumerate() {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
             // (the path as text only for what emits something: not per line)
             let file = || l.path.display().to_string();
             if l.end == LineEnd::Cut {
@@ -65,13 +74,41 @@ impl Pipeline {
                 if parser.is_none() {
                     tracing::warn!("{}: log format not recognised from its first lines: its lines are counted as bad (set its format, e.g. `logs` with a known server, or check the file)", crate::text::escape(&file()));
                 }
-                FileState { parser, bad: 0, last_bad_event: None, not_reported: 0, last_detect: Instant::now() }
+                FileState { parser, bad: 0, last_bad_event: None, not_reported: 0, last_detect: Instant::now(), in_record: false }
             });
             if st.parser.is_none() && st.last_detect.elapsed() >= REDETECT_EVERY {
                 st.last_detect = Instant::now();
                 st.parser = parser_for(plan, l);
             }
-            let reason = match st.parser.as_mut().map(|p| p.parse(&l.bytes)) {
+            // nginx error records with continuation lines (PHP-FPM's messages carry raw
+            // newlines): the record is the line and the continuations that follow it in this
+            // batch (nginx writes a record in one write(2)), as `crate::fold` joins them.
+            let mut bytes: &[u8] = &l.bytes;
+            if matches!(st.parser, Some(Parser::NginxError)) {
+                if !crate::fold::starts_record(strip_cr(bytes)) {
+                    if st.in_record {
+                        continue;
+                    }
+                } else {
+                    st.in_record = true;
+                    let more = lines[i + 1..]
+                        .iter()
+                        .take(crate::fold::MAX_JOINED_LINES as usize - 1)
+                        .take_while(|n| n.file == l.file && n.end != LineEnd::Cut && !crate::fold::starts_record(strip_cr(&n.bytes)))
+                        .count();
+                    if more > 0 {
+                        joined.clear();
+                        joined.extend_from_slice(strip_cr(bytes));
+                        for n in &lines[i + 1..=i + more] {
+                            joined.push(b'\n');
+                            joined.extend_from_slice(strip_cr(&n.bytes));
+                        }
+                        bytes = &joined;
+                        skip = more;
+                    }
+                }
+            }
+            let reason = match st.parser.as_mut().map(|p| p.parse(bytes)) {
                 Some(Ok(Record::Meta)) => continue,
                 Some(Ok(rec)) => {
                     if let Some(class) = classify(&rec) {
@@ -88,7 +125,7 @@ impl Pipeline {
             let due = st.last_bad_event.is_none_or(|t| t.elapsed() >= BAD_LINE_EVERY);
             if due {
                 st.last_bad_event = Some(Instant::now());
-                let cut = &l.bytes[..l.bytes.len().min(200)];
+                let cut = &bytes[..bytes.len().min(200)];
                 out.push(AgentEvent::BadLine(BadLine {
                     file: file(),
                     offset: l.offset,
@@ -118,6 +155,10 @@ impl Pipeline {
     pub fn tracked(&self) -> usize {
         self.files.len()
     }
+}
+
+fn strip_cr(b: &[u8]) -> &[u8] {
+    b.strip_suffix(b"\r").unwrap_or(b)
 }
 
 /// A W3C or HTTPERR log names its columns in `#Fields:` lines — at the top, and again after each

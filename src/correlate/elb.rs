@@ -222,7 +222,6 @@ fn entry_of<T>(items: &mut Vec<T>, index: &mut HashMap<Box<[u8]>, usize, super::
 /// a large file is read on several cores). Line numbers are chunk-relative until merged.
 struct Chunk<'a> {
     opts: &'a Options,
-    lines: u64,
     wanted: Vec<Wanted>,
     /// Counters and bad examples only (the rest of the summary is built at the end).
     summary: Summary,
@@ -247,7 +246,6 @@ impl<'a> Chunk<'a> {
     fn new(opts: &'a Options) -> Self {
         Chunk {
             opts,
-            lines: 0,
             wanted: Vec::new(),
             summary: Summary::default(),
             minutes: BTreeMap::new(),
@@ -363,45 +361,43 @@ impl<'a> Chunk<'a> {
         });
     }
 
-    /// Read `range` of `path` (all of it with `None`). `stdin_alb_check`: the format of stdin
-    /// is decided on its first line.
-    fn read(&mut self, fmt: &Format, src: Src<'_>, name: &str, file: u32) -> std::io::Result<()> {
-        let mut parser = fmt.parser();
-        let each = |l: Line<'_>| {
-                self.lines += 1;
-                let line_no = self.lines;
-                self.summary.elb_lines += 1;
-                let bytes = match l {
-                    Line::Text(t) => t,
-                    Line::TooLong(_) => {
-                        self.summary.bad_lines += 1;
-                        return;
-                    }
-                };
-                match parser.parse(bytes) {
-                    Ok(Record::Lb(r)) => self.record(&r, file, line_no),
-                    Ok(_) => {}
-                    Err(e) => {
-                        self.summary.bad_lines += 1;
-                        if self.summary.bad_examples.len() < 10 {
-                            self.summary.bad_examples.push(BadElbLine { file: name.to_string(), line: line_no, reason: e.reason.to_string() });
-                        }
-                    }
-                }
-            };
-        let res = match src {
-            Src::Range(path, range) => read::for_each_line_in(path, Some(range), each, |_| {}),
-            Src::Whole(input) => input.for_each_line(each, |_| {}),
-        };
-        self.flush_minute();
-        res
-    }
 }
 
-/// What one ELB worker reads: a byte range of a plain file, or a whole input (opened once).
-enum Src<'a> {
-    Range(&'a Path, (u64, u64)),
-    Whole(read::Input),
+/// One chunk of one ELB/ALB input, read by [`crate::fold`].
+struct ElbWorker<'a> {
+    chunk: Chunk<'a>,
+    parser: crate::format::Parser,
+    name: &'a str,
+    file: u32,
+}
+
+impl crate::fold::Worker for ElbWorker<'_> {
+    #[inline]
+    fn record(&mut self, line_no: u64, l: Line<'_>) {
+        let c = &mut self.chunk;
+        c.summary.elb_lines += 1;
+        let bytes = match l {
+            Line::Text(t) => t,
+            Line::TooLong(_) => {
+                c.summary.bad_lines += 1;
+                return;
+            }
+        };
+        match self.parser.parse(bytes) {
+            Ok(Record::Lb(r)) => c.record(&r, self.file, line_no),
+            Ok(_) => {}
+            Err(e) => {
+                c.summary.bad_lines += 1;
+                if c.summary.bad_examples.len() < 10 {
+                    c.summary.bad_examples.push(BadElbLine { file: self.name.to_string(), line: line_no, reason: e.reason.to_string() });
+                }
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        self.chunk.flush_minute();
+    }
 }
 
 /// Pass 1's running totals across chunks and files, merged in input order, so a run of 502s
@@ -469,14 +465,15 @@ pub fn ingest(opts: &Options) -> Ingest {
         // Opened once: stdin and FIFOs cannot be read twice; gzip is found by its magic bytes.
         let input = read::Input::open(path, detect::SAMPLE_BYTES);
         let fmt = match &input {
-            Ok(i) if i.sample.iter().all(u8::is_ascii_whitespace) => continue,
-            Ok(i) => match detect::detect(&i.sample) {
-                Some(f @ (Format::Elb | Format::Alb)) => f,
-                Some(other) => {
+            // (the one decision every mode makes; a load-balancer input must be one)
+            Ok(i) => match detect::resolve(&i.sample, None) {
+                detect::Resolved::Empty => continue,
+                detect::Resolved::Known(f @ (Format::Elb | Format::Alb)) => f,
+                detect::Resolved::Known(other) => {
                     errors.push(format!("{name}: looks like {}, not a load-balancer log: skipped", other.name()));
                     continue;
                 }
-                None => Format::Elb, // every line will be reported bad with its reason
+                detect::Resolved::Unknown => Format::Elb, // every line will be reported bad with its reason
             },
             Err(e) => {
                 errors.push(format!("{name}: cannot read: {e}"));
@@ -487,43 +484,21 @@ pub fn ingest(opts: &Options) -> Ingest {
         files.push(name.clone());
         // Large plain files are split at line boundaries and read on every core; the chunks are
         // merged in file order.
-        let input = input.expect("checked above");
-        let size = input.file_len();
-        let ranges = if opts.threads > 1 && size.is_some_and(|s| s >= 8 << 20) {
-            read::split_ranges(path, opts.threads).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let chunks: Vec<(Chunk<'_>, std::io::Result<()>)> = if ranges.len() > 1 {
-            std::thread::scope(|s| {
-                let hs: Vec<_> = ranges
-                    .iter()
-                    .map(|&r| {
-                        let (fmt, name) = (&fmt, &name);
-                        s.spawn(move || {
-                            let mut c = Chunk::new(opts);
-                            let res = c.read(fmt, Src::Range(path, r), name, file);
-                            (c, res)
-                        })
-                    })
-                    .collect();
-                hs.into_iter().map(|h| h.join().expect("ELB worker panicked")).collect()
-            })
-        } else {
-            let mut c = Chunk::new(opts);
-            let res = c.read(&fmt, Src::Whole(input), &name, file);
-            vec![(c, res)]
-        };
-        let mut base = 0u64;
         let mut failed = None;
-        for (c, res) in chunks {
-            let n = c.lines;
-            tot.merge(c, base, opts.burst_min);
-            base += n;
-            if let (Err(e), None) = (res, &failed) {
-                failed = Some(format!("{name}: read error after line {base}: {e} (the lines before it are used)"));
-            }
-        }
+        crate::fold::fold(
+            input.expect("checked above"),
+            &fmt,
+            opts.threads,
+            &|_| {},
+            |_| ElbWorker { chunk: Chunk::new(opts), parser: fmt.parser(), name: &name, file },
+            |_, _| {},
+            |d| {
+                tot.merge(d.worker.chunk, d.base, opts.burst_min);
+                if let (Err(e), None) = (d.result, &failed) {
+                    failed = Some(format!("{name}: read error after line {}: {e} (the lines before it are used)", d.base + d.lines));
+                }
+            },
+        );
         if let Some(f) = failed {
             errors.push(f);
         }

@@ -195,11 +195,11 @@ impl Worker {
     }
 
     #[inline]
-    fn line(&mut self, ctx: &Ctx<'_>, l: Line<'_>) {
+    fn line(&mut self, ctx: &Ctx<'_>, no: u64, l: Line<'_>) {
         let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending, cursors } = self;
         let (file, stamp) = (*file, *stamp);
         let (wanted, index, paths, window_us, idle_us) = (ctx.wanted, ctx.index, ctx.paths, ctx.window_us, ctx.idle_us);
-                    *n += 1;
+                    *n = no;
                     let Line::Text(bytes) = l else {
                         *bad += 1;
                         return;
@@ -392,6 +392,19 @@ fn stamp_of(f: &Format) -> Stamp {
     }
 }
 
+/// One chunk of one local log, read by [`crate::fold`].
+struct LocalWorker<'c, 'w> {
+    ctx: &'c Ctx<'w>,
+    w: Worker,
+}
+
+impl crate::fold::Worker for LocalWorker<'_, '_> {
+    #[inline]
+    fn record(&mut self, line: u64, record: Line<'_>) {
+        self.w.line(self.ctx, line, record);
+    }
+}
+
 /// Collect candidates for `wanted` from every local log.
 pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
     // key → wanted lines in arrival order, in two lists: LB 504s (logged locally about an idle
@@ -449,57 +462,39 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
         let file = out.files.len() as u32;
         out.files.push(log.display.clone());
         let stamp = stamp_of(&fmt);
-        let size = input.file_len();
-        // Large plain files are split at line boundaries and read on every core.
-        let ranges = if opts.threads > 1 && fmt.stateless() && size.is_some_and(|s| s >= 8 << 20) {
-            read::split_ranges(&log.path, opts.threads).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let workers: Vec<(Worker, std::io::Result<()>)> = if ranges.len() > 1 {
-            std::thread::scope(|s| {
-                let hs: Vec<_> = ranges
-                    .iter()
-                    .map(|&(a, b)| {
-                        let (ctx, fmt) = (&ctx, &fmt);
-                        s.spawn(move || {
-                            let mut w = Worker::new(file, stamp, fmt.parser(), slots);
-                            let res = read::for_each_line_in(&log.path, Some((a, b)), |l| w.line(ctx, l), |_| {});
-                            (w, res)
-                        })
-                    })
-                    .collect();
-                hs.into_iter().map(|h| h.join().expect("correlate worker panicked")).collect()
-            })
-        } else {
-            let mut w = Worker::new(file, stamp, fmt.parser(), slots);
-            let res = input.for_each_line(|l| w.line(&ctx, l), |_| {});
-            vec![(w, res)]
-        };
-        // Merge in file order: line numbers of each chunk start after the previous chunk's.
+        // Large plain files are split at line boundaries and read on every core; merged in file
+        // order (line numbers of each chunk start after the previous chunk's).
         let (mut n, mut bad) = (0u64, 0u64);
         let mut failed = None;
-        for (w, res) in workers {
-            let base = n;
-            out.candidates.extend(w.candidates.into_iter().map(|mut c| {
-                c.line += base;
-                c
-            }));
-            for (k, v) in w.errors {
-                out.errors_by_request.entry(k).or_default().extend(v.into_iter().map(|mut e| {
-                    e.line += base;
-                    e
+        crate::fold::fold(
+            input,
+            &fmt,
+            opts.threads,
+            &|_| {},
+            |_| LocalWorker { ctx: &ctx, w: Worker::new(file, stamp, fmt.parser(), slots) },
+            |_, _| {},
+            |d| {
+                let (w, base) = (d.worker.w, d.base);
+                out.candidates.extend(w.candidates.into_iter().map(|mut c| {
+                    c.line += base;
+                    c
                 }));
-            }
-            for (o, c) in w.offsets {
-                *offsets.entry(o).or_default() += c;
-            }
-            n += w.n;
-            bad += w.bad;
-            if let (Err(e), None) = (res, &failed) {
-                failed = Some(format!("{}: read error after line {n}: {e} (the lines before it are used)", log.display));
-            }
-        }
+                for (k, v) in w.errors {
+                    out.errors_by_request.entry(k).or_default().extend(v.into_iter().map(|mut e| {
+                        e.line += base;
+                        e
+                    }));
+                }
+                for (o, c) in w.offsets {
+                    *offsets.entry(o).or_default() += c;
+                }
+                n = base + d.lines;
+                bad += w.bad;
+                if let (Err(e), None) = (d.result, &failed) {
+                    failed = Some(format!("{}: read error after line {n}: {e} (the lines before it are used)", log.display));
+                }
+            },
+        );
         if let Some(f) = failed {
             out.problems.push(f);
         }
