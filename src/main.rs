@@ -262,6 +262,15 @@ fn run_probe(cli: Cli) -> ExitCode {
     code
 }
 
+/// The host's time zone (`/etc/localtime`, under `--root` when given), for error-log times.
+fn host_zone(cli: &Cli) -> Option<(tailgate::time::Zone, String)> {
+    let root = tailgate::discover::Root::new(cli.root.clone());
+    let p = std::path::Path::new("/etc/localtime");
+    let bytes = root.read(p, 1 << 20).ok()?;
+    let zone = tailgate::time::Zone::from_tzif(&bytes)?;
+    Some((zone, root.host(p).display().to_string()))
+}
+
 fn run_scan(cli: Cli) -> ExitCode {
     if let Some(c) = &cli.config {
         return fail(format!("--config {} is the agent's (run tailgate without a mode flag); --scan takes its logs as arguments", c.display()));
@@ -306,6 +315,7 @@ fn run_scan(cli: Cli) -> ExitCode {
         since_micros,
         threads,
         example_events: cli.examples,
+        zones: tailgate::scan::Zones { host: host_zone(&cli), ..Default::default() },
     };
     let total: u64 = paths.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let bar = if !cli.quiet && io::stderr().is_terminal() && total > (64 << 20) {

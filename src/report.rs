@@ -124,6 +124,9 @@ pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::
         if let (Some(a), Some(b)) = (&r.first_time, &r.last_time) {
             writeln!(out, "  {}", st.dim(&format!("from {} to {}", a.to_rfc3339(), b.to_rfc3339())))?;
         }
+        if let Some(z) = &r.time_zone {
+            writeln!(out, "  {}", st.dim(&format!("times read in {}", esc(z))))?;
+        }
         for b in &r.bad_examples {
             writeln!(out, "  {} {}:{}: {}", st.yellow("bad line"), esc(&r.path), b.line, esc(&b.reason))?;
         }

@@ -26,8 +26,6 @@ pub const TOP_PATHS: usize = 10;
 /// counting: a path as frequent as one in `PATHS_CAP / 2` failing requests is never dropped), so
 /// memory stays bounded whatever the log; below it the counts are exact.
 const PATHS_CAP: usize = 65_536;
-/// Files smaller than this are scanned on one thread.
-const PARALLEL_MIN_BYTES: u64 = 8 << 20;
 
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
@@ -39,11 +37,72 @@ pub struct ScanOptions {
     /// How many example events to keep per log (every event goes to the event sink, when
     /// there is one, as it is found).
     pub example_events: usize,
+    /// The time zone of error logs (their times carry no offset).
+    pub zones: Zones,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { format: None, since_micros: None, threads: 1, example_events: 20 }
+        ScanOptions { format: None, since_micros: None, threads: 1, example_events: 20, zones: Zones::default() }
+    }
+}
+
+/// Where error-log times (local, without an offset) get their zone: the offset the same server's
+/// access log writes, else the host's zone, else UTC — and the report says which.
+#[derive(Clone, Debug, Default)]
+pub struct Zones {
+    /// nginx's and Apache's access-log offsets, each with the log it was read from.
+    pub nginx: Option<(i32, String)>,
+    pub apache: Option<(i32, String)>,
+    /// The host's zone and where it came from (`/etc/localtime`).
+    pub host: Option<(crate::time::Zone, String)>,
+}
+
+impl Zones {
+    /// The zone for an error log of this format, and how to say where it came from.
+    fn for_format(&self, f: &Format) -> Option<(crate::time::Zone, String)> {
+        let access = match f {
+            Format::NginxError => &self.nginx,
+            Format::ApacheError => &self.apache,
+            _ => return None,
+        };
+        let fmt_off = |o: i32| format!("UTC{}{:02}:{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 3600, o.abs() % 3600 / 60);
+        Some(match (access, &self.host) {
+            (Some((o, from)), _) => (crate::time::Zone::Fixed(*o), format!("{}, the offset of the same server's access log {from}", fmt_off(*o))),
+            (None, Some((z, from))) => (z.clone(), format!("the host's time zone ({from})")),
+            (None, None) => (crate::time::Zone::Fixed(0), "UTC: no access log of the same server and no host time zone".to_string()),
+        })
+    }
+
+    /// Learn the access-log offsets from these logs' first lines (regular files only: a stream
+    /// can be read once, and that read is the scan's).
+    pub fn learn(&mut self, paths: &[(PathBuf, Option<Format>)], forced: Option<&Format>) {
+        for (p, f) in paths {
+            if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let Ok(sample) = read::sample(p, detect::SAMPLE_BYTES) else { continue };
+            let fmt = match detect::resolve(&sample, forced.or(f.as_ref())) {
+                detect::Resolved::Known(f) => f,
+                _ => continue,
+            };
+            let slot = match fmt {
+                Format::Nginx(_) => &mut self.nginx,
+                Format::Apache(_) => &mut self.apache,
+                _ => continue,
+            };
+            if slot.is_some() {
+                continue;
+            }
+            let mut parser = fmt.parser();
+            let off = read::strip_bom(&sample).split(|&b| b == b'\n').find_map(|l| match parser.parse(l) {
+                Ok(r) => r.time().and_then(|t| t.offset),
+                Err(_) => None,
+            });
+            if let Some(o) = off {
+                *slot = Some((o, p.display().to_string()));
+            }
+        }
     }
 }
 
@@ -99,6 +158,9 @@ pub struct LogReport {
     /// Why the log could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For logs whose times carry no offset (error logs): the zone they were read in, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// The per-thread accumulator. Line numbers are relative to the chunk until merged.
@@ -127,6 +189,8 @@ struct Acc {
     events: Vec<Event>,
     example_events: usize,
     since: Option<i64>,
+    /// The zone of times written without an offset.
+    zone: Option<crate::time::Zone>,
     /// Where every event goes as it is found (ndjson output), or none.
     sink: Option<SyncSender<Event>>,
 }
@@ -156,6 +220,7 @@ impl Acc {
             events: Vec::new(),
             example_events: opts.example_events,
             since: opts.since_micros,
+            zone: None,
             sink,
         }
     }
@@ -180,8 +245,9 @@ impl Acc {
     }
 
     #[inline]
-    fn line(&mut self, parser: &mut Parser, line: Line<'_>) {
-        self.lines += 1;
+    fn line(&mut self, parser: &mut Parser, no: u64, line: Line<'_>) {
+        // (the record's first line: events and bad lines are numbered by it)
+        self.lines = no;
         let bytes = match line {
             Line::Text(t) => t,
             Line::TooLong(n) => {
@@ -204,7 +270,12 @@ impl Acc {
                 return;
             }
         };
-        let time = rec.time();
+        let mut time = rec.time();
+        if let (Some(z), Some(t)) = (&self.zone, time)
+            && t.offset.is_none()
+        {
+            time = Some(z.resolve(t));
+        }
         if let Some(t) = time {
             if let Some(since) = self.since
                 && t.micros < since {
@@ -230,12 +301,13 @@ impl Acc {
             self.is_lb = true;
         }
         if let Some(class) = classify(&rec) {
-            self.event(&rec, class, time.is_some());
+            self.event(&rec, class, time);
         }
     }
 
     #[cold]
-    fn event(&mut self, rec: &Record<'_>, class: Class, timed: bool) {
+    fn event(&mut self, rec: &Record<'_>, class: Class, time: Option<Timestamp>) {
+        let timed = time.is_some();
         *self.kinds.entry(class.kind).or_default() += 1;
         if let Some(p) = class.problem {
             *self.problems.entry(p).or_default() += 1;
@@ -279,9 +351,12 @@ impl Acc {
         }
         if let Some(tx) = &self.sink {
             // Blocks while the writer is behind: memory stays bounded by the queue.
-            let _ = tx.send(Event::new(rec, class, &self.file, self.lines));
+            let mut ev = Event::new(rec, class, &self.file, self.lines);
+            ev.timestamp = time.or(ev.timestamp);
+            let _ = tx.send(ev);
         } else if self.events.len() < self.example_events {
-            let ev = Event::new(rec, class, &self.file, self.lines);
+            let mut ev = Event::new(rec, class, &self.file, self.lines);
+            ev.timestamp = time.or(ev.timestamp);
             if let Some(prev) = self.events.last_mut() {
                 hand_over(prev, &ev);
             }
@@ -386,6 +461,7 @@ impl Acc {
             last_time: self.last,
             events: self.events,
             error: None,
+            time_zone: None,
         }
     }
 }
@@ -409,16 +485,28 @@ pub type EventSink<'a> = &'a mut dyn FnMut(Event);
 /// How many events a worker may be ahead of the writer (bounded memory).
 const EVENT_QUEUE: usize = 4096;
 
+/// One chunk's scanner.
+struct ScanWorker {
+    acc: Acc,
+    parser: Parser,
+}
+
+impl crate::fold::Worker for ScanWorker {
+    #[inline]
+    fn record(&mut self, line: u64, record: Line<'_>) {
+        self.acc.line(&mut self.parser, line, record);
+    }
+
+    fn end(&mut self) {
+        self.acc.sink = None; // ends the writer's loop over this worker's events
+    }
+}
+
 /// Scan one log. Never fails: an unreadable file yields a report with `error` set.
 pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> LogReport {
     scan_log_as(path, opts.format.as_ref(), opts, progress, None)
 }
 
-/// What a worker reads.
-enum Job {
-    Whole(read::Input),
-    Range(u64, u64),
-}
 
 /// Scan one log in a given format (`None`: detect it). The log is opened once (stdin, FIFOs and
 /// gzip streams cannot be read twice); every event goes to `sink`, when given, in file order
@@ -449,69 +537,62 @@ pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, pro
         }
     };
     let file: Arc<str> = name.clone().into();
-    let parallel = opts.threads > 1 && format.stateless() && input.file_len().is_some() && file_bytes >= PARALLEL_MIN_BYTES;
-    let jobs: Vec<Job> = match parallel.then(|| read::split_ranges(path, opts.threads)) {
-        Some(Ok(r)) if r.len() > 1 => r.into_iter().map(|(a, b)| Job::Range(a, b)).collect(),
-        _ => vec![Job::Whole(input)],
-    };
+    let zone = opts.zones.for_format(&format);
     // Bytes read (for streams, whose size is not known beforehand).
     let counted = std::sync::atomic::AtomicU64::new(0);
     let progress = |n: u64| {
         counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         progress(n)
     };
+    // With a sink, each worker streams its events through a bounded queue of its own; the
+    // queues are drained in file order (line numbers shifted past the earlier chunks).
     let streaming = sink.is_some();
-    let (acc, err) = std::thread::scope(|s| {
-        let mut workers = Vec::new();
-        for job in jobs {
-            let (tx, rx) = if streaming {
+    let queues: std::cell::RefCell<Vec<Option<std::sync::mpsc::Receiver<Event>>>> = Default::default();
+    let mut sink = sink.map(|s| HandOverSink { pending: None, sink: s });
+    let mut merged: Option<Acc> = None;
+    let mut err = None;
+    crate::fold::fold(
+        input,
+        &format,
+        opts.threads,
+        &progress,
+        |_| {
+            let tx = streaming.then(|| {
                 let (t, r) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
-                (Some(t), Some(r))
-            } else {
-                (None, None)
-            };
-            let (file, format, progress) = (file.clone(), &format, &progress);
-            let h = s.spawn(move || {
-                let mut acc = Acc::new(file, opts, tx);
-                let mut parser = format.parser();
-                let res = match job {
-                    Job::Whole(input) => input.for_each_line(|l| acc.line(&mut parser, l), progress),
-                    Job::Range(a, b) => read::for_each_line_in(path, Some((a, b)), |l| acc.line(&mut parser, l), progress),
-                };
-                acc.sink = None; // ends the writer's loop over this worker's events
-                (acc, res)
+                queues.borrow_mut().push(Some(r));
+                t
             });
-            workers.push((h, rx));
-        }
-        // In file order: each worker's events (line numbers shifted past the earlier chunks),
-        // then its counts.
-        let mut sink = sink.map(|s| HandOverSink { pending: None, sink: s });
-        let mut merged: Option<Acc> = None;
-        let mut err = None;
-        for (h, rx) in workers {
-            let off = merged.as_ref().map_or(0, |m| m.lines);
-            if let (Some(rx), Some(sink)) = (rx, sink.as_mut()) {
+            let mut acc = Acc::new(file.clone(), opts, tx);
+            acc.zone = zone.as_ref().map(|z| z.0.clone());
+            ScanWorker { acc, parser: format.parser() }
+        },
+        |i, base| {
+            if let (Some(sink), Some(rx)) = (sink.as_mut(), queues.borrow_mut().get_mut(i).and_then(Option::take)) {
                 for mut e in rx {
-                    e.line += off;
+                    e.line += base;
                     sink.push(e);
                 }
             }
-            let (acc, res) = h.join().expect("scan thread panicked");
-            if let Err(e) = res {
+        },
+        |d| {
+            let mut acc = d.worker.acc;
+            acc.lines = d.lines;
+            if let Err(e) = d.result {
                 err.get_or_insert(e);
             }
             match merged.as_mut() {
                 None => merged = Some(acc),
                 Some(m) => m.merge(acc),
             }
-        }
-        if let Some(s) = sink.as_mut() {
-            s.finish();
-        }
-        (merged.expect("at least one job"), err)
-    });
+        },
+    );
+    if let Some(s) = sink.as_mut() {
+        s.finish();
+    }
+    let acc = merged.expect("at least one chunk");
     let bytes = if file_bytes > 0 { file_bytes } else { counted.into_inner() };
     let mut rep = acc.into_report(name, fmt_name, bytes);
+    rep.time_zone = zone.map(|z| z.1);
     // What was read before a read error (a truncated .gz, a file cut by copytruncate) is kept.
     rep.error = err.map(|e| format!("read error: {e}"));
     rep
@@ -543,6 +624,14 @@ impl HandOverSink<'_> {
 /// discovery) wins over detection; `opts.format` wins over both. Every event goes to `sink`,
 /// when given, in order, as it is found.
 pub fn scan_all(paths: &[(PathBuf, Option<Format>)], opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync), mut sink: Option<EventSink<'_>>) -> Vec<LogReport> {
+    let mut learned;
+    let opts = if opts.zones.nginx.is_none() && opts.zones.apache.is_none() {
+        learned = opts.clone();
+        learned.zones.learn(paths, opts.format.as_ref());
+        &learned
+    } else {
+        opts
+    };
     paths
         .iter()
         .map(|(p, f)| {

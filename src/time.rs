@@ -247,6 +247,16 @@ fn month(b: &[u8]) -> Option<u32> {
     })
 }
 
+/// An English month name at the start of `b`, abbreviated (`Oct`) or full (`October`): the month
+/// and how many bytes it takes.
+pub fn month_name(b: &[u8]) -> Option<(u32, usize)> {
+    const FULL: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    let m = month(b.get(..3)?)?;
+    let full = FULL[m as usize - 1].as_bytes();
+    Some((m, if b.starts_with(full) { full.len() } else { 3 }))
+}
+
 /// Common Log Format time, as Apache `%t` (without the brackets) and nginx `$time_local`:
 /// `10/Oct/2000:13:55:36 -0700`. Apache's `%{msec_frac}t`-style extensions are handled by the
 /// Apache compiler, not here.
@@ -472,5 +482,71 @@ mod tests {
         assert_eq!(parse_secs_micros(b"12"), Some(12_000_000));
         assert_eq!(parse_duration("15m").unwrap().as_secs(), 900);
         assert!(parse_duration("15y").is_err());
+    }
+}
+
+/// The time zone of times written without an offset (nginx and Apache error logs).
+#[derive(Clone, Debug)]
+pub enum Zone {
+    /// A fixed offset, seconds east of UTC (the offset the same server's access log writes).
+    Fixed(i32),
+    /// A zone's rules, daylight saving included (the host's `/etc/localtime`).
+    Rules(std::sync::Arc<tz::TimeZone>),
+}
+
+impl Zone {
+    /// Rules from a TZif file's bytes (`/etc/localtime`).
+    pub fn from_tzif(bytes: &[u8]) -> Option<Zone> {
+        tz::TimeZone::from_tz_data(bytes).ok().map(|z| Zone::Rules(std::sync::Arc::new(z)))
+    }
+
+    fn offset_at(&self, unix: i64) -> i32 {
+        match self {
+            Zone::Fixed(o) => *o,
+            Zone::Rules(z) => z.find_local_time_type(unix).map_or(0, |t| t.ut_offset()),
+        }
+    }
+
+    /// The instant of a wall-clock reading in this zone (a [`Timestamp`] with no offset), with
+    /// the offset it had then. In the hour a clock is set back, the earlier instant is taken.
+    pub fn resolve(&self, t: Timestamp) -> Timestamp {
+        if t.offset.is_some() {
+            return t;
+        }
+        let wall = t.micros.div_euclid(1_000_000);
+        // The offsets in force a day before and a day after; the reading is in one of them (the
+        // one whose instant has that offset). Both: the hour set back, the earlier instant (the
+        // larger offset). Neither: the hour skipped, read with the offset before it.
+        let (before, after) = (self.offset_at(wall - 86_400), self.offset_at(wall + 86_400));
+        let fits = |o: i32| self.offset_at(wall - o as i64) == o;
+        let off = match (fits(before), fits(after)) {
+            (true, true) => before.max(after),
+            (true, false) => before,
+            (false, true) => after,
+            (false, false) => before,
+        };
+        Timestamp::from_micros(t.micros - off as i64 * 1_000_000, Some(off), t.precision)
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn wall_clock_readings_resolve_in_their_zone() {
+        let wall = |s: &str| parse_nginx_error(s.as_bytes()).unwrap();
+        let fixed = Zone::Fixed(3600);
+        assert_eq!(fixed.resolve(wall("2026/11/28 10:00:00")).to_rfc3339(), "2026-11-28T09:00:00Z");
+        // Europe/Paris from the host's zoneinfo (tzdata): CET in winter, CEST in summer.
+        let Ok(bytes) = std::fs::read("/usr/share/zoneinfo/Europe/Paris") else { return };
+        let paris = Zone::from_tzif(&bytes).unwrap();
+        assert_eq!(paris.resolve(wall("2026/01/15 12:00:00")).to_rfc3339(), "2026-01-15T11:00:00Z");
+        assert_eq!(paris.resolve(wall("2026/07/15 12:00:00")).to_rfc3339(), "2026-07-15T10:00:00Z");
+        // Just after the spring change (02:00 → 03:00 on 29 March 2026) and inside the autumn
+        // hour that happens twice (25 October 2026, 02:00-03:00 CEST then CET).
+        assert_eq!(paris.resolve(wall("2026/03/29 03:30:00")).to_rfc3339(), "2026-03-29T01:30:00Z");
+        assert_eq!(paris.resolve(wall("2026/10/25 02:30:00")).to_rfc3339(), "2026-10-25T00:30:00Z");
+        assert!(Zone::from_tzif(b"not a tzif file").is_none());
     }
 }
