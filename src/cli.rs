@@ -44,7 +44,7 @@ pub struct Cli {
     #[arg(long = "log", value_name = "PATH")]
     pub logs: Vec<PathBuf>,
     /// Force the format of the given logs instead of detecting it: elb, alb, w3c, httperr,
-    /// nginx-error, apache-error, nginx-combined, apache-common, apache-combined,
+    /// nginx-error, apache-error, nginx-combined, nginx-main, nginx-forwarded, apache-common, apache-combined,
     /// apache-vhost_combined, `apache:<LogFormat>` or `nginx:<log_format>`.
     #[arg(long, value_name = "SPEC")]
     pub log_format: Option<String>,

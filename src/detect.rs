@@ -463,10 +463,8 @@ impl Event {
             Record::Lb(l) => {
                 ev.request = req(&l.request);
                 ev.client = Some(text(l.client_ip));
-                ev.backend = l.backend_ip.map(|ip| match l.backend_port {
-                    Some(p) => format!("{}:{p}", text(ip)),
-                    None => text(ip),
-                });
+                // As the LB wrote it (`[fd00::1]:80`), as `--correlate` names it too.
+                ev.backend = l.backend_ip.map(|_| text(l.backend_raw));
                 ev.source = class.lb_generated.map(|g| if g { "lb" } else { "backend" });
                 ev.user_agent = Some(text(l.user_agent));
             }

@@ -4,6 +4,7 @@
 //! ([`Field`]); the rest is matched and ignored. Apache escapes `"`, `\` and control characters
 //! in header and request fields (`\"`, `\\`, `\xhh`), which the template matcher respects.
 
+use super::strftime::Pattern;
 use super::template::{Field, Piece, Template, TimeKind};
 
 pub const COMMON: &str = r#"%h %l %u %t "%r" %>s %b"#;
@@ -32,21 +33,35 @@ fn header(name: &str) -> Field {
     }
 }
 
-fn time_format(arg: &str, warnings: &mut Vec<String>) -> Field {
-    let a = arg.strip_prefix("begin:").or_else(|| arg.strip_prefix("end:")).unwrap_or(arg);
-    Field::Time(match a {
+/// `%{format}t`: the fast fixed shapes, or a `strftime` pattern (added to `patterns`).
+/// `begin:`/`end:` say whether the time is the request's start (the default) or its end.
+fn time_format(fmt: &str, arg: &str, patterns: &mut Vec<Pattern>, at_end: &mut bool) -> Result<Field, String> {
+    let a = match (arg.strip_prefix("begin:"), arg.strip_prefix("end:")) {
+        (Some(a), _) => a,
+        (_, Some(a)) => {
+            *at_end = true;
+            a
+        }
+        _ => arg,
+    };
+    Ok(Field::Time(match a {
         "" => TimeKind::ClfBracketed,
         "sec" => TimeKind::Epoch,
         "msec" => TimeKind::EpochMillis,
         "usec" => TimeKind::EpochMicros,
+        "msec_frac" => TimeKind::Frac(3),
+        "usec_frac" => TimeKind::Frac(6),
         "%d/%b/%Y:%H:%M:%S %z" => TimeKind::Clf,
         "[%d/%b/%Y:%H:%M:%S %z]" => TimeKind::ClfBracketed,
-        "%Y-%m-%dT%H:%M:%S%z" | "%Y-%m-%d %H:%M:%S%z" | "%FT%T%z" | "%Y-%m-%dT%H:%M:%SZ" => TimeKind::Iso8601,
-        other => {
-            warnings.push(format!("time format %{{{other}}}t is not understood: lines will have no timestamp"));
-            return Field::Other;
+        pat => {
+            let p = Pattern::compile(pat).map_err(|e| format!("LogFormat '{fmt}': {e}"))?;
+            if patterns.len() >= u8::MAX as usize {
+                return Err(format!("LogFormat '{fmt}': too many time fields"));
+            }
+            patterns.push(p);
+            TimeKind::Strftime((patterns.len() - 1) as u8)
         }
-    })
+    }))
 }
 
 /// Compile a `LogFormat` string (as it appears in the config, with `\"` already or not yet
@@ -55,7 +70,9 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
     let b = fmt.as_bytes();
     let mut pieces = Vec::new();
     let mut lit = Vec::new();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
+    let mut patterns = Vec::new();
+    let mut at_end = false;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -106,14 +123,20 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
                     return Err(format!("LogFormat '{fmt}': '%' at the end of the format"));
                 };
                 i += 1;
+                // mod_log_config's directive table (Apache 2.4), plus mod_logio (%I %O %S) and
+                // mod_ssl (%{VAR}x, %{VAR}c). As in Apache, an argument a directive does not use
+                // is ignored, and a letter that is no directive is an error.
                 let f = match c {
+                    // (`%{c}a`/`%{c}h`: the peer of the connection, e.g. the load balancer when
+                    // mod_remoteip rewrote %a to the client)
                     b'h' | b'a' if arg.is_empty() => Field::RemoteAddr,
-                    b'a' | b'h' | b'A' => Field::Other,
+                    b'h' | b'a' if arg == "c" => Field::Other,
                     b'b' | b'B' => Field::BytesSent,
                     b'D' => Field::DurationUs,
                     b'T' => match arg {
                         "ms" => Field::DurationMs,
                         "us" => Field::DurationUs,
+                        // (Apache reads any other unit as seconds)
                         _ => Field::DurationSecs,
                     },
                     b'H' => Field::Protocol,
@@ -128,17 +151,12 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
                             Field::Status
                         }
                     }
-                    b't' => time_format(arg, &mut warnings),
+                    b't' => time_format(fmt, arg, &mut patterns, &mut at_end)?,
                     b'U' => Field::Path,
                     b'v' | b'V' => Field::Host,
-                    b'C' | b'e' | b'f' | b'k' | b'l' | b'L' | b'n' | b'o' | b'p' | b'P' | b'R' | b'u' | b'X' | b'I'
-                    | b'O' | b'S' => {
-                        if c == b'O' && arg.is_empty() {
-                            Field::BytesSent
-                        } else {
-                            Field::Other
-                        }
-                    }
+                    b'O' => Field::BytesSent,
+                    b'A' | b'C' | b'c' | b'e' | b'f' | b'k' | b'l' | b'L' | b'n' | b'o' | b'p' | b'P' | b'R' | b'u' | b'X' | b'x'
+                    | b'I' | b'S' => Field::Other,
                     other => {
                         return Err(format!("LogFormat '{fmt}': unknown directive '%{}'", other as char));
                     }
@@ -164,7 +182,10 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
             seen_bytes = true;
         }
     }
-    Ok(Template::new(name, fmt, pieces, warnings))
+    let mut t = Template::new(name, fmt, pieces, warnings);
+    t.patterns = patterns;
+    t.time_at_end = at_end;
+    Ok(t)
 }
 
 fn push(pieces: &mut Vec<Piece>, lit: &mut Vec<u8>, f: Field) {

@@ -1,7 +1,7 @@
 //! Which format a file is, from its first lines.
 //!
 //! Every candidate parser is tried on the first non-empty lines; the one that parses the most
-//! wins (ties go to the more specific format, in the order of [`CANDIDATES`]). A file whose lines
+//! wins (ties go to the longer format — more fields —, then to the order of [`CANDIDATES`]). A file whose lines
 //! no candidate parses is reported as unknown with a hint to pass `--log-format`.
 
 use super::{Format, Record, apache, nginx};
@@ -47,6 +47,7 @@ fn candidates() -> Vec<Format> {
         Format::ApacheError,
         Format::Nginx(Arc::new(nginx::main_format())),
         Format::Nginx(Arc::new(nginx::combined())),
+        Format::Nginx(Arc::new(nginx::forwarded())),
         Format::Apache(Arc::new(apache::preset("vhost_combined").unwrap())),
         Format::Apache(Arc::new(apache::preset("common").unwrap())),
     ]
@@ -54,7 +55,7 @@ fn candidates() -> Vec<Format> {
 
 /// The order of preference on ties.
 pub const CANDIDATES: &[&str] =
-    &["alb", "elb", "w3c", "httperr", "nginx-error", "apache-error", "nginx:main", "nginx:combined", "apache:vhost_combined", "apache:common"];
+    &["alb", "elb", "w3c", "httperr", "nginx-error", "apache-error", "nginx:main", "nginx:combined", "nginx:forwarded", "apache:vhost_combined", "apache:common"];
 
 /// Guess the format of `sample` (the first bytes of a file). `None` when nothing fits at all.
 pub fn detect(sample: &[u8]) -> Option<Format> {
@@ -79,15 +80,21 @@ pub fn detect(sample: &[u8]) -> Option<Format> {
             return Some(Format::HttpErr);
         }
     }
-    let mut best: Option<(usize, Format)> = None;
+    // The most lines parsed wins; on a tie, the longer format (more fields: `vhost_combined`'s
+    // `%v:%p %h` over a list-valued X-Forwarded-For that swallows both), then the order above.
+    let mut best: Option<((usize, usize), Format)> = None;
     for f in candidates() {
         if matches!(f, Format::W3c) {
             continue; // only with a header (above); headerless HTTPERR has a fixed old layout
         }
         let mut p = f.parser();
         let ok = lines.iter().filter(|l| matches!(p.parse(l), Ok(r) if !matches!(r, Record::Meta))).count();
-        if ok > 0 && best.as_ref().is_none_or(|(b, _)| ok > *b) {
-            best = Some((ok, f));
+        let fields = match &f {
+            Format::Nginx(t) | Format::Apache(t) => t.pieces.iter().filter(|p| matches!(p, super::template::Piece::Field(_))).count(),
+            _ => 0,
+        };
+        if ok > 0 && best.as_ref().is_none_or(|(b, _)| (ok, fields) > *b) {
+            best = Some(((ok, fields), f));
         }
     }
     // Access logs in combined format also parse as common (plus trailing text → error), so the

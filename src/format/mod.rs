@@ -11,6 +11,7 @@
 //! | [`apache`] | Apache access logs compiled from a `LogFormat` string |
 //! | [`nginx`] | nginx access logs compiled from a `log_format` string |
 //! | [`template`] | the literal/field matcher both of those compile to |
+//! | [`strftime`] | times written with a `strftime` pattern (Apache `%{format}t`) |
 //! | [`w3c`] | IIS W3C extended logs and the HTTP.sys HTTPERR log |
 //! | [`errorlog`] | nginx and Apache (2.2, 2.4) error logs |
 //! | [`detect`](mod@detect) | which of these a file is, from its first lines |
@@ -22,6 +23,7 @@ pub mod detect;
 pub mod elb;
 pub mod errorlog;
 pub mod nginx;
+pub mod strftime;
 pub mod template;
 pub mod w3c;
 
@@ -337,7 +339,7 @@ impl Format {
     }
 
     /// Parse a format spec: `elb`, `alb`, `w3c`, `httperr`, `nginx-error`, `apache-error`,
-    /// `nginx` / `nginx-combined`, `apache-common` / `apache-combined` / `apache-vhost_combined`,
+    /// `nginx` / `nginx-combined`, `nginx-main`, `nginx-forwarded`, `apache-common` / `apache-combined` / `apache-vhost_combined`,
     /// `apache:<LogFormat string>`, `nginx:<log_format string>`.
     pub fn from_spec(spec: &str) -> Result<Format, String> {
         Format::from_spec_named(spec, "custom")
@@ -361,13 +363,14 @@ impl Format {
             "apache-error" => Format::ApacheError,
             "nginx" | "nginx-combined" => Format::Nginx(Arc::new(nginx::combined())),
             "nginx-main" => Format::Nginx(Arc::new(nginx::main_format())),
+            "nginx-forwarded" => Format::Nginx(Arc::new(nginx::forwarded())),
             "apache-common" | "common" => Format::Apache(Arc::new(apache::preset("common").unwrap())),
             "apache-combined" | "combined" => Format::Apache(Arc::new(apache::preset("combined").unwrap())),
             "apache-vhost_combined" | "vhost_combined" => Format::Apache(Arc::new(apache::preset("vhost_combined").unwrap())),
             other => {
                 return Err(format!(
                     "unknown log format '{other}': use one of elb, alb, w3c, httperr, nginx-error, apache-error, \
-                     nginx-combined, nginx-main, apache-common, apache-combined, apache-vhost_combined, \
+                     nginx-combined, nginx-main, nginx-forwarded, apache-common, apache-combined, apache-vhost_combined, \
                      'apache:<LogFormat string>' or 'nginx:<log_format string>'"
                 ));
             }

@@ -14,6 +14,12 @@ pub const COMBINED: &str =
 /// `combined` plus the X-Forwarded-For header.
 pub const MAIN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
 
+/// `combined` with the X-Forwarded-For header in place of the client address: what sites behind
+/// a load balancer often log (`log_format main '$http_x_forwarded_for - $remote_user …'`), so
+/// the first field may be a list (`10.0.0.2, 10.0.0.1, 127.0.0.1`).
+pub const FORWARDED: &str =
+    r#"$http_x_forwarded_for - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+
 /// `log_format … escape=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Escape {
@@ -25,6 +31,11 @@ pub enum Escape {
 /// nginx's predefined `combined`.
 pub fn combined() -> Template {
     compile("combined", COMBINED, Escape::Default).expect("built-in format compiles")
+}
+
+/// See [`FORWARDED`].
+pub fn forwarded() -> Template {
+    compile("forwarded", FORWARDED, Escape::Default).expect("built-in format compiles")
 }
 
 /// nginx.org's `main` (see [`MAIN`]).

@@ -23,6 +23,11 @@ pub enum TimeKind {
     EpochMillis,
     /// Microseconds since the epoch (`%{usec}t`).
     EpochMicros,
+    /// A `strftime` pattern (Apache `%{format}t`): the index into [`Template::patterns`].
+    Strftime(u8),
+    /// The fraction of the second as 3 digits (`%{msec_frac}t`) or 6 (`%{usec_frac}t`), for a
+    /// time split over several fields.
+    Frac(u8),
 }
 
 /// What a field means. Fields tailgate does not use are `Other` (still matched, never read).
@@ -75,6 +80,10 @@ pub struct Template {
     quoted: Vec<bool>,
     /// Parts of the format tailgate could not interpret (matched, but ignored).
     pub warnings: Vec<String>,
+    /// The `strftime` patterns of [`TimeKind::Strftime`] fields.
+    pub patterns: Vec<super::strftime::Pattern>,
+    /// The time logged is when the request ended (Apache `%{end:…}t`), not when it began.
+    pub time_at_end: bool,
 }
 
 const E_LIT: ParseError = ParseError::new("line does not match the access-log format");
@@ -82,6 +91,7 @@ const E_SHORT: ParseError = ParseError::new("line ends before the access-log for
 const E_TRAILING: ParseError = ParseError::new("unexpected text after the last field of the access-log format");
 const E_TIME: ParseError = ParseError::new("bad timestamp in access-log line");
 const E_STATUS: ParseError = ParseError::new("bad status in access-log line");
+const E_ADDR: ParseError = ParseError::new("client address in access-log line is not one token");
 const E_NUM: ParseError = ParseError::new("bad number in access-log line");
 
 impl Template {
@@ -108,7 +118,7 @@ impl Template {
                     inside = !inside;
                 }
         }
-        Template { name: name.to_string(), source: source.to_string(), pieces: merged, quoted, warnings }
+        Template { name: name.to_string(), source: source.to_string(), pieces: merged, quoted, warnings, patterns: Vec::new(), time_at_end: false }
     }
 
     /// Whether the template has a field with this meaning.
@@ -122,9 +132,22 @@ impl Template {
         let mut p = 0usize;
         let mut path_start: Option<usize> = None;
         let mut have_final = false;
+        let mut parts: Option<super::strftime::Parts> = None;
         let n = self.pieces.len();
         for i in 0..n {
             match &self.pieces[i] {
+                // A time in a shape of its own (Apache `%{format}t`): the pattern says where it
+                // ends; the parts of one line make one time.
+                Piece::Field(Field::Time(k @ (TimeKind::Strftime(_) | TimeKind::Frac(_)))) => {
+                    let m = match *k {
+                        TimeKind::Strftime(j) => self.patterns[j as usize].match_at(&line[p..]),
+                        TimeKind::Frac(d) => super::strftime::fraction(&line[p..], d as usize),
+                        _ => unreachable!(),
+                    };
+                    let (got, len) = m.ok_or(E_TIME)?;
+                    parts.get_or_insert_default().merge(&got);
+                    p += len;
+                }
                 Piece::Lit(l) => {
                     if !starts_with(&line[p..], l) {
                         return Err(if line.len() - p < l.len() { E_SHORT } else { E_LIT });
@@ -141,6 +164,11 @@ impl Template {
         }
         if p != line.len() {
             return Err(E_TRAILING);
+        }
+        if let Some(parts) = parts
+            && rec.time.is_none()
+        {
+            rec.time = Some(parts.timestamp().ok_or(E_TIME)?);
         }
         Ok(rec)
     }
@@ -162,6 +190,18 @@ fn field_end(line: &[u8], p: usize, f: Field, next: Option<&Piece>, in_quotes: b
     }
     match next {
         None => Ok(line.len()),
+        // An unquoted X-Forwarded-For holds a list (`10.0.0.2, 10.0.0.1`): a space after a
+        // comma is inside it.
+        Some(Piece::Lit(l)) if f == Field::XForwardedFor && !in_quotes && l[0] == b' ' => {
+            let mut from = p;
+            loop {
+                let i = find_literal(line, from, l, false).ok_or(E_SHORT)?;
+                if i == p || line[i - 1] != b',' {
+                    return Ok(i);
+                }
+                from = i + 1;
+            }
+        }
         Some(Piece::Lit(l)) => find_literal(line, p, l, in_quotes).ok_or(E_SHORT),
         Some(Piece::Field(next)) => {
             // Two fields with nothing between: only `%U%q`-style pairs are meaningful.
@@ -236,6 +276,7 @@ fn time(kind: TimeKind, v: &[u8]) -> Option<Timestamp> {
             let us = parse_u64(v)? as i64;
             Some(Timestamp::from_micros(us, Some(0), crate::time::Precision::Micro))
         }
+        TimeKind::Strftime(_) | TimeKind::Frac(_) => None, // (matched in `parse`)
     }
 }
 
@@ -250,7 +291,14 @@ fn assign<'a>(
     have_final: &mut bool,
 ) -> Result<(), ParseError> {
     match f {
-        Field::RemoteAddr => rec.client = dash(v),
+        // One token (an address, a host name): a list such as `10.0.0.2, 10.0.0.1` is an
+        // X-Forwarded-For field, and `www.example.com:443 203.0.113.7` is two fields.
+        Field::RemoteAddr => {
+            if v.contains(&b' ') {
+                return Err(E_ADDR);
+            }
+            rec.client = dash(v)
+        }
         Field::Time(kind) => {
             if v != b"-" {
                 rec.time = Some(time(kind, v).ok_or(E_TIME)?);

@@ -2,7 +2,10 @@
 //!
 //! Both are W3C extended format: `#Fields:` names the space-separated columns of the lines that
 //! follow and may change mid-file (IIS writes a new header block on every restart, in any order
-//! with `#Software`, `#Version`, `#Date`). Spaces inside values are written as `+`. Times are UTC.
+//! with `#Software`, `#Version`, `#Date`). IIS writes spaces inside values as `+`; other writers
+//! quote string values (`"Mozilla/5.0 (X11; Linux)"`, a `"` inside doubled, as the W3C draft
+//! says) or separate the columns with tabs. A log with a `time` column and no `date` takes the
+//! date from its `#Date:` directive. Times are UTC.
 //! A line of HTTPERR is a request HTTP.sys refused or dropped; `s-reason` says why.
 
 use super::{AccessRecord, HttpErrRecord, ParseError, ParseResult, Record, dash, parse_status, parse_u64};
@@ -14,6 +17,7 @@ const E_NO_FIELDS: ParseError = ParseError::new("W3C data line before any #Field
 const E_COUNT: ParseError = ParseError::new("W3C line: number of values differs from the #Fields header");
 const E_TIME: ParseError = ParseError::new("W3C line: bad date/time");
 const E_STATUS: ParseError = ParseError::new("W3C line: bad sc-status");
+const E_QUOTE: ParseError = ParseError::new("W3C line: a quoted value is not closed, or text follows its closing quote");
 const E_HEADER: ParseError = ParseError::new("W3C #Fields header with too many fields");
 
 /// Column positions of the fields tailgate reads (`u8::MAX` = absent).
@@ -71,7 +75,7 @@ impl Columns {
             reason: NONE,
             queue: NONE,
         };
-        for (i, name) in names.split(|&b| b == b' ').filter(|n| !n.is_empty()).enumerate() {
+        for (i, name) in names.split(|&b| b == b' ' || b == b'\t').filter(|n| !n.is_empty()).enumerate() {
             if i >= MAX_FIELDS {
                 return Err(E_HEADER);
             }
@@ -107,6 +111,79 @@ impl Columns {
     }
 }
 
+/// The date of a `#Date:` directive as `YYYY-MM-DD`: IIS writes `2002-05-24 20:18:01`, the W3C
+/// draft `12-Jan-1996 00:00:00`.
+fn header_date(d: &[u8]) -> Option<[u8; 10]> {
+    if let Some(iso) = d.get(..10).and_then(|d| <[u8; 10]>::try_from(d).ok())
+        && iso[4] == b'-'
+        && iso[7] == b'-'
+    {
+        return Some(iso);
+    }
+    // DD-Mon-YYYY
+    let mut parts = d.split(|&b| b == b' ').next()?.splitn(3, |&b| b == b'-');
+    let (day, mon, year) = (parts.next()?, parts.next()?, parts.next()?);
+    let (m, _) = crate::time::month_name(mon)?;
+    if day.is_empty() || day.len() > 2 || year.len() != 4 || !day.iter().chain(year).all(u8::is_ascii_digit) {
+        return None;
+    }
+    let s = format!("{}-{m:02}-{:0>2}", String::from_utf8_lossy(year), String::from_utf8_lossy(day));
+    <[u8; 10]>::try_from(s.as_bytes()).ok()
+}
+
+/// Split a data line into `v`: at tabs when the line has any, else at spaces outside `"…"`
+/// (quotes are not part of the value). The number of values.
+fn split<'a>(line: &'a [u8], v: &mut [&'a [u8]; MAX_FIELDS]) -> Result<usize, ParseError> {
+    let mut n = 0;
+    let mut push = |part: &'a [u8]| {
+        if n == MAX_FIELDS {
+            return Err(E_COUNT);
+        }
+        v[n] = part;
+        n += 1;
+        Ok(())
+    };
+    if memchr::memchr(b'\t', line).is_some() {
+        // (a tab after the last value, as some writers leave, ends it: it starts no value)
+        let line = line.strip_suffix(b"\t").unwrap_or(line);
+        for part in line.split(|&b| b == b'\t') {
+            push(part)?;
+        }
+        return Ok(n);
+    }
+    let mut i = 0;
+    loop {
+        if line.get(i) == Some(&b'"') {
+            // `"…"`, a `"` inside written `""`
+            let mut j = i + 1;
+            loop {
+                match memchr::memchr(b'"', &line[j..]) {
+                    Some(k) if line.get(j + k + 1) == Some(&b'"') => j += k + 2,
+                    Some(k) => {
+                        j += k;
+                        break;
+                    }
+                    None => return Err(E_QUOTE),
+                }
+            }
+            push(&line[i + 1..j])?;
+            i = j + 1;
+            match line.get(i) {
+                None => return Ok(n),
+                Some(b' ') => i += 1,
+                Some(_) => return Err(E_QUOTE),
+            }
+        } else {
+            let end = memchr::memchr(b' ', &line[i..]).map_or(line.len(), |k| i + k);
+            push(&line[i..end])?;
+            if end == line.len() {
+                return Ok(n);
+            }
+            i = end + 1;
+        }
+    }
+}
+
 /// W3C writes spaces inside values as `+`: undo that for display.
 pub fn decode_plus(b: &[u8]) -> String {
     String::from_utf8_lossy(b).replace('+', " ")
@@ -120,12 +197,14 @@ const HTTPERR_DEFAULT: &[u8] = b"date time c-ip c-port s-ip s-port cs-version cs
 pub struct W3cParser {
     cols: Option<Columns>,
     httperr: bool,
+    /// The date of the last `#Date:` directive (`YYYY-MM-DD`), for lines with a time and no date.
+    date: Option<[u8; 10]>,
 }
 
 impl W3cParser {
     /// `httperr`: the file is an HTTPERR log (headerless lines get the old HTTP.sys layout).
     pub fn new(httperr: bool) -> Self {
-        W3cParser { cols: None, httperr }
+        W3cParser { cols: None, httperr, date: None }
     }
 
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> ParseResult<'a> {
@@ -136,6 +215,8 @@ impl W3cParser {
                     self.httperr = true;
                 }
                 self.cols = Some(cols);
+            } else if let Some(d) = line.strip_prefix(b"#Date:") {
+                self.date = header_date(d.trim_ascii_start());
             }
             return Ok(Record::Meta);
         }
@@ -144,22 +225,16 @@ impl W3cParser {
         }
         let cols = self.cols.as_ref().ok_or(E_NO_FIELDS)?;
         let mut v: [&[u8]; MAX_FIELDS] = [b""; MAX_FIELDS];
-        let mut n = 0;
-        for part in line.split(|&b| b == b' ') {
-            if n == MAX_FIELDS {
-                return Err(E_COUNT);
-            }
-            v[n] = part;
-            n += 1;
-        }
+        let n = split(line, &mut v)?;
         // Old HTTP.sys lines may omit the trailing s-queuename.
         let min = if self.httperr && cols.queue != NONE && cols.queue as usize + 1 == cols.n { cols.n - 1 } else { cols.n };
         if n < min || n > cols.n {
             return Err(E_COUNT);
         }
         let get = |i: u8| if i == NONE || i as usize >= n { None } else { dash(v[i as usize]) };
-        let time = match (get(cols.date), get(cols.time)) {
-            (Some(d), Some(t)) => Some(parse_w3c(d, t).ok_or(E_TIME)?),
+        let time = match (get(cols.date), get(cols.time), &self.date) {
+            (Some(d), Some(t), _) => Some(parse_w3c(d, t).ok_or(E_TIME)?),
+            (None, Some(t), Some(d)) if cols.date == NONE => Some(parse_w3c(d, t).ok_or(E_TIME)?),
             _ => None,
         };
         let status = match get(cols.status) {
@@ -199,5 +274,47 @@ impl W3cParser {
         rec.substatus = get(cols.substatus).and_then(parse_u64).map(|v| v as u32);
         rec.win32_status = get(cols.win32).and_then(parse_u64).map(|v| v as u32);
         Ok(Record::Access(rec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access<'a>(p: &mut W3cParser, line: &'a [u8]) -> AccessRecord<'a> {
+        match p.parse(line) {
+            Ok(Record::Access(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The W3C draft: a string value may be quoted, a `"` inside it written twice.
+    #[test]
+    fn quoted_values_keep_their_spaces() {
+        let mut p = W3cParser::new(false);
+        p.parse(b"#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent) cs(Referer)").unwrap();
+        let a = access(&mut p, br#"2026-11-28 10:00:00 10.0.0.1 GET /a 503 "Mozilla/5.0 (X11; Linux) ""quoted""" -"#);
+        assert_eq!(a.status, Some(503));
+        assert_eq!(a.user_agent, Some(&br#"Mozilla/5.0 (X11; Linux) ""quoted"""#[..]));
+        assert_eq!(a.referer, None);
+        let a = access(&mut p, br#"2026-11-28 10:00:01 10.0.0.1 GET /b 200 "" "http://x/""#);
+        assert_eq!(a.user_agent, Some(&b""[..]));
+        assert_eq!(a.referer, Some(&b"http://x/"[..]));
+        // An unclosed quote, or text glued to the closing quote, is a bad line, not a shifted one.
+        assert!(p.parse(br#"2026-11-28 10:00:02 10.0.0.1 GET /c 200 "Mozilla -"#).is_err());
+        assert!(p.parse(br#"2026-11-28 10:00:02 10.0.0.1 GET /c 200 "Mozilla"x -"#).is_err());
+    }
+
+    #[test]
+    fn date_directives() {
+        assert_eq!(&header_date(b"2002-05-24 20:18:01").unwrap(), b"2002-05-24");
+        assert_eq!(&header_date(b"12-Jan-1996 00:00:00").unwrap(), b"1996-01-12");
+        assert_eq!(&header_date(b"2-Feb-1996 00:00:00").unwrap(), b"1996-02-02");
+        assert!(header_date(b"yesterday").is_none());
+        let mut p = W3cParser::new(false);
+        p.parse(b"#Fields: time cs-method cs-uri sc-status").unwrap();
+        assert_eq!(access(&mut p, b"00:34:23 GET /foo 200").time, None, "no #Date yet: no time, not a made-up one");
+        p.parse(b"#Date: 2002-05-24 20:18:01").unwrap();
+        assert_eq!(access(&mut p, b"20:18:01 GET /foo 200").time.unwrap().to_rfc3339(), "2002-05-24T20:18:01Z");
     }
 }
