@@ -131,6 +131,11 @@ fn streams_count_what_files_count() {
         ("w3c", read("iis/logs/inetpub/logs/LogFiles/W3SVC1/u_ex210401.log"), "w3c"),
         ("httperr", read("iis/logs/Windows/System32/LogFiles/HTTPERR/httperr1.log"), "httperr"),
         ("nginx-error", read("errorlogs/nginx-error.log"), "nginx-error"),
+        // records continued on lines of their own (PHP-FPM)
+        ("nginx-error-multiline", read("realworld/beats-nginx-error.log"), "nginx-error"),
+        // tab-separated W3C (CloudFront)
+        ("w3c-tabs", read("realworld/cloudfront-web-1-0-2019-12.txt"), "w3c"),
+        ("nginx-forwarded", read("realworld/beats-nginx-access.log"), "nginx-forwarded"),
         ("apache-error", read("errorlogs/apache-error.log"), "apache-error"),
         ("nginx-access", nginx_log, "nginx-combined"),
         ("apache-access", apache_log, "apache-combined"),

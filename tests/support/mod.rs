@@ -261,6 +261,12 @@ http {{
 /// Real Apache httpd (Debian's apache2 binary, event MPM, mod_proxy_http) on 127.0.0.1 proxying
 /// to `backend_port`, logs in `dir` (`combined` access log, `error.log`).
 pub fn apache(dir: &Path, backend_port: u16) -> Server {
+    apache_with(dir, backend_port, "", &[])
+}
+
+/// As [`apache`], with `extra` appended to the config (more `LoadModule`, `LogFormat`,
+/// `CustomLog` lines) and `env` in its environment (`TZ`).
+pub fn apache_with(dir: &Path, backend_port: u16, extra: &str, env: &[(&str, &str)]) -> Server {
     let bin = need("apache2");
     let port = free_port();
     let d = dir.display();
@@ -290,12 +296,14 @@ MinSpareThreads 1
 MaxSpareThreads 25
 ProxyPass / http://127.0.0.1:{backend_port}/ timeout=1
 ProxyTimeout 1
+{extra}
 "#
     );
     std::fs::write(dir.join("httpd.conf"), conf).unwrap();
     let mut child = Command::new(bin)
         .args(["-f", &format!("{d}/httpd.conf"), "-DFOREGROUND"])
         .env("APACHE_RUN_DIR", dir)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
