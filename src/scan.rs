@@ -262,7 +262,9 @@ impl Acc {
                 return;
             }
         };
-        let rec = match parser.parse(bytes) {
+        // (borrowed where it lies: moving a record out of the result copies it)
+        let parsed = parser.parse(bytes);
+        let rec = match &parsed {
             Ok(Record::Meta) => return,
             Ok(r) => r,
             Err(e) => {
@@ -270,12 +272,10 @@ impl Acc {
                 return;
             }
         };
-        let mut time = rec.time();
-        if let (Some(z), Some(t)) = (&self.zone, time)
-            && t.offset.is_none()
-        {
-            time = Some(z.resolve(t));
-        }
+        let time = match rec.time() {
+            Some(t) if t.offset.is_none() => Some(self.in_zone(t)),
+            t => t,
+        };
         if let Some(t) = time {
             if let Some(since) = self.since
                 && t.micros < since {
@@ -300,9 +300,16 @@ impl Acc {
         if matches!(rec, Record::Lb(_)) {
             self.is_lb = true;
         }
-        if let Some(class) = classify(&rec) {
-            self.event(&rec, class, time);
+        if let Some(class) = classify(rec) {
+            self.event(rec, class, time);
         }
+    }
+
+    /// A time written without an offset, read in the log's zone (when one is known).
+    #[cold]
+    #[inline(never)]
+    fn in_zone(&self, t: Timestamp) -> Timestamp {
+        self.zone.as_ref().map_or(t, |z| z.resolve(t))
     }
 
     #[cold]

@@ -126,6 +126,20 @@ impl Template {
         self.pieces.contains(&Piece::Field(f))
     }
 
+    /// A [`TimeKind::Strftime`] or [`TimeKind::Frac`] field at the start of `at`: its length.
+    #[cold]
+    #[inline(never)]
+    fn time_piece(&self, k: TimeKind, at: &[u8], parts: &mut Option<super::strftime::Parts>) -> Result<usize, ParseError> {
+        let m = match k {
+            TimeKind::Strftime(j) => self.patterns[j as usize].match_at(at),
+            TimeKind::Frac(d) => super::strftime::fraction(at, d as usize),
+            _ => None,
+        };
+        let (got, len) = m.ok_or(E_TIME)?;
+        parts.get_or_insert_default().merge(&got);
+        Ok(len)
+    }
+
     /// Match one line.
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessRecord<'a>, ParseError> {
         let mut rec = AccessRecord::default();
@@ -139,14 +153,7 @@ impl Template {
                 // A time in a shape of its own (Apache `%{format}t`): the pattern says where it
                 // ends; the parts of one line make one time.
                 Piece::Field(Field::Time(k @ (TimeKind::Strftime(_) | TimeKind::Frac(_)))) => {
-                    let m = match *k {
-                        TimeKind::Strftime(j) => self.patterns[j as usize].match_at(&line[p..]),
-                        TimeKind::Frac(d) => super::strftime::fraction(&line[p..], d as usize),
-                        _ => unreachable!(),
-                    };
-                    let (got, len) = m.ok_or(E_TIME)?;
-                    parts.get_or_insert_default().merge(&got);
-                    p += len;
+                    p += self.time_piece(*k, &line[p..], &mut parts)?;
                 }
                 Piece::Lit(l) => {
                     if !starts_with(&line[p..], l) {
@@ -189,24 +196,29 @@ fn field_end(line: &[u8], p: usize, f: Field, next: Option<&Piece>, in_quotes: b
         _ => {}
     }
     match next {
+        // A client address is one token (an address, a host name): a list such as `10.0.0.2,
+        // 10.0.0.1` is an X-Forwarded-For field, and `www.example.com:443 203.0.113.7` two fields.
+        // After one, a literal that starts with a space starts at the first space.
+        Some(Piece::Lit(l)) if matches!(f, Field::RemoteAddr) && l[0] == b' ' => match super::cursor::find_byte(&line[p..], b' ') {
+            Some(i) if starts_with(&line[p + i..], l) => Ok(p + i),
+            Some(_) => Err(E_ADDR),
+            None => Err(E_SHORT),
+        },
+        None if matches!(f, Field::RemoteAddr) && line[p..].contains(&b' ') => Err(E_ADDR),
         None => Ok(line.len()),
-        // An unquoted X-Forwarded-For holds a list (`10.0.0.2, 10.0.0.1`): a space after a
-        // comma is inside it.
-        Some(Piece::Lit(l)) if f == Field::XForwardedFor && !in_quotes && l[0] == b' ' => {
-            let mut from = p;
-            loop {
-                let i = find_literal(line, from, l, false).ok_or(E_SHORT)?;
-                if i == p || line[i - 1] != b',' {
-                    return Ok(i);
-                }
-                from = i + 1;
+        // (an unquoted X-Forwarded-For holds a list, `10.0.0.2, 10.0.0.1`: a space after a comma
+        // is inside it)
+        Some(Piece::Lit(l)) => {
+            let i = find_literal(line, p, l, in_quotes, matches!(f, Field::XForwardedFor) && !in_quotes).ok_or(E_SHORT)?;
+            if matches!(f, Field::RemoteAddr) && line[p..i].contains(&b' ') {
+                return Err(E_ADDR);
             }
+            Ok(i)
         }
-        Some(Piece::Lit(l)) => find_literal(line, p, l, in_quotes).ok_or(E_SHORT),
         Some(Piece::Field(next)) => {
             // Two fields with nothing between: only `%U%q`-style pairs are meaningful.
             let rest = &line[p..];
-            let stop = if *next == Field::Query && f == Field::Path {
+            let stop = if matches!(next, Field::Query) && matches!(f, Field::Path) {
                 rest.iter().position(|&c| c == b'?' || c == b' ')
             } else {
                 rest.iter().position(|&c| c == b' ')
@@ -233,16 +245,17 @@ fn starts_with(hay: &[u8], lit: &[u8]) -> bool {
 }
 
 /// Find `lit` in `line[from..]`. Inside quotes, a match whose first byte is a `"` preceded by an
-/// odd number of backslashes is an escaped quote, not the end of the field.
+/// odd number of backslashes is an escaped quote, not the end of the field. In a `list` field, a
+/// match right after a `,` is inside the list.
 #[inline]
-fn find_literal(line: &[u8], from: usize, lit: &[u8], in_quotes: bool) -> Option<usize> {
+fn find_literal(line: &[u8], from: usize, lit: &[u8], in_quotes: bool, list: bool) -> Option<usize> {
     let first = lit[0];
     let mut at = from;
     loop {
         // Quoted fields (request, user agent) are long: memchr's vector search wins there; the
         // short unquoted ones (status, bytes) are faster with a word-at-a-time scan.
         let i = at + if in_quotes { memchr::memchr(first, &line[at..])? } else { super::cursor::find_byte(&line[at..], first)? };
-        if starts_with(&line[i..], lit) {
+        if starts_with(&line[i..], lit) && !(list && i > from && line[i - 1] == b',') {
             if !(in_quotes && first == b'"') {
                 return Some(i);
             }
@@ -291,14 +304,8 @@ fn assign<'a>(
     have_final: &mut bool,
 ) -> Result<(), ParseError> {
     match f {
-        // One token (an address, a host name): a list such as `10.0.0.2, 10.0.0.1` is an
-        // X-Forwarded-For field, and `www.example.com:443 203.0.113.7` is two fields.
-        Field::RemoteAddr => {
-            if v.contains(&b' ') {
-                return Err(E_ADDR);
-            }
-            rec.client = dash(v)
-        }
+        // One token (see `field_end`).
+        Field::RemoteAddr => rec.client = dash(v),
         Field::Time(kind) => {
             if v != b"-" {
                 rec.time = Some(time(kind, v).ok_or(E_TIME)?);
@@ -323,11 +330,11 @@ fn assign<'a>(
         }
         Field::Protocol => rec.request.protocol = v,
         Field::Status | Field::FinalStatus => {
-            if f == Field::Status && *have_final {
+            if matches!(f, Field::Status) && *have_final {
                 return Ok(());
             }
             rec.status = if v == b"-" { None } else { Some(parse_status(v).ok_or(E_STATUS)?) };
-            if f == Field::FinalStatus {
+            if matches!(f, Field::FinalStatus) {
                 *have_final = true;
             }
         }
