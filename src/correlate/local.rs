@@ -387,7 +387,8 @@ pub struct Collected {
 
 fn stamp_of(f: &Format) -> Stamp {
     match f {
-        Format::Apache(_) => Stamp::Start,
+        // Apache logs when the request began, unless the format says `%{end:…}t`.
+        Format::Apache(t) if !t.time_at_end => Stamp::Start,
         _ => Stamp::End,
     }
 }
