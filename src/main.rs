@@ -200,6 +200,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
         lb_idle_timeout_secs: cli.lb_idle_timeout,
         burst_min: cli.burst.max(1),
         threads: cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1),
+        local_zone: host_zone(&cli),
     };
     let r = correlate::correlate(&opts);
     for e in &r.summary.errors {
@@ -264,11 +265,7 @@ fn run_probe(cli: Cli) -> ExitCode {
 
 /// The host's time zone (`/etc/localtime`, under `--root` when given), for error-log times.
 fn host_zone(cli: &Cli) -> Option<(tailgate::time::Zone, String)> {
-    let root = tailgate::discover::Root::new(cli.root.clone());
-    let p = std::path::Path::new("/etc/localtime");
-    let bytes = root.read(p, 1 << 20).ok()?;
-    let zone = tailgate::time::Zone::from_tzif(&bytes)?;
-    Some((zone, root.host(p).display().to_string()))
+    tailgate::time::Zone::host(&tailgate::discover::Root::new(cli.root.clone()))
 }
 
 fn run_scan(cli: Cli) -> ExitCode {

@@ -499,6 +499,7 @@ mod tests {
             lb_idle_timeout_secs: 60,
             burst_min: 3,
             threads: 1,
+            local_zone: None,
         };
         let base = crate::correlate::correlate(&opts);
         assert!(!base.findings.is_empty());

@@ -66,9 +66,8 @@ impl Zones {
             Format::ApacheError => &self.apache,
             _ => return None,
         };
-        let fmt_off = |o: i32| format!("UTC{}{:02}:{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 3600, o.abs() % 3600 / 60);
         Some(match (access, &self.host) {
-            (Some((o, from)), _) => (crate::time::Zone::Fixed(*o), format!("{}, the offset of the same server's access log {from}", fmt_off(*o))),
+            (Some((o, from)), _) => (crate::time::Zone::Fixed(*o), format!("{}, the offset of the same server's access log {from}", crate::time::format_offset(*o))),
             (None, Some((z, from))) => (z.clone(), format!("the host's time zone ({from})")),
             (None, None) => (crate::time::Zone::Fixed(0), "UTC: no access log of the same server and no host time zone".to_string()),
         })

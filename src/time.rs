@@ -485,6 +485,11 @@ mod tests {
     }
 }
 
+/// `UTC+05:30`.
+pub fn format_offset(secs: i32) -> String {
+    format!("UTC{}{:02}:{:02}", if secs < 0 { '-' } else { '+' }, secs.abs() / 3600, secs.abs() % 3600 / 60)
+}
+
 /// The time zone of times written without an offset (nginx and Apache error logs).
 #[derive(Clone, Debug)]
 pub enum Zone {
@@ -498,6 +503,13 @@ impl Zone {
     /// Rules from a TZif file's bytes (`/etc/localtime`).
     pub fn from_tzif(bytes: &[u8]) -> Option<Zone> {
         tz::TimeZone::from_tz_data(bytes).ok().map(|z| Zone::Rules(std::sync::Arc::new(z)))
+    }
+
+    /// The zone of the host (or tree) `root` stands for: its `/etc/localtime`, and that path.
+    pub fn host(root: &crate::discover::Root) -> Option<(Zone, String)> {
+        let p = std::path::Path::new("/etc/localtime");
+        let zone = Zone::from_tzif(&root.read(p, 1 << 20).ok()?)?;
+        Some((zone, root.host(p).display().to_string()))
     }
 
     fn offset_at(&self, unix: i64) -> i32 {

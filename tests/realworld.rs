@@ -362,3 +362,35 @@ fn error_log_times_take_the_access_log_offset_or_the_host_zone() {
     assert_eq!(lines[0]["timestamp"], "2026-11-28T09:00:00Z", "CET in November: {lines:?}");
     assert!(lines[1]["time_zone"].as_str().unwrap().contains("host's time zone"), "{}", lines[1]);
 }
+
+/// `--correlate` with only an error log (no access log to take the offset from): its local times
+/// are read in the host's zone — here the `--root` tree's Europe/Paris — so the 502's error line
+/// one hour "later" on the wall clock is the same instant, and is the evidence.
+#[test]
+fn correlate_reads_error_logs_in_the_host_zone() {
+    let Ok(paris) = std::fs::read("/usr/share/zoneinfo/Europe/Paris") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("usr/share/zoneinfo/Europe")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("usr/share/zoneinfo/Europe/Paris"), paris).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/usr/share/zoneinfo/Europe/Paris", root.join("etc/localtime")).unwrap();
+    let elb = dir.path().join("elb.log");
+    std::fs::write(&elb, "2026-11-28T09:00:00.500000Z my-lb 203.0.113.7:2817 10.0.1.11:80 0.000073 -1 -1 502 - 0 0 \"GET http://www.example.com:80/php/x HTTP/1.1\" \"curl/8\" - -\n").unwrap();
+    let error = dir.path().join("error.log");
+    std::fs::write(&error, "2026/11/28 10:00:00 [error] 7#7: *9 upstream prematurely closed connection while reading response header from upstream, client: 203.0.113.7, server: x, request: \"GET /php/x HTTP/1.1\", upstream: \"http://127.0.0.1:9000/php/x\", host: \"www.example.com\"\n").unwrap();
+    let run = |root: Option<&Path>| -> Value {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tailgate"));
+        c.args(["--correlate", "--format", "json", "--backend", "10.0.1.11:80", "--log"]).arg(&error).arg(&elb);
+        if let Some(r) = root {
+            c.arg("--root").arg(r);
+        }
+        serde_json::from_slice(&c.output().unwrap().stdout).unwrap()
+    };
+    let v = run(Some(&root));
+    let ev = &v["findings"][0]["evidence"];
+    assert_eq!(ev[0]["kind"], "error", "{v}");
+    assert_eq!(ev[0]["timestamp"], "2026-11-28T09:00:00Z");
+    assert!(v["summary"]["error_log_time_zone"].as_str().unwrap().contains("host's time zone"), "{v}");
+}

@@ -77,6 +77,7 @@ struct Job {
     window_secs: f64,
     burst_min: usize,
     lb_idle_timeout_secs: u64,
+    local_zone: Option<(crate::time::Zone, String)>,
 }
 
 impl Job {
@@ -100,6 +101,7 @@ impl Job {
             lb_idle_timeout_secs: self.lb_idle_timeout_secs,
             burst_min: self.burst_min,
             threads: 1,
+            local_zone: self.local_zone.clone(),
         })
     }
 }
@@ -115,6 +117,7 @@ pub fn start(cfg: &Config, plan: &Plan, backends: &[crate::correlate::BackendFil
         window_secs: cfg.window_secs,
         burst_min: cfg.burst,
         lb_idle_timeout_secs: cfg.lb_idle_timeout_secs,
+        local_zone: crate::time::Zone::host(&crate::discover::Root::new(None)),
     };
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let quit = Arc::new(AtomicBool::new(false));

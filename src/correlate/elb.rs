@@ -618,6 +618,7 @@ mod tests {
                 lb_idle_timeout_secs: 60,
                 burst_min: 3,
                 threads,
+                local_zone: None,
             };
             let ing = ingest(&opts);
             let wanted: Vec<(u32, u64, u64, u16)> = ing.wanted.iter().map(|w| (w.file, w.line, w.key, w.elb_status)).collect();

@@ -62,7 +62,7 @@ pub fn resolve(
     wanted: &[Wanted],
     cands: Vec<Candidate>,
     mut errors: HashMap<u64, Vec<ErrorLine>>,
-    local_offset: Option<i32>,
+    zone: Option<&crate::time::Zone>,
     elb_files: &[String],
     local_files: &[String],
 ) -> (Vec<Finding>, Option<f64>) {
@@ -127,7 +127,8 @@ pub fn resolve(
         taken_l.insert((c.file, c.line));
     }
 
-    let err_off = local_offset.unwrap_or(0) as i64 * SEC;
+    // Error-log times are local wall-clock readings: their instant in the zone (UTC without one).
+    let instant = |e: &ErrorLine| zone.map_or(e.ts, |z| z.resolve(e.ts));
     let mut used_err: HashSet<(u32, u64)> = HashSet::new();
     let mut findings = Vec::with_capacity(wanted.len());
     for (wi, w) in wanted.iter().enumerate() {
@@ -159,11 +160,11 @@ pub fn resolve(
             let mut near: Vec<&ErrorLine> = list
                 .iter()
                 .filter(|e| {
-                    let t = e.wall_us - err_off;
+                    let t = instant(e).micros;
                     t >= lo && t <= hi + SEC && !used_err.contains(&(e.file, e.line))
                 })
                 .collect();
-            near.sort_by_key(|e| (e.wall_us - err_off - anchor).abs());
+            near.sort_by_key(|e| (instant(e).micros - anchor).abs());
             // Lines of one failure come together (Apache: AH01102 + AH00898): take those within 1 s of the nearest.
             if let Some(first) = near.first() {
                 let t0 = first.wall_us;
@@ -180,7 +181,7 @@ pub fn resolve(
                 line: e.line,
                 kind: "error",
                 status: None,
-                timestamp: Some(e.ts),
+                timestamp: Some(instant(e)),
                 message: Some(e.message.clone()),
                 problem: e.problem,
             });

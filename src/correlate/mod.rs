@@ -104,6 +104,9 @@ pub struct Options {
     pub burst_min: usize,
     /// Threads for large files (ELB and local; each file of 8 MiB or more is split).
     pub threads: usize,
+    /// The host's time zone and where it came from, for error-log times (written without an
+    /// offset) when no access log says the offset.
+    pub local_zone: Option<(crate::time::Zone, String)>,
 }
 
 /// One local log to read.
@@ -217,6 +220,10 @@ pub struct Summary {
     pub matched: u64,
     /// Local time minus LB time, estimated from unambiguous matches.
     pub clock_offset_ms: Option<f64>,
+    /// How error-log times (local, without an offset) were read: the access logs' offset, the
+    /// host's zone, or UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_log_time_zone: Option<String>,
     pub per_minute: Vec<MinuteCounts>,
     pub bursts: Vec<Burst>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -272,8 +279,14 @@ pub fn correlate(opts: &Options) -> Report {
     let n_cands = local.candidates.len();
     let n_lb = local.candidates.iter().filter(|c| ingest.wanted[c.wanted as usize].lb_generated).count();
     tracing::debug!("candidates for LB-generated lines: {n_lb}");
+    let zone = match (local.local_offset, &opts.local_zone) {
+        (Some(o), _) => Some((crate::time::Zone::Fixed(o), format!("{}, the offset the access logs write", crate::time::format_offset(o)))),
+        (None, Some((z, from))) => Some((z.clone(), format!("the host's time zone ({from})"))),
+        (None, None) => None,
+    };
+    let has_error_logs = local.summaries.iter().any(|l| l.format.ends_with("-error"));
     let (findings, offset_ms) =
-        matcher::resolve(opts, &ingest.wanted, local.candidates, local.errors_by_request, local.local_offset, &ingest.files, &local.files);
+        matcher::resolve(opts, &ingest.wanted, local.candidates, local.errors_by_request, zone.as_ref().map(|z| &z.0), &ingest.files, &local.files);
     tracing::debug!(
         "correlate: ELB pass {:?} ({} wanted), local pass {:?} ({n_cands} candidates), matching {:?}",
         t1 - t0,
@@ -286,6 +299,9 @@ pub fn correlate(opts: &Options) -> Report {
     s.errors.extend(local.problems);
     s.matched = findings.iter().filter(|f| !f.evidence.is_empty()).count() as u64;
     s.clock_offset_ms = offset_ms;
+    if has_error_logs {
+        s.error_log_time_zone = Some(zone.map_or_else(|| "UTC: no access log offset and no host time zone".to_string(), |z| z.1));
+    }
     for f in &findings {
         *s.causes.entry(f.cause.as_str()).or_default() += 1;
     }
