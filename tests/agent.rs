@@ -323,6 +323,7 @@ fn nginx_error_records_with_continuation_lines() {
     assert_eq!(msg.matches("PHP message:").count(), 3, "the whole record: {msg}");
     let third = real.lines().take(2).map(|l| l.len() as u64 + 1).sum::<u64>();
     assert_eq!(ev[0]["offset"].as_u64(), Some(third), "at its first line");
+    assert!(ev[0]["timestamp"].as_str().unwrap().ends_with('Z'), "an instant, read in the host's zone: {}", ev[0]);
     // A record whose continuation arrives in a later write: still no bad line.
     append(&log, "2026/11/28 10:00:00 [error] 7#7: *9 FastCGI sent in stderr: \"PHP message: PHP Fatal error:  boom\n");
     std::thread::sleep(Duration::from_millis(600));

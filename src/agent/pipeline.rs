@@ -34,6 +34,9 @@ struct FileState {
 #[derive(Default)]
 pub struct Pipeline {
     files: HashMap<u64, FileState>,
+    /// The host's zone, for error-log times (written without an offset); read once, when first
+    /// needed.
+    zone: Option<Option<crate::time::Zone>>,
     pub events: u64,
     pub bad_lines: u64,
 }
@@ -112,7 +115,12 @@ impl Pipeline {
                 Some(Ok(Record::Meta)) => continue,
                 Some(Ok(rec)) => {
                     if let Some(class) = classify(&rec) {
-                        out.push(AgentEvent::of_log(Event::new(&rec, class, &file(), 0), l.offset));
+                        let mut ev = Event::new(&rec, class, &file(), 0);
+                        if let Some(t) = ev.timestamp.filter(|t| t.offset.is_none()) {
+                            let zone = self.zone.get_or_insert_with(|| crate::time::Zone::host(&crate::discover::Root::new(None)).map(|z| z.0));
+                            ev.timestamp = Some(zone.as_ref().map_or(t, |z| z.resolve(t)));
+                        }
+                        out.push(AgentEvent::of_log(ev, l.offset));
                         self.events += 1;
                     }
                     continue;
