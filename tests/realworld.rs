@@ -347,20 +347,26 @@ fn error_log_times_take_the_access_log_offset_or_the_host_zone() {
     assert_eq!(ev[1]["timestamp"], "2026-11-28T04:30:00Z");
     let log = lines.iter().find(|v| v["type"] == "log" && v["path"].as_str().unwrap().ends_with("error.log")).unwrap();
     assert!(log["time_zone"].as_str().unwrap().contains("UTC+05:30") && log["time_zone"].as_str().unwrap().contains("access.log"), "{log}");
-    // --since compares the instant: 10:00 local is 04:30Z, older than --since 04:31Z would be.
 
     // Alone, under --root: the tree's /etc/localtime (a link to its zoneinfo, re-rooted).
-    let Ok(paris) = std::fs::read("/usr/share/zoneinfo/Europe/Paris") else { return };
-    let root = dir.path().join("root");
+    let Some(root) = paris_root(dir.path()) else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--scan", "--format", "ndjson", "--root"]).arg(&root).arg(&error).output().unwrap();
+    let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["timestamp"], "2026-11-28T09:00:00Z", "CET in November: {lines:?}");
+    assert!(lines[1]["time_zone"].as_str().unwrap().contains("host's time zone"), "{}", lines[1]);
+}
+
+/// A tree under `dir` whose `/etc/localtime` is an absolute link to its own Europe/Paris (copied
+/// from the host's tzdata; `None` without it).
+fn paris_root(dir: &Path) -> Option<PathBuf> {
+    let paris = std::fs::read("/usr/share/zoneinfo/Europe/Paris").ok()?;
+    let root = dir.join("root");
     std::fs::create_dir_all(root.join("usr/share/zoneinfo/Europe")).unwrap();
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::write(root.join("usr/share/zoneinfo/Europe/Paris"), paris).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("/usr/share/zoneinfo/Europe/Paris", root.join("etc/localtime")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--scan", "--format", "ndjson", "--root"]).arg(&root).arg(&error).output().unwrap();
-    let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines[0]["timestamp"], "2026-11-28T09:00:00Z", "CET in November: {lines:?}");
-    assert!(lines[1]["time_zone"].as_str().unwrap().contains("host's time zone"), "{}", lines[1]);
+    Some(root)
 }
 
 /// `--correlate` with only an error log (no access log to take the offset from): its local times
@@ -368,14 +374,8 @@ fn error_log_times_take_the_access_log_offset_or_the_host_zone() {
 /// one hour "later" on the wall clock is the same instant, and is the evidence.
 #[test]
 fn correlate_reads_error_logs_in_the_host_zone() {
-    let Ok(paris) = std::fs::read("/usr/share/zoneinfo/Europe/Paris") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(root.join("usr/share/zoneinfo/Europe")).unwrap();
-    std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::write(root.join("usr/share/zoneinfo/Europe/Paris"), paris).unwrap();
-    #[cfg(unix)]
-    std::os::unix::fs::symlink("/usr/share/zoneinfo/Europe/Paris", root.join("etc/localtime")).unwrap();
+    let Some(root) = paris_root(dir.path()) else { return };
     let elb = dir.path().join("elb.log");
     std::fs::write(&elb, "2026-11-28T09:00:00.500000Z my-lb 203.0.113.7:2817 10.0.1.11:80 0.000073 -1 -1 502 - 0 0 \"GET http://www.example.com:80/php/x HTTP/1.1\" \"curl/8\" - -\n").unwrap();
     let error = dir.path().join("error.log");
