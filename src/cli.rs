@@ -89,13 +89,21 @@ pub struct Cli {
     /// --probe: the request method.
     #[arg(long, default_value = "GET")]
     pub method: String,
-    /// The load balancer's idle timeout in seconds, for the keep-alive check (ELB/ALB default: 60).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = crate::limits::cli::lb_idle)]
-    pub lb_idle_timeout: u64,
+    /// The load balancer's idle timeout in seconds, for matching 504s and the keep-alive check.
+    /// Without it, --correlate infers it from the logs; else the ELB/ALB default, 60.
+    #[arg(long, value_name = "SECONDS", value_parser = crate::limits::cli::lb_idle)]
+    pub lb_idle_timeout: Option<u64>,
     /// More diagnostics on stderr (-vv for debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr; no progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+impl Cli {
+    /// The idle timeout given, else the ELB/ALB default.
+    pub fn lb_idle_timeout_or_default(&self) -> u64 {
+        self.lb_idle_timeout.unwrap_or(60)
+    }
 }

@@ -105,7 +105,7 @@ fn run_service(_cli: Cli) -> ExitCode {
 fn discover_options(cli: &Cli) -> tailgate::discover::Options {
     tailgate::discover::Options {
         root: tailgate::discover::Root::new(cli.root.clone()),
-        lb_idle_timeout: cli.lb_idle_timeout,
+        lb_idle_timeout: cli.lb_idle_timeout_or_default(),
         profile_dir: tailgate::profile::override_dir(),
     }
 }
@@ -168,8 +168,33 @@ fn run_correlate(cli: Cli) -> ExitCode {
         }
     };
     let mut local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: p.display().to_string(), format: forced.clone() }).collect();
+    // Discovery (cheap) for the logs when none are named, and for the keep-alive settings of
+    // the servers that write the logs correlated (a named log counts when discovery finds the
+    // server that writes it).
+    let d = tailgate::discover::discover(&discover_options(&cli));
+    let droot = tailgate::discover::Root::new(cli.root.clone());
+    let writers: Vec<tailgate::discover::ServerKind> = d
+        .sources
+        .iter()
+        .filter(|s| cli.logs.is_empty() || s.files.iter().any(|f| cli.logs.iter().any(|l| *l == droot.host(std::path::Path::new(f)))))
+        .map(|s| s.server)
+        .collect();
+    let keepalive: Vec<correlate::KeepAliveSetting> = d
+        .keepalive
+        .iter()
+        .filter(|k| writers.contains(&k.server))
+        .filter_map(|k| {
+            let t = k.timeout_secs?;
+            let name = match k.server {
+                tailgate::discover::ServerKind::Nginx => "keepalive_timeout",
+                tailgate::discover::ServerKind::Apache => "KeepAliveTimeout",
+                tailgate::discover::ServerKind::Iis => "connectionTimeout",
+                _ => "keep-alive timeout",
+            };
+            Some(correlate::KeepAliveSetting { timeout_secs: t, directive: format!("{name} {t}s"), origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)) })
+        })
+        .collect();
     if cli.logs.is_empty() || cli.root.is_some() {
-        let d = tailgate::discover::discover(&discover_options(&cli));
         if backends.is_empty() && !cli.all_backends && cli.root.is_none() {
             backends = d.platform.addresses.iter().map(|a| BackendFilter { ip: a.clone(), port: None }).collect();
         }
@@ -197,10 +222,12 @@ fn run_correlate(cli: Cli) -> ExitCode {
         backends,
         all_backends: cli.all_backends,
         window_secs: cli.window,
-        lb_idle_timeout_secs: cli.lb_idle_timeout,
+        lb_idle_timeout_secs: cli.lb_idle_timeout_or_default(),
+        infer_idle_timeout: cli.lb_idle_timeout.is_none(),
         burst_min: cli.burst.max(1),
         threads: cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1),
         local_zone: host_zone(&cli),
+        keepalive,
     };
     let r = correlate::correlate(&opts);
     for e in &r.summary.errors {
@@ -231,7 +258,7 @@ fn run_probe(cli: Cli) -> ExitCode {
         timeout: Duration::from_secs_f64(cli.timeout),
         deadline: Duration::from_secs_f64(cli.deadline.unwrap_or(3.0 * cli.timeout)),
         idle: Duration::from_secs_f64(cli.idle),
-        lb_idle_timeout: Duration::from_secs(cli.lb_idle_timeout),
+        lb_idle_timeout: Duration::from_secs(cli.lb_idle_timeout_or_default()),
         verify: cli.verify,
     };
     let rep = tailgate::probe::probe(&opts);

@@ -497,9 +497,11 @@ mod tests {
             all_backends: false,
             window_secs: 5.0,
             lb_idle_timeout_secs: 60,
+            infer_idle_timeout: false,
             burst_min: 3,
             threads: 1,
             local_zone: None,
+            keepalive: Vec::new(),
         };
         let base = crate::correlate::correlate(&opts);
         assert!(!base.findings.is_empty());

@@ -161,3 +161,44 @@ fn unreadable_elb_input_is_an_error() {
     let (code, _, _) = run(&format!("{demo}/elb.log"));
     assert_eq!(code, Some(0));
 }
+
+/// An LB 502 or 504 the instance logged nothing for, on a server whose keep-alive timeout is
+/// shorter than the LB's idle timeout: `keepalive-closed`, with the directive as evidence; with a
+/// longer keep-alive, the usual causes.
+#[test]
+fn a_short_keepalive_explains_silent_lb_errors() {
+    let run = |keepalive: &str| -> Value {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("etc/nginx")).unwrap();
+        std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
+        std::fs::write(
+            root.join("etc/nginx/nginx.conf"),
+            format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {keepalive}\n    server {{ listen 80; }}\n}}\n"),
+        )
+        .unwrap();
+        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n").unwrap();
+        let elb = root.join("elb.log");
+        std::fs::write(
+            &elb,
+            "2026-11-25T08:00:01.000000Z lb 203.0.113.7:2817 10.0.1.11:80 -1 -1 -1 502 - 0 0 \"GET http://x:80/a HTTP/1.1\" \"curl/8\" - -\n\
+             2026-11-25T08:00:02.000000Z lb 203.0.113.7:2818 10.0.1.11:80 -1 -1 -1 504 - 0 0 \"GET http://x:80/b HTTP/1.1\" \"curl/8\" - -\n",
+        )
+        .unwrap();
+        correlate_exit(&["--root", root.to_str().unwrap(), "--backend", "10.0.1.11:80", "--lb-idle-timeout", "60", elb.to_str().unwrap()], None, 0)
+    };
+    let v = run("keepalive_timeout 5s;");
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 2);
+    for x in f {
+        assert_eq!(x["cause"], "keepalive-closed", "{x:#}");
+        assert_eq!(x["evidence"][0]["kind"], "config");
+        assert_eq!(x["evidence"][0]["file"], "/etc/nginx/nginx.conf");
+        assert_eq!(x["evidence"][0]["line"], 4);
+        assert!(x["explanation"].as_str().unwrap().contains("5s"));
+    }
+    assert_eq!(v["summary"]["causes"]["keepalive-closed"], 2);
+    let v = run("keepalive_timeout 75s;");
+    let causes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|x| x["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes, ["connection-closed", "backend-timeout"]);
+}

@@ -99,9 +99,11 @@ impl Job {
             all_backends: false,
             window_secs: self.window_secs,
             lb_idle_timeout_secs: self.lb_idle_timeout_secs,
+            infer_idle_timeout: false,
             burst_min: self.burst_min,
             threads: 1,
             local_zone: self.local_zone.clone(),
+            keepalive: Vec::new(),
         })
     }
 }

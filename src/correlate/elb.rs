@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{BackendRate, BadElbLine, Burst, MinuteCounts, Options, Summary};
-use crate::format::{Format, LbRecord, Record, detect, strip_authority, text, unescape};
+use crate::format::escape::Escaping;
+use crate::format::{Format, LbRecord, Record, detect, strip_authority, text};
 use crate::read::{self, Line};
 use crate::time::{Precision, Timestamp, format_utc};
 
@@ -19,24 +20,30 @@ pub struct Wanted {
     pub arrival_us: i64,
     /// request + backend processing time, when the LB logged them.
     pub proc_us: Option<i64>,
+    /// An ALB line with `request_creation_time`: for a 504 the LB generated, `ts - arrival` is
+    /// its idle timeout.
+    pub alb_created: bool,
     pub backend: Option<String>,
     pub ours: bool,
     pub elb_status: u16,
     pub backend_status: Option<u16>,
     pub lb_generated: bool,
+    /// The request line as the LB wrote it (it escapes nothing in it).
     pub request: String,
     pub method: String,
-    /// Origin-form target (`/p?q`).
-    pub path: String,
+    /// The hash of the origin-form target (`/p?q`) alone: the key error-log lines are found by.
+    pub path_key: u64,
     pub client: String,
-    pub user_agent: String,
+    /// The user agent the client sent (decoded: the LB writes `"` as `\"`).
+    pub user_agent: Box<[u8]>,
     pub sent_bytes: u64,
     /// ALB `error_reason`.
     pub error_reason: String,
     pub key: u64,
 }
 
-/// A 64-bit hash of method and path, eight bytes at a time: the join key between the passes
+/// A 64-bit hash of method and path (both as the client sent them: decode what the server
+/// escaped first, see [`crate::format::escape`]), eight bytes at a time: the join key between the passes
 /// (computed for every local line, so it must be cheap; collisions only cost a comparison that
 /// the time, status and user-agent checks then reject).
 #[inline]
@@ -345,16 +352,17 @@ impl<'a> Chunk<'a> {
             ts: r.time,
             arrival_us,
             proc_us,
+            alb_created: matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some(),
             backend,
             ours,
             elb_status: r.elb_status.unwrap_or(0),
             backend_status: r.backend_status(),
             lb_generated: lb_gen,
-            request: unescape(r.request.raw),
+            request: text(r.request.raw),
             method: text(r.request.method),
-            path: text(path),
+            path_key: request_key(b"", path),
             client: text(r.client_ip),
-            user_agent: text(r.user_agent),
+            user_agent: Escaping::Quotes.decode(r.user_agent, &mut Vec::new()).into(),
             sent_bytes: r.sent_bytes,
             error_reason: text(alb.error_reason),
             key: request_key(r.request.method, path),
@@ -616,9 +624,11 @@ mod tests {
                 all_backends: false,
                 window_secs: 5.0,
                 lb_idle_timeout_secs: 60,
+                infer_idle_timeout: false,
                 burst_min: 3,
                 threads,
                 local_zone: None,
+                keepalive: Vec::new(),
             };
             let ing = ingest(&opts);
             let wanted: Vec<(u32, u64, u64, u16)> = ing.wanted.iter().map(|w| (w.file, w.line, w.key, w.elb_status)).collect();

@@ -8,7 +8,8 @@ use serde::Serialize;
 use super::elb::{Wanted, request_key};
 use super::Options;
 use crate::detect::{Problem, error_problem};
-use crate::format::{Format, Record, detect, text, unescape};
+use crate::format::escape::Escaping;
+use crate::format::{Format, Record, detect, text};
 use crate::read::{self, Line};
 
 /// The request keys are FNV hashes already: hashing them again (SipHash) is wasted work per
@@ -155,7 +156,9 @@ struct Ctx<'a> {
     index: &'a HashMap<u64, Slot, KeyHash>,
     paths: &'a HashMap<u64, (), KeyHash>,
     window_us: i64,
-    idle_us: i64,
+    /// When a 504's request may be logged locally, after its arrival: the LB's idle timeout
+    /// (both ends equal), or the range it may have while it is being inferred.
+    idle_us: (i64, i64),
 }
 
 /// The local pass over one chunk of one file. Line numbers are chunk-relative until merged.
@@ -174,15 +177,22 @@ struct Worker {
     pending: Option<(ErrorLine, String)>,
     /// Per slot: where the last window of `others` and of `timeouts` started.
     cursors: Vec<(u32, u32)>,
+    /// How this log's server escapes what it writes, and buffers for the (rare) decoding.
+    escaping: Escaping,
+    path_buf: Vec<u8>,
+    ua_buf: Vec<u8>,
 }
 
 impl Worker {
-    fn new(file: u32, stamp: Stamp, parser: crate::format::Parser, slots: usize) -> Worker {
+    fn new(file: u32, stamp: Stamp, format: &Format, slots: usize) -> Worker {
         Worker {
+            escaping: escaping_of(format),
+            path_buf: Vec::new(),
+            ua_buf: Vec::new(),
+            parser: format.parser(),
             cursors: vec![(0, 0); slots],
             file,
             stamp,
-            parser,
             n: 0,
             bad: 0,
             candidates: Vec::new(),
@@ -196,7 +206,7 @@ impl Worker {
 
     #[inline]
     fn line(&mut self, ctx: &Ctx<'_>, no: u64, l: Line<'_>) {
-        let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending, cursors } = self;
+        let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending, cursors, escaping, path_buf, ua_buf } = self;
         let (file, stamp) = (*file, *stamp);
         let (wanted, index, paths, window_us, idle_us) = (ctx.wanted, ctx.index, ctx.paths, ctx.window_us, ctx.idle_us);
                     *n = no;
@@ -225,20 +235,21 @@ impl Worker {
                                     *last_offset = (o, 1);
                                 }
                             }
-                            let target = a.request.path();
+                            // (as the client sent it: the server may have escaped bytes in it)
+                            let target = escaping.decode(a.request.path(), path_buf);
                             let key = request_key(a.request.method, target);
                             let Some(slot) = index.get(&key) else { return };
                             let prec = ts.precision.micros();
                             let t = ts.micros;
                             let cur = &mut cursors[slot.id as usize];
                             let others = window_near(&slot.others, &mut cur.0, t - slot.max_proc - window_us - prec, t + window_us + prec);
-                            let timeouts = window_near(&slot.timeouts, &mut cur.1, t - idle_us - window_us - prec, t - idle_us + window_us + prec);
+                            let timeouts = window_near(&slot.timeouts, &mut cur.1, t - idle_us.1 - window_us - prec, t - idle_us.0 + window_us + prec);
                             for &(arrival_us, h) in others.iter().chain(timeouts) {
                                 // Wide window: any clock offset up to `window`, the request's
                                 // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
                                 // A 504's request is logged around the LB's idle timeout after it arrived.
                                 let (early, late) = match (h.lb_generated, h.elb_status) {
-                                    (true, 504) => (idle_us - window_us, idle_us + window_us),
+                                    (true, 504) => (idle_us.0 - window_us, idle_us.1 + window_us),
                                     (true, _) => (-window_us, window_us),
                                     (false, _) => (-window_us, h.proc_us + window_us),
                                 };
@@ -248,9 +259,9 @@ impl Worker {
                                 }
                                 // Once the clock offset is known from the backend's own answers, an
                                 // LB-generated line only looks near it (the final match re-checks).
-                                if h.lb_generated {
+                                if h.lb_generated && !(h.elb_status == 504 && idle_us.0 != idle_us.1) {
                                     if let Some(off) = online.estimate() {
-                                        let base = if h.elb_status == 504 { idle_us } else { 0 };
+                                        let base = if h.elb_status == 504 { idle_us.0 } else { 0 };
                                         let r = d - base - off;
                                         // (a local answer comes after the request arrived, within its
                                         // unknown duration: mostly inside 2 s)
@@ -269,12 +280,9 @@ impl Worker {
                                 // A different user agent is a different request (compared without
                                 // allocating unless the server escaped something in it).
                                 if let Some(ua) = a.user_agent {
-                                    let wu = w.user_agent.as_bytes();
-                                    if !wu.is_empty() && wu != b"-" {
-                                        let same = if memchr::memchr(b'\\', ua).is_none() { ua == wu } else { unescape(ua).as_bytes() == wu };
-                                        if !same {
-                                            continue;
-                                        }
+                                    let wu = &*w.user_agent;
+                                    if !wu.is_empty() && wu != b"-" && escaping.decode(ua, ua_buf) != wu {
+                                        continue;
                                     }
                                 }
                                 let client_match = a.client.is_some_and(|c| c == w.client.as_bytes())
@@ -308,7 +316,7 @@ impl Worker {
                                     .unwrap_or_default(),
                                 problem,
                             };
-                            let path = e.request.map(|r| r.path());
+                            let path = e.request.map(|r| escaping.decode(r.path(), path_buf));
                             let client = e.client.map(text).unwrap_or_default();
                             if let Some((prev, prev_client)) = pending.take()
                                 && let (Some(p), true) = (path, prev_client == client && !client.is_empty()) {
@@ -385,6 +393,16 @@ pub struct Collected {
     pub local_offset: Option<i32>,
 }
 
+/// How the server that writes a log in this format escapes the values in it (error logs: nginx
+/// writes the request line as it came, Apache escapes like its access log).
+fn escaping_of(f: &Format) -> Escaping {
+    match f {
+        Format::Nginx(t) | Format::Apache(t) => t.escaping,
+        Format::ApacheError => Escaping::Apache,
+        _ => Escaping::Raw,
+    }
+}
+
 fn stamp_of(f: &Format) -> Stamp {
     match f {
         // Apache logs when the request began, unless the format says `%{end:…}t`.
@@ -408,11 +426,18 @@ impl crate::fold::Worker for LocalWorker<'_, '_> {
 
 /// Collect candidates for `wanted` from every local log.
 pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
+    let idle = opts.lb_idle_timeout_secs;
+    collect_with(opts, wanted, (idle, idle))
+}
+
+/// As [`collect`], with LB 504s looked for `idle` (a range of seconds) after their arrival: the
+/// idle timeout's inference looks across every value the LB allows.
+pub fn collect_with(opts: &Options, wanted: &[Wanted], idle: (u64, u64)) -> Collected {
     // key → wanted lines in arrival order, in two lists: LB 504s (logged locally about an idle
     // timeout after arrival) and the rest (logged within the request's duration). The binary
     // search stays in small contiguous arrays.
     let window_us = (opts.window_secs * 1e6) as i64;
-    let idle_us = opts.lb_idle_timeout_secs as i64 * 1_000_000;
+    let idle_us = (idle.0 as i64 * 1_000_000, idle.1 as i64 * 1_000_000);
     let mut index: HashMap<u64, Slot, KeyHash> = HashMap::default();
     let mut paths: HashMap<u64, (), KeyHash> = HashMap::default();
     for (i, w) in wanted.iter().enumerate() {
@@ -422,9 +447,9 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
             slot.timeouts.push((w.arrival_us, hot));
         } else {
             slot.others.push((w.arrival_us, hot));
-            slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us));
+            slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us.1));
         }
-        paths.insert(request_key(b"", w.path.as_bytes()), ());
+        paths.insert(w.path_key, ());
     }
     for (id, v) in index.values_mut().enumerate() {
         v.id = id as u32;
@@ -472,7 +497,7 @@ pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
             &fmt,
             opts.threads,
             &|_| {},
-            |_| LocalWorker { ctx: &ctx, w: Worker::new(file, stamp, fmt.parser(), slots) },
+            |_| LocalWorker { ctx: &ctx, w: Worker::new(file, stamp, &fmt, slots) },
             |_, _| {},
             |d| {
                 let (w, base) = (d.worker.w, d.base);

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::elb::{Wanted, request_key};
+use super::elb::Wanted;
 use super::local::{Candidate, ErrorLine, Stamp};
 use super::{Cause, ElbRef, Evidence, Finding, Options};
 use crate::detect::Problem;
@@ -156,7 +156,7 @@ pub fn resolve(
             None => (anchor - 2 * SEC, anchor + idle_us + window_us),
         };
         let mut err_ev: Vec<&ErrorLine> = Vec::new();
-        if let Some(list) = errors.get_mut(&request_key(b"", w.path.as_bytes())) {
+        if let Some(list) = errors.get_mut(&w.path_key) {
             let mut near: Vec<&ErrorLine> = list
                 .iter()
                 .filter(|e| {
@@ -187,7 +187,29 @@ pub fn resolve(
             });
         }
         let problems: Vec<Problem> = err_ev.iter().filter_map(|e| e.problem).collect();
-        let (cause, explanation) = explain(w, matched, &problems, opts.lb_idle_timeout_secs);
+        let (mut cause, mut explanation) = explain(w, matched, &problems, opts.lb_idle_timeout_secs);
+        // Nothing on the instance for an LB 502/504, and a keep-alive shorter than the LB's idle
+        // timeout: the documented race (the backend closes an idle connection as the LB reuses it).
+        if w.lb_generated
+            && matches!(w.elb_status, 502 | 504)
+            && w.backend.is_some()
+            && evidence.is_empty()
+            && let Some(k) = opts.keepalive.iter().filter(|k| k.timeout_secs < opts.lb_idle_timeout_secs).min_by_key(|k| k.timeout_secs)
+        {
+            cause = Cause::KeepaliveClosed;
+            explanation = format!(
+                "the instance logged nothing for this request, and its web server closes idle keep-alive connections after {}s                  ({}), before the load balancer's {}s idle timeout: the backend can close a connection just as the load balancer                  sends a request on it. Fix: a keep-alive timeout longer than the load balancer's",
+                k.timeout_secs,
+                match &k.origin {
+                    Some((f, l)) => format!("{} at {f}:{l}", k.directive),
+                    None => format!("{}, the default", k.directive),
+                },
+                opts.lb_idle_timeout_secs
+            );
+            if let Some((f, l)) = &k.origin {
+                evidence.push(Evidence { file: f.clone(), line: *l, kind: "config", status: None, timestamp: None, message: Some(k.directive.clone()), problem: None });
+            }
+        }
         findings.push(Finding {
             elb: ElbRef {
                 file: elb_files[w.file as usize].clone(),

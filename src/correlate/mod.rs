@@ -14,6 +14,7 @@
 //! first), attaches error-log lines of the same request, and names the cause.
 
 pub mod elb;
+pub mod idle;
 pub mod local;
 pub mod matcher;
 
@@ -36,6 +37,8 @@ pub enum Cause {
     BackendTimeout,
     #[serde(rename = "no-healthy-backend")]
     NoHealthyBackend,
+    #[serde(rename = "keepalive-closed")]
+    KeepaliveClosed,
     #[serde(rename = "unmatched")]
     Unmatched,
 }
@@ -48,6 +51,7 @@ impl Cause {
             Cause::ConnectionClosed => "connection-closed",
             Cause::BackendTimeout => "backend-timeout",
             Cause::NoHealthyBackend => "no-healthy-backend",
+            Cause::KeepaliveClosed => "keepalive-closed",
             Cause::Unmatched => "unmatched",
         }
     }
@@ -100,6 +104,9 @@ pub struct Options {
     pub window_secs: f64,
     /// The load balancer's idle timeout (a 504's request is logged locally about this late).
     pub lb_idle_timeout_secs: u64,
+    /// `lb_idle_timeout_secs` is a default, not the user's: infer the timeout from the logs
+    /// (see [`idle`]) and use that.
+    pub infer_idle_timeout: bool,
     /// How many successive 502s make a burst.
     pub burst_min: usize,
     /// Threads for large files (ELB and local; each file of 8 MiB or more is split).
@@ -107,6 +114,18 @@ pub struct Options {
     /// The host's time zone and where it came from, for error-log times (written without an
     /// offset) when no access log says the offset.
     pub local_zone: Option<(crate::time::Zone, String)>,
+    /// The instance's web servers' idle keep-alive timeouts (from discovery).
+    pub keepalive: Vec<KeepAliveSetting>,
+}
+
+/// A web server's idle keep-alive timeout, where discovery found it.
+#[derive(Clone, Debug)]
+pub struct KeepAliveSetting {
+    pub timeout_secs: u64,
+    /// The directive as a person would write it (`keepalive_timeout 5s`).
+    pub directive: String,
+    /// `file` and `line` of the directive; `None` for a compiled-in default.
+    pub origin: Option<(String, u64)>,
 }
 
 /// One local log to read.
@@ -124,7 +143,7 @@ pub struct LocalLog {
 pub struct Evidence {
     pub file: String,
     pub line: u64,
-    /// `access` or `error`.
+    /// `access`, `error`, or `config` (a web-server directive, for `keepalive-closed`).
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -220,6 +239,8 @@ pub struct Summary {
     pub matched: u64,
     /// Local time minus LB time, estimated from unambiguous matches.
     pub clock_offset_ms: Option<f64>,
+    /// The load balancer's idle timeout used for matching, and where it came from.
+    pub lb_idle_timeout_s: idle::IdleTimeout,
     /// How error-log times (local, without an offset) were read: the access logs' offset, the
     /// host's zone, or UTC.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,6 +295,16 @@ pub fn correlate(opts: &Options) -> Report {
     let t0 = std::time::Instant::now();
     let mut ingest = elb::ingest(opts);
     let t1 = std::time::Instant::now();
+    // The idle timeout: the user's, or inferred from the logs, or the default.
+    let idle = idle::decide(opts, &ingest.wanted);
+    let with_idle;
+    let opts = if idle.value != opts.lb_idle_timeout_secs {
+        with_idle = Options { lb_idle_timeout_secs: idle.value, ..opts.clone() };
+        &with_idle
+    } else {
+        opts
+    };
+    ingest.summary.lb_idle_timeout_s = idle;
     let local = local::collect(opts, &ingest.wanted);
     let t2 = std::time::Instant::now();
     let n_cands = local.candidates.len();

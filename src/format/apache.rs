@@ -185,6 +185,7 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
     let mut t = Template::new(name, fmt, pieces, warnings);
     t.patterns = patterns;
     t.time_at_end = at_end;
+    t.escaping = super::escape::Escaping::Apache;
     Ok(t)
 }
 

@@ -14,6 +14,7 @@
 //! | [`strftime`] | times written with a `strftime` pattern (Apache `%{format}t`) |
 //! | [`w3c`] | IIS W3C extended logs and the HTTP.sys HTTPERR log |
 //! | [`errorlog`] | nginx and Apache (2.2, 2.4) error logs |
+//! | [`escape`] | how each server escapes logged values; one decoder per escaping |
 //! | [`detect`](mod@detect) | which of these a file is, from its first lines |
 
 pub mod alb;
@@ -22,6 +23,7 @@ pub mod cursor;
 pub mod detect;
 pub mod elb;
 pub mod errorlog;
+pub mod escape;
 pub mod nginx;
 pub mod strftime;
 pub mod template;
@@ -340,7 +342,8 @@ impl Format {
 
     /// Parse a format spec: `elb`, `alb`, `w3c`, `httperr`, `nginx-error`, `apache-error`,
     /// `nginx` / `nginx-combined`, `nginx-main`, `nginx-forwarded`, `apache-common` / `apache-combined` / `apache-vhost_combined`,
-    /// `apache:<LogFormat string>`, `nginx:<log_format string>`.
+    /// `apache:<LogFormat string>`, `nginx:<log_format string>`, `nginx(escape=json):<log_format
+    /// string>` (also `escape=none`, `escape=default`).
     pub fn from_spec(spec: &str) -> Result<Format, String> {
         Format::from_spec_named(spec, "custom")
     }
@@ -353,6 +356,13 @@ impl Format {
         }
         if let Some(f) = spec.strip_prefix("nginx:") {
             return Ok(Format::Nginx(Arc::new(nginx::compile(name, f, nginx::Escape::Default)?)));
+        }
+        // `nginx(escape=json):<log_format>`: the escaping of `log_format … escape=`.
+        if let Some(rest) = spec.strip_prefix("nginx(escape=")
+            && let Some((mode, f)) = rest.split_once("):")
+        {
+            let e = nginx::Escape::parse(mode).ok_or_else(|| format!("'{spec}': escape= is default, json or none"))?;
+            return Ok(Format::Nginx(Arc::new(nginx::compile(name, f, e)?)));
         }
         Ok(match spec {
             "elb" | "classic" | "classic-elb" => Format::Elb,

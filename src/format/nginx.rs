@@ -70,7 +70,7 @@ fn variable(name: &str) -> Field {
 }
 
 /// Compile a `log_format` string (the concatenation of its quoted parts).
-pub fn compile(name: &str, fmt: &str, _escape: Escape) -> Result<Template, String> {
+pub fn compile(name: &str, fmt: &str, escape: Escape) -> Result<Template, String> {
     let b = fmt.as_bytes();
     let mut pieces = Vec::new();
     let mut lit = Vec::new();
@@ -105,7 +105,25 @@ pub fn compile(name: &str, fmt: &str, _escape: Escape) -> Result<Template, Strin
     if !lit.is_empty() {
         pieces.push(Piece::Lit(lit.into_boxed_slice()));
     }
-    Ok(Template::new(name, fmt, pieces, Vec::new()))
+    let mut t = Template::new(name, fmt, pieces, Vec::new());
+    t.escaping = match escape {
+        Escape::Default => super::escape::Escaping::NginxDefault,
+        Escape::Json => super::escape::Escaping::NginxJson,
+        Escape::None => super::escape::Escaping::Raw,
+    };
+    Ok(t)
+}
+
+impl Escape {
+    /// The value of `log_format`'s `escape=` parameter.
+    pub fn parse(v: &str) -> Option<Escape> {
+        Some(match v {
+            "default" => Escape::Default,
+            "json" => Escape::Json,
+            "none" => Escape::None,
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -84,6 +84,8 @@ pub struct Template {
     pub patterns: Vec<super::strftime::Pattern>,
     /// The time logged is when the request ended (Apache `%{end:…}t`), not when it began.
     pub time_at_end: bool,
+    /// How the server escapes the values it writes with this format.
+    pub escaping: super::escape::Escaping,
 }
 
 const E_LIT: ParseError = ParseError::new("line does not match the access-log format");
@@ -118,7 +120,7 @@ impl Template {
                     inside = !inside;
                 }
         }
-        Template { name: name.to_string(), source: source.to_string(), pieces: merged, quoted, warnings, patterns: Vec::new(), time_at_end: false }
+        Template { name: name.to_string(), source: source.to_string(), pieces: merged, quoted, warnings, patterns: Vec::new(), time_at_end: false, escaping: super::escape::Escaping::Raw }
     }
 
     /// Whether the template has a field with this meaning.

@@ -349,7 +349,8 @@ impl Walker<'_> {
             Some(format!("nginx:{}", crate::format::nginx::COMBINED))
         } else {
             match self.formats.get(&fmt_name) {
-                Some(f) => Some(format!("nginx:{f}")),
+                // (stored as `:body` or `(escape=json):body`)
+                Some(f) => Some(format!("nginx{f}")),
                 None => {
                     self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("unknown log format \"{fmt_name}\"") });
                     None
@@ -474,7 +475,22 @@ pub fn logs(cfg: &Config, settings: &Settings) -> (Vec<Source>, Vec<Warning>) {
         for d in b.iter().filter(|d| d.name == "log_format") {
             let mut args = d.args.iter();
             let Some(name) = args.next() else { continue };
-            let body: String = args.filter(|a| !a.starts_with("escape=")).cloned().collect();
+            // (`escape=` must reach the parser: it decides how values are decoded)
+            let mut escape = None;
+            let body: String = args
+                .filter(|a| match a.strip_prefix("escape=") {
+                    Some(e) => {
+                        escape = Some(e.to_string());
+                        false
+                    }
+                    None => true,
+                })
+                .cloned()
+                .collect();
+            let body = match escape.as_deref() {
+                Some(e @ ("json" | "none")) => format!("(escape={e}):{body}"),
+                _ => format!(":{body}"),
+            };
             w.formats.insert(name.clone(), body);
         }
         w.context(b, Access::Unset, false);
