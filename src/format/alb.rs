@@ -74,8 +74,14 @@ pub fn parse_with<'a>(line: &'a [u8], days: &mut crate::time::DayCache) -> Parse
         return Err(E_TYPE);
     }
     let head = head(&mut c, &ALB, days)?;
-    let request = c.quoted().ok_or(ALB.fields)?;
-    let user_agent = c.quoted().ok_or(ALB.fields)?;
+    // The request is written as it came (a stray `"` may be in it): it ends at the first `" "`,
+    // the opening quote of the user agent, as in Classic logs. The user agent's own quotes are
+    // escaped (`\"`).
+    let rest = c.rest.strip_prefix(b"\"").ok_or(ALB.fields)?;
+    let q = super::elb::find_quote_space_quote(rest).ok_or(ALB.fields)?;
+    let request = &rest[..q];
+    c.rest = &rest[q + 2..];
+    let user_agent = c.quoted_escaped().ok_or(ALB.fields)?;
     let ssl_cipher = c.token().ok_or(ALB.fields)?;
     let ssl_protocol = c.token().ok_or(ALB.fields)?;
     let alb_tail = c.rest;

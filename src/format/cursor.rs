@@ -88,6 +88,32 @@ impl<'a> Cursor<'a> {
         None
     }
 
+    /// As [`Cursor::quoted`], where a `"` after an odd number of backslashes is part of the value.
+    pub fn quoted_escaped(&mut self) -> Option<&'a [u8]> {
+        if self.rest.first() != Some(&b'"') {
+            return self.token();
+        }
+        let body = &self.rest[1..];
+        let mut from = 0;
+        while let Some(i) = memchr::memchr(b'"', &body[from..]) {
+            let q = from + i;
+            let escaped = body[..q].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+            match body.get(q + 1) {
+                _ if escaped => from = q + 1,
+                None => {
+                    self.rest = &body[body.len()..];
+                    return Some(&body[..q]);
+                }
+                Some(b' ') => {
+                    self.rest = &body[q + 2..];
+                    return Some(&body[..q]);
+                }
+                _ => from = q + 1,
+            }
+        }
+        None
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }

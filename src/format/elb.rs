@@ -118,7 +118,7 @@ impl<'a> Head<'a> {
 /// The first `" "` in `b` (a memmem finder is built per call; this is cheaper for one needle
 /// that is usually near).
 #[inline]
-fn find_quote_space_quote(b: &[u8]) -> Option<usize> {
+pub(super) fn find_quote_space_quote(b: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(i) = memchr::memchr(b'"', &b[from..]) {
         let q = from + i;

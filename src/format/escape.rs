@@ -5,7 +5,9 @@
 //! in nginx's (`escape=default`), and a path with a raw `é` is `\xC3\xA9` in nginx's, `\xc3\xa9` in
 //! Apache's, raw in the load balancer's. Correlation compares **decoded** values (the bytes the
 //! client sent); reports keep the text as written. Decoding never loses a byte: an escape the
-//! server would not have written (`\q`, `\x4` at the end) is kept as it is.
+//! server would not have written (`\q`, `\x4` at the end) is kept as it is. nginx's two escapings
+//! and Apache's decode with one set of rules (see [`Escaping::decode`]), so a log whose `escape=`
+//! is not known still decodes right.
 //!
 //! | escaping | written by | rules (from the server's source) |
 //! |---|---|---|
@@ -62,21 +64,27 @@ impl Escaping {
                 continue;
             }
             let next = b[i + 1];
+            // nginx (either escaping) and Apache decode alike: what one writes the others never
+            // write unescaped (a backslash is always `\x5C` or `\\`), so one set of rules, read
+            // left to right, is exact for each — and a log whose `escape=` is not known (detected,
+            // not configured) decodes right either way.
             let (byte, len) = match (self, next) {
+                (Escaping::Raw, _) => (None, 1),
                 (Escaping::Quotes, b'"') => (Some(b'"'), 2),
-                (Escaping::NginxDefault | Escaping::Apache, b'x') => match b.get(i + 2..i + 4).and_then(hex2) {
+                (Escaping::Quotes, _) => (None, 1),
+                (_, b'x') => match b.get(i + 2..i + 4).and_then(hex2) {
                     Some(v) => (Some(v), 4),
                     None => (None, 1),
                 },
-                (Escaping::NginxJson | Escaping::Apache, b'"') => (Some(b'"'), 2),
-                (Escaping::NginxJson | Escaping::Apache, b'\\') => (Some(b'\\'), 2),
-                (Escaping::NginxJson | Escaping::Apache, b'n') => (Some(b'\n'), 2),
-                (Escaping::NginxJson | Escaping::Apache, b'r') => (Some(b'\r'), 2),
-                (Escaping::NginxJson | Escaping::Apache, b't') => (Some(b'\t'), 2),
-                (Escaping::NginxJson | Escaping::Apache, b'b') => (Some(0x08), 2),
-                (Escaping::NginxJson, b'f') => (Some(0x0c), 2),
-                (Escaping::Apache, b'v') => (Some(0x0b), 2),
-                (Escaping::NginxJson, b'u') => match (b.get(i + 2..i + 4).and_then(hex2), b.get(i + 4..i + 6).and_then(hex2)) {
+                (_, b'"') => (Some(b'"'), 2),
+                (_, b'\\') => (Some(b'\\'), 2),
+                (_, b'n') => (Some(b'\n'), 2),
+                (_, b'r') => (Some(b'\r'), 2),
+                (_, b't') => (Some(b'\t'), 2),
+                (_, b'b') => (Some(0x08), 2),
+                (_, b'f') => (Some(0x0c), 2),
+                (_, b'v') => (Some(0x0b), 2),
+                (_, b'u') => match (b.get(i + 2..i + 4).and_then(hex2), b.get(i + 4..i + 6).and_then(hex2)) {
                     (Some(0), Some(v)) => (Some(v), 6),
                     _ => (None, 1),
                 },
@@ -172,6 +180,18 @@ mod tests {
     }
 
     proptest! {
+        /// A log whose `escape=` is not known decodes right: any of the backslash escapings,
+        /// decoded with any other's rules.
+        #[test]
+        fn the_backslash_escapings_decode_alike(raw in proptest::collection::vec(any::<u8>(), 0..48)) {
+            let esc = [Escaping::NginxDefault, Escaping::NginxJson, Escaping::Apache];
+            for e in esc {
+                for d in esc {
+                    prop_assert_eq!(dec(d, &e.encode(&raw)), raw.clone(), "{:?} read as {:?}", e, d);
+                }
+            }
+        }
+
         /// Encode with each server's rules, decode: the bytes the client sent, for any bytes.
         #[test]
         fn decode_inverts_each_servers_encoding(raw in proptest::collection::vec(any::<u8>(), 0..64)) {

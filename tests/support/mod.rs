@@ -206,6 +206,15 @@ pub fn nginx(dir: &Path, backend_port: u16, log_format: Option<&str>) -> Server 
 
 /// [`nginx`] with extra directives in the http block.
 pub fn nginx_with(dir: &Path, backend_port: u16, log_format: Option<&str>, extra_http: &str) -> Server {
+    nginx_full(dir, backend_port, log_format, "default", extra_http)
+}
+
+/// [`nginx`] whose access-log format `log_format` is written with `escape=` `escape`.
+pub fn nginx_escaped(dir: &Path, backend_port: u16, escape: &str, log_format: &str) -> Server {
+    nginx_full(dir, backend_port, Some(log_format), escape, "")
+}
+
+fn nginx_full(dir: &Path, backend_port: u16, log_format: Option<&str>, escape: &str, extra_http: &str) -> Server {
     let bin = need("nginx");
     let port = free_port();
     let d = dir.display();
@@ -213,7 +222,7 @@ pub fn nginx_with(dir: &Path, backend_port: u16, log_format: Option<&str>, extra
         std::fs::create_dir_all(dir.join("tmp").join(t)).unwrap();
     }
     let (fmt_def, fmt_use) = match log_format {
-        Some(f) => (format!("log_format t '{f}';"), "t"),
+        Some(f) => (format!("log_format t escape={escape} '{f}';"), "t"),
         None => (String::new(), "combined"),
     };
     let conf = format!(
@@ -327,6 +336,11 @@ pub fn server_dir() -> tempfile::TempDir {
 /// (one line per request, raw, on stdout) goes to `dir/haproxy.log`. It gives up on the server
 /// after 2 s (`timeout server`), like an ELB idle timeout.
 pub fn haproxy(dir: &Path, upstream_port: u16) -> Server {
+    haproxy_with(dir, upstream_port, "")
+}
+
+/// [`haproxy`] with more lines in its `defaults` section.
+pub fn haproxy_with(dir: &Path, upstream_port: u16, extra_defaults: &str) -> Server {
     let bin = need("haproxy");
     let port = free_port();
     let d = dir.display();
@@ -340,6 +354,7 @@ defaults
     timeout client 10s
     timeout server 2s
     option http-server-close
+    {extra_defaults}
     log-format "%Ts.%ms %ci:%cp %si:%sp %TR %Tc %Tr %Ta %ST %U %B %ts %{{+Q}}r %{{+Q}}hr"
 frontend fe
     bind 127.0.0.1:{port}
