@@ -184,14 +184,18 @@ fn run_correlate(cli: Cli) -> ExitCode {
         .iter()
         .filter(|k| writers.contains(&k.server))
         .filter_map(|k| {
-            let t = k.timeout_secs?;
+            let t = k.timeout_ms?;
             let name = match k.server {
                 tailgate::discover::ServerKind::Nginx => "keepalive_timeout",
                 tailgate::discover::ServerKind::Apache => "KeepAliveTimeout",
                 tailgate::discover::ServerKind::Iis => "connectionTimeout",
                 _ => "keep-alive timeout",
             };
-            Some(correlate::KeepAliveSetting { timeout_secs: t, directive: format!("{name} {t}s"), origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)) })
+            Some(correlate::KeepAliveSetting {
+                timeout_ms: t,
+                directive: format!("{name} {}", tailgate::discover::format_ms(t)),
+                origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)),
+            })
         })
         .collect();
     if cli.logs.is_empty() || cli.root.is_some() {

@@ -226,6 +226,7 @@ fn target_text(t: &crate::discover::Target) -> String {
         Target::Syslog(s) => format!("syslog {}", esc(s)),
         Target::Pipe(p) => format!("| {}", esc(p)),
         Target::Stderr => "stderr".into(),
+        Target::Stdout => "stdout".into(),
     }
 }
 

@@ -30,7 +30,7 @@ fn debian_default_install() {
     let other = cfg.sources.iter().find(|s| matches!(&s.target, Target::File(f) if f.ends_with("other_vhosts_access.log"))).unwrap();
     assert_eq!(other.format_name.as_deref(), Some("vhost_combined"));
     assert!(other.format.as_deref().unwrap().starts_with("apache:%v:%p "));
-    assert_eq!((cfg.keepalive, cfg.keepalive_timeout), (true, 5));
+    assert_eq!((cfg.keepalive, cfg.keepalive_timeout_ms), (true, 5000));
     assert_eq!(cfg.keepalive_origin.unwrap().to_string(), "/etc/apache2/apache2.conf:111");
 
     // Without envvars (the bare binary) the variable is undefined: httpd says AH00111, so do we.

@@ -194,12 +194,14 @@ pub fn resolve(
             && matches!(w.elb_status, 502 | 504)
             && w.backend.is_some()
             && evidence.is_empty()
-            && let Some(k) = opts.keepalive.iter().filter(|k| k.timeout_secs < opts.lb_idle_timeout_secs).min_by_key(|k| k.timeout_secs)
+            && let Some(k) = opts.keepalive.iter().filter(|k| k.timeout_ms < opts.lb_idle_timeout_secs * 1000).min_by_key(|k| k.timeout_ms)
         {
             cause = Cause::KeepaliveClosed;
             explanation = format!(
-                "the instance logged nothing for this request, and its web server closes idle keep-alive connections after {}s                  ({}), before the load balancer's {}s idle timeout: the backend can close a connection just as the load balancer                  sends a request on it. Fix: a keep-alive timeout longer than the load balancer's",
-                k.timeout_secs,
+                "the instance logged nothing for this request, and its web server closes idle keep-alive connections after {} \
+                 ({}), before the load balancer's {}s idle timeout: the backend can close a connection just as the load balancer \
+                 sends a request on it. Fix: a keep-alive timeout longer than the load balancer's",
+                crate::discover::format_ms(k.timeout_ms),
                 match &k.origin {
                     Some((f, l)) => format!("{} at {f}:{l}", k.directive),
                     None => format!("{}, the default", k.directive),

@@ -121,7 +121,7 @@ pub struct Options {
 /// A web server's idle keep-alive timeout, where discovery found it.
 #[derive(Clone, Debug)]
 pub struct KeepAliveSetting {
-    pub timeout_secs: u64,
+    pub timeout_ms: u64,
     /// The directive as a person would write it (`keepalive_timeout 5s`).
     pub directive: String,
     /// `file` and `line` of the directive; `None` for a compiled-in default.

@@ -102,9 +102,10 @@ pub struct Config {
     pub sources: Vec<Source>,
     pub warnings: Vec<Warning>,
     pub files: Vec<String>,
-    /// `KeepAlive` on (default) and `KeepAliveTimeout` (default 5 s) at the main-server level.
+    /// `KeepAlive` on (default) and `KeepAliveTimeout` (default 5 s; milliseconds) at the
+    /// main-server level.
     pub keepalive: bool,
-    pub keepalive_timeout: u64,
+    pub keepalive_timeout_ms: u64,
     pub keepalive_origin: Option<Origin>,
 }
 
@@ -378,6 +379,40 @@ impl Reader<'_> {
         self.stack.pop();
     }
 
+    /// The files under directory `dir` (instance path) as httpd includes them.
+    fn dir_files(&mut self, dir: &Path, depth: usize, seen: &mut HashSet<(u64, u64)>, out: &mut Vec<PathBuf>, origin: &Origin) {
+        let host = self.root.host(dir);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(m) = std::fs::metadata(&host)
+                && !seen.insert((m.dev(), m.ino()))
+            {
+                self.warn(Some(origin.clone()), format!("Include {}: a directory loop (a link back up the tree): read once", dir.display()));
+                return;
+            }
+        }
+        if depth > 128 {
+            self.warn(Some(origin.clone()), format!("Include {}: directories nested deeper than 128 (httpd's limit): not read", dir.display()));
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(&host) else {
+            self.warn(Some(origin.clone()), format!("Include {}: the directory cannot be read", dir.display()));
+            return;
+        };
+        let mut names: Vec<std::ffi::OsString> = rd.filter_map(Result::ok).map(|e| e.file_name()).collect();
+        names.sort();
+        for n in names {
+            let p = dir.join(&n);
+            let h = self.root.host(&p);
+            if h.is_dir() {
+                self.dir_files(&p, depth + 1, seen, out, origin);
+            } else if h.is_file() {
+                out.push(p);
+            }
+        }
+    }
+
     fn include(&mut self, arg: &str, optional: bool, origin: &Origin) {
         let p = self.full(arg);
         let pstr = p.display().to_string();
@@ -389,10 +424,11 @@ impl Reader<'_> {
             }
             m
         } else if host.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&host)
-                .map(|rd| rd.filter_map(Result::ok).map(|e| self.root.instance(&e.path())).filter(|f| self.root.host(f).is_file()).collect())
-                .unwrap_or_default();
-            v.sort();
+            // httpd reads a directory's entries in name order, and its subdirectories the same
+            // way, recursively (`process_resource_config_nofnmatch`, at most 128 deep).
+            let mut v = Vec::new();
+            let mut seen = HashSet::new();
+            self.dir_files(&p, 0, &mut seen, &mut v, origin);
             v
         } else if !host.exists() {
             if !optional {
@@ -409,6 +445,21 @@ impl Reader<'_> {
 }
 
 const CLF: &str = r#"%h %l %u %t "%r" %>s %b"#;
+
+/// A time as httpd's `ap_timeout_parameter_parse` reads it (default unit seconds; `ms`, `s`,
+/// `mi`, `h`), in milliseconds.
+pub fn timeout_ms(a: &str) -> Option<u64> {
+    let digits = a.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = a[..digits].parse().ok()?;
+    let per = match a[digits..].to_ascii_lowercase().as_str() {
+        "" | "s" => 1000,
+        "ms" => 1,
+        "mi" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(per)
+}
 
 /// The file a piped log writes, when the program is rotatelogs or cronolog.
 fn piped_target(cmd: &str) -> Option<String> {
@@ -461,7 +512,7 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
         stack: Vec::new(),
         budget: Default::default(),
         cycles: HashSet::new(),
-        out: Config { keepalive: true, keepalive_timeout: 5, ..Default::default() },
+        out: Config { keepalive: true, keepalive_timeout_ms: 5000, ..Default::default() },
         lines: Vec::new(),
     };
     r.read_file(&settings.config_file.clone(), None);
@@ -479,11 +530,47 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
     let full = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { server_root.join(p) };
     let mut warnings = Vec::new();
     let mut main_custom = 0usize;
+    // LogFormat is per server: the main server's nicknames (wherever they are in the config:
+    // httpd resolves them when it opens the logs, after reading everything) and each virtual
+    // host's own, which override the main server's there and nowhere else.
+    let mut vhost_formats: Vec<(HashMap<String, String>, Option<String>)> = Vec::new();
+    {
+        let mut cur: Option<usize> = None;
+        for l in &lines {
+            match (l.name.as_str(), l.args.as_slice()) {
+                ("<virtualhost>", _) => {
+                    vhost_formats.push((HashMap::new(), None));
+                    cur = Some(vhost_formats.len() - 1);
+                }
+                ("</virtualhost>", _) => cur = None,
+                ("logformat", [f]) => match cur {
+                    Some(v) => vhost_formats[v].1 = Some(f.clone()),
+                    None => default_format = f.clone(),
+                },
+                ("logformat", [f, nick, ..]) => {
+                    match cur {
+                        Some(v) => vhost_formats[v].0.insert(nick.clone(), f.clone()),
+                        None => formats.insert(nick.clone(), f.clone()),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut vhost_no = 0usize;
+    let mut global_log = false;
     for l in &lines {
+        let (vformats, vdefault) = match in_vhost {
+            Some(_) => (Some(&vhost_formats[vhost_no - 1].0), vhost_formats[vhost_no - 1].1.as_ref()),
+            None => (None, None),
+        };
+        let nickname = |n: &str| vformats.and_then(|v| v.get(n)).or_else(|| formats.get(n)).cloned();
+        let default_format = vdefault.cloned().unwrap_or_else(|| default_format.clone());
         match l.name.as_str() {
             "<virtualhost>" => {
                 in_vhost = Some(l.origin.clone());
                 vhost_has_custom = false;
+                vhost_no += 1;
             }
             "</virtualhost>" => {
                 if !vhost_has_custom {
@@ -491,22 +578,20 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
                 }
                 in_vhost = None;
             }
-            "logformat" => match l.args.as_slice() {
-                [f] => default_format = f.clone(),
-                [f, nick, ..] => {
-                    formats.insert(nick.clone(), f.clone());
-                }
-                [] => {}
-            },
             "keepalive" if in_vhost.is_none() => {
                 r.out.keepalive = !l.args.first().is_some_and(|a| a.eq_ignore_ascii_case("off"));
             }
-            "keepalivetimeout" if in_vhost.is_none() => {
-                if let Some(v) = l.args.first().and_then(|a| a.trim_end_matches("s").parse::<u64>().ok()) {
-                    r.out.keepalive_timeout = v;
+            "keepalivetimeout" if in_vhost.is_none() => match l.args.first().map(|a| timeout_ms(a)) {
+                Some(Some(ms)) => {
+                    r.out.keepalive_timeout_ms = ms;
                     r.out.keepalive_origin = Some(l.origin.clone());
                 }
-            }
+                Some(None) => warnings.push(Warning {
+                    origin: Some(l.origin.clone()),
+                    message: format!("KeepAliveTimeout {}: not a time httpd reads (a number, optionally ms, s, mi or h)", l.args[0]),
+                }),
+                None => {}
+            },
             "errorlog" => {
                 if in_vhost.is_none() {
                     main_error = true;
@@ -515,8 +600,12 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
                     sources.push(log_source(LogKind::Error, a, Some("apache-error".into()), None, &l.origin, &full, &mut warnings));
                 }
             }
-            "customlog" | "transferlog" => {
-                if in_vhost.is_some() {
+            "customlog" | "transferlog" | "globallog" => {
+                if l.name == "globallog" {
+                    // (httpd 2.4.19: the main server's log that every virtual host writes too)
+                    global_log = true;
+                    main_custom += 1;
+                } else if in_vhost.is_some() {
                     vhost_has_custom = true;
                 } else {
                     main_custom += 1;
@@ -526,7 +615,7 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
                     (default_format.clone(), None)
                 } else {
                     match l.args.get(1) {
-                        Some(f) if formats.contains_key(f) => (formats[f].clone(), Some(f.clone())),
+                        Some(f) if nickname(f).is_some() => (nickname(f).unwrap_or_default(), Some(f.clone())),
                         Some(f) if f.contains('%') => (f.clone(), None),
                         Some(f) => {
                             warnings.push(Warning { origin: Some(l.origin.clone()), message: format!("LogFormat nickname \"{f}\" is not defined: httpd logs it literally") });
@@ -551,7 +640,7 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
         s.note = Some(format!("compiled-in default ({})", settings.from));
         sources.push(s);
     }
-    if main_custom == 0 && vhosts_without_custom > 0 {
+    if main_custom == 0 && vhosts_without_custom > 0 && !global_log {
         warnings.push(Warning { origin: None, message: format!("{vhosts_without_custom} virtual host(s) have no CustomLog and the main server has none: their requests are not logged") });
     }
     r.out.warnings.extend(warnings);
@@ -580,6 +669,8 @@ fn log_source(
                 Target::Pipe(cmd.to_string())
             }
         }
+    } else if let Some(t) = super::std_stream(arg) {
+        t
     } else if kind == LogKind::Error && (arg == "syslog" || arg.starts_with("syslog:")) {
         warnings.push(Warning { origin: Some(origin.clone()), message: format!("error log goes to syslog ({arg}): reported, not tailed") });
         Target::Syslog(arg.trim_start_matches("syslog").trim_start_matches(':').to_string())

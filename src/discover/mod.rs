@@ -50,6 +50,18 @@ pub enum Target {
     Pipe(String),
     /// The server's standard error.
     Stderr,
+    /// The server's standard output (`/dev/stdout`, `/proc/self/fd/1`: containers).
+    Stdout,
+}
+
+/// The server's standard streams named as files (`/dev/stdout`, `/proc/self/fd/1`, and the
+/// stderr twins): what container images log to. Not files to follow.
+pub fn std_stream(p: &str) -> Option<Target> {
+    match p {
+        "/dev/stdout" | "/proc/self/fd/1" | "/dev/fd/1" => Some(Target::Stdout),
+        "/dev/stderr" | "/proc/self/fd/2" | "/dev/fd/2" => Some(Target::Stderr),
+        _ => None,
+    }
 }
 
 /// A config location: `file:line`.
@@ -382,8 +394,10 @@ pub struct Options {
 #[derive(Clone, Debug, Serialize)]
 pub struct KeepAlive {
     pub server: ServerKind,
-    /// `None` when keep-alive is off.
+    /// `None` when keep-alive is off. Whole seconds (rounded down): see `timeout_ms`.
     pub timeout_secs: Option<u64>,
+    /// The timeout as set (`500ms` is 500).
+    pub timeout_ms: Option<u64>,
     pub origin: Option<Origin>,
     pub lb_idle_timeout: u64,
     pub ok: bool,
@@ -393,14 +407,15 @@ pub struct KeepAlive {
 }
 
 impl KeepAlive {
-    fn new(server: ServerKind, timeout: Option<u64>, origin: Option<Origin>, lb: u64, directive: &str, fix: &str) -> KeepAlive {
-        let (ok, finding) = match timeout {
-            Some(t) if t <= lb => (
+    fn new(server: ServerKind, timeout_ms: Option<u64>, origin: Option<Origin>, lb: u64, directive: &str, fix: &str) -> KeepAlive {
+        let (ok, finding) = match timeout_ms {
+            Some(t) if t <= lb * 1000 => (
                 false,
                 Some(format!(
-                    "{directive} {t}s{} is not longer than the load balancer's idle timeout ({lb}s): the backend can close an idle \
+                    "{directive} {}{} is not longer than the load balancer's idle timeout ({lb}s): the backend can close an idle \
                      connection just as the load balancer sends a request on it, which the load balancer answers with 502. \
                      Fix: {fix}",
+                    format_ms(t),
                     origin.as_ref().map(|o| format!(" ({o})")).unwrap_or_else(|| " (default)".into())
                 )),
             ),
@@ -410,8 +425,13 @@ impl KeepAlive {
                 Some(format!("keep-alive is off ({directive}): every response closes its connection; the load balancer copes, at the cost of a new connection per request")),
             ),
         };
-        KeepAlive { server, timeout_secs: timeout, origin, lb_idle_timeout: lb, ok, finding }
+        KeepAlive { server, timeout_secs: timeout_ms.map(|t| t / 1000), timeout_ms, origin, lb_idle_timeout: lb, ok, finding }
     }
+}
+
+/// `5s`, `500ms`, `1500ms`.
+pub fn format_ms(ms: u64) -> String {
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
 }
 
 /// Everything discovery found.
@@ -616,7 +636,7 @@ pub fn discover(opts: &Options) -> Discovery {
             sources.extend(cfg.sources);
             warnings.extend(cfg.warnings);
             configs.extend(cfg.files);
-            let t = if cfg.keepalive { Some(cfg.keepalive_timeout) } else { None };
+            let t = if cfg.keepalive { Some(cfg.keepalive_timeout_ms) } else { None };
             keepalive.push(KeepAlive::new(
                 ServerKind::Apache,
                 t,
@@ -653,7 +673,7 @@ pub fn discover(opts: &Options) -> Discovery {
             configs.push(conf);
             keepalive.push(KeepAlive::new(
                 ServerKind::Iis,
-                Some(cfg.connection_timeout),
+                Some(cfg.connection_timeout * 1000),
                 cfg.connection_timeout_origin,
                 opts.lb_idle_timeout,
                 "connectionTimeout",

@@ -433,6 +433,7 @@ pub fn targets(sources: &[tailgate::discover::Source], kind: tailgate::discover:
             Target::Syslog(s) => format!("syslog:{s}"),
             Target::Pipe(p) => format!("pipe:{p}"),
             Target::Stderr => "stderr".into(),
+            Target::Stdout => "stdout".into(),
         })
         .collect();
     v.sort();

@@ -342,6 +342,8 @@ impl Walker<'_> {
         let fmt_name = d.args.get(1).cloned().unwrap_or_else(|| "combined".into());
         let target = if let Some(rest) = path.strip_prefix("syslog:") {
             Target::Syslog(rest.to_string())
+        } else if let Some(t) = super::std_stream(path) {
+            t
         } else {
             path_target(&self.settings.prefix, path)
         };
@@ -383,6 +385,8 @@ impl Walker<'_> {
         let Some(path) = d.args.first() else { return };
         let target = if path == "stderr" {
             Target::Stderr
+        } else if let Some(t) = super::std_stream(path) {
+            t
         } else if let Some(rest) = path.strip_prefix("syslog:") {
             self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("error log goes to syslog ({path}): reported, not tailed") });
             Target::Syslog(rest.to_string())
@@ -510,8 +514,7 @@ pub fn logs(cfg: &Config, settings: &Settings) -> (Vec<Source>, Vec<Warning>) {
     (w.sources, w.warnings)
 }
 
-/// The `keepalive_timeout` in effect at the http level (seconds) and where it is set; nginx's
-/// default is 75 s.
+/// The `keepalive_timeout` in effect (milliseconds) and where it is set; nginx's default is 75 s.
 pub fn keepalive_timeout(cfg: &Config) -> (u64, Option<Origin>) {
     // `keepalive_timeout` applies per location: http → server → location, each level inheriting
     // the one above unless it sets its own. The load balancer's connections can land on any
@@ -537,23 +540,43 @@ pub fn keepalive_timeout(cfg: &Config) -> (u64, Option<Origin>) {
         if let Some(b) = &http.block {
             // (the http level itself serves requests only when it has no server block)
             let has_server = b.iter().any(|d| d.name == "server");
-            walk(b, &(75, None), !has_server, &mut effective);
+            walk(b, &(75_000, None), !has_server, &mut effective);
         }
     }
     let shortest_on = effective.iter().filter(|(t, _)| *t > 0).min_by_key(|(t, _)| *t).cloned();
-    shortest_on.or_else(|| effective.into_iter().next()).unwrap_or((75, None))
+    shortest_on.or_else(|| effective.into_iter().next()).unwrap_or((75_000, None))
 }
 
-/// nginx time values: `75`, `75s`, `1m`, `2h` (seconds).
+/// nginx time values (`ngx_parse_time`): a number with an optional unit, or several
+/// (`1m30s`): `ms`, `s` (the default), `m`, `h`, `d`, `w`, `M` (30 days), `y` (365 days). In
+/// milliseconds.
 fn parse_time(v: &str) -> Option<u64> {
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: u64 = num.parse().ok()?;
-    Some(match unit {
-        "" | "s" => n,
-        "ms" => n / 1000,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
-    })
+    let mut total: u64 = 0;
+    let mut rest = v;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (per, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else {
+            match rest.chars().next() {
+                None => (1000, 0),
+                Some('s') => (1000, 1),
+                Some('m') => (60_000, 1),
+                Some('h') => (3_600_000, 1),
+                Some('d') => (86_400_000, 1),
+                Some('w') => (7 * 86_400_000, 1),
+                Some('M') => (30 * 86_400_000, 1),
+                Some('y') => (365 * 86_400_000, 1),
+                _ => return None,
+            }
+        };
+        total = total.checked_add(n.checked_mul(per)?)?;
+        rest = &rest[len..];
+    }
+    Some(total)
 }

@@ -1,0 +1,161 @@
+//! Apache httpd's own behaviour as the judge of what discovery reads from its config:
+//! `apache2 -t -D DUMP_INCLUDES` for the files an `Include` of a directory reads (recursively), and
+//! a running httpd for `LogFormat` scope and order, `GlobalLog`, `KeepAliveTimeout` units and
+//! logs sent to the server's standard output.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tailgate::discover::apache::{self, Settings};
+use tailgate::discover::{LogKind, Root, Target};
+use tailgate::format::{Format, Record};
+
+const M: &str = "/usr/lib/apache2/modules";
+
+/// The lines every test config starts with (its own server root, logs and runtime files).
+fn head(d: &str, ports: &[u16]) -> String {
+    let listen: String = ports.iter().map(|p| format!("Listen 127.0.0.1:{p}\n")).collect();
+    format!(
+        "ServerRoot \"{d}\"\nServerName localhost\n{listen}PidFile {d}/httpd.pid\nDefaultRuntimeDir {d}\nMutex file:{d} default\n\
+         LoadModule mpm_event_module {M}/mod_mpm_event.so\nLoadModule authz_core_module {M}/mod_authz_core.so\n\
+         User nobody\nGroup nogroup\nErrorLog {d}/error.log\nLogLevel warn\nStartServers 1\nServerLimit 1\nThreadsPerChild 8\n\
+         MaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8\nDocumentRoot \"{d}\"\n"
+    )
+}
+
+fn settings(conf: &Path, root: &Path) -> Settings {
+    Settings { server_root: root.to_path_buf(), config_file: conf.to_path_buf(), ..Settings::debian() }
+}
+
+/// `Include dir/` reads every file under it, subdirectories too, in name order — as
+/// `apache2 -t -D DUMP_INCLUDES` lists them.
+#[test]
+fn include_of_a_directory_recurses_like_httpd() {
+    let bin = support::need("apache2");
+    let dir = support::server_dir();
+    let d = dir.path();
+    let ds = d.display().to_string();
+    for (p, text) in [
+        ("conf.d/a.conf", "# a\n"),
+        ("conf.d/sub/b.conf", "# b\n"),
+        ("conf.d/sub/deeper/c.conf", "# c\n"),
+        ("conf.d/z/.hidden.conf", "# httpd reads dot-files in an included directory too\n"),
+    ] {
+        std::fs::create_dir_all(d.join(p).parent().unwrap()).unwrap();
+        std::fs::write(d.join(p), text).unwrap();
+    }
+    let conf = d.join("httpd.conf");
+    std::fs::write(&conf, head(&ds, &[support::free_port()]) + "Include conf.d/\n").unwrap();
+    let out = Command::new(bin).args(["-f", &conf.display().to_string(), "-t", "-D", "DUMP_INCLUDES"]).env("APACHE_RUN_DIR", d).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // "  (*) /…/httpd.conf\n    (N) /…/conf.d/a.conf"
+    let httpd: Vec<String> = text.lines().filter_map(|l| l.split_once(") ").map(|(_, p)| p.trim().to_string())).filter(|p| p.starts_with('/')).collect();
+    assert!(httpd.len() >= 4, "apache2 -t -D DUMP_INCLUDES:\n{text}");
+    let cfg = apache::discover(&Root::new(None), &settings(&conf, d), HashMap::new());
+    assert_eq!(cfg.files, httpd, "the files httpd reads, in its order");
+    assert!(httpd.iter().any(|f| f.ends_with("deeper/c.conf")), "{httpd:?}");
+}
+
+/// What a running httpd writes, and what discovery says about the same config.
+#[test]
+fn logformat_scope_order_globallog_keepalive_units_and_stdout() {
+    let bin = support::need("apache2");
+    let dir = support::server_dir();
+    let d = dir.path();
+    let ds = d.display().to_string();
+    let (p1, p2, p3) = (support::free_port(), support::free_port(), support::free_port());
+    let conf = d.join("httpd.conf");
+    let body = format!(
+        r#"# A nickname used before it is defined: httpd resolves nicknames once the config is read.
+CustomLog {ds}/main.log late
+LogFormat "MAIN %h %>s %r" late
+GlobalLog {ds}/global.log "GLOBAL %h %>s %r"
+CustomLog /dev/stdout "STDOUT %h %>s"
+KeepAliveTimeout 1500ms
+<VirtualHost 127.0.0.1:{p2}>
+    LogFormat "VH %h %>s %r" vhonly
+    CustomLog {ds}/vh.log vhonly
+</VirtualHost>
+<VirtualHost 127.0.0.1:{p3}>
+    # vhonly belongs to the other virtual host: here httpd writes the word itself
+    CustomLog {ds}/vh2.log vhonly
+</VirtualHost>
+"#
+    );
+    std::fs::write(&conf, head(&ds, &[p1, p2, p3]) + &body).unwrap();
+    let stdout = std::fs::File::create(d.join("stdout.txt")).unwrap();
+    let mut child = Command::new(bin)
+        .args(["-f", &conf.display().to_string(), "-DFOREGROUND"])
+        .env("APACHE_RUN_DIR", d)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !(support::listening(p1) && support::listening(p2) && support::listening(p3)) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "httpd did not start: {}", std::fs::read_to_string(d.join("error.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in [p1, p2, p3] {
+        support::get(p, "/x");
+    }
+    // KeepAliveTimeout 1500ms: an idle kept-alive connection is closed after 1.5 s.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", p1)).unwrap();
+    s.write_all(b"GET /ka HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 4096];
+    let _ = s.read(&mut buf).unwrap();
+    let idle_from = Instant::now();
+    while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+    let closed_after = idle_from.elapsed();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    assert!(closed_after >= Duration::from_millis(1300) && closed_after < Duration::from_millis(3000), "httpd closed the idle connection after {closed_after:?}");
+
+    let cfg = apache::discover(&Root::new(None), &settings(&conf, d), HashMap::new());
+    assert_eq!(cfg.keepalive_timeout_ms, 1500);
+    let by_target: HashMap<String, &tailgate::discover::Source> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.kind == LogKind::Access)
+        .map(|s| {
+            let t = match &s.target {
+                Target::File(p) => PathBuf::from(p).file_name().unwrap().to_string_lossy().into_owned(),
+                Target::Stdout => "stdout".into(),
+                other => format!("{other:?}"),
+            };
+            (t, s)
+        })
+        .collect();
+    assert_eq!(by_target["stdout"].target, Target::Stdout, "a log to /dev/stdout is the server's output, not a file");
+    let stdout_lines = std::fs::read_to_string(d.join("stdout.txt")).unwrap();
+    assert!(stdout_lines.lines().any(|l| l.starts_with("STDOUT ")), "httpd wrote it there: {stdout_lines}");
+    // Every line httpd wrote parses with the format discovery found for that file.
+    let mut seen = 0;
+    for (name, first_word) in [("main.log", "MAIN"), ("global.log", "GLOBAL"), ("vh.log", "VH"), ("vh2.log", "vhonly")] {
+        let text = std::fs::read_to_string(d.join(name)).unwrap();
+        assert!(!text.is_empty() && text.lines().all(|l| l.starts_with(first_word)), "{name}: {text}");
+        let src = by_target.get(name).unwrap_or_else(|| panic!("{name} not discovered: {:?}", cfg.sources));
+        let fmt = Format::from_spec(src.format.as_deref().unwrap()).unwrap();
+        let mut p = fmt.parser();
+        for l in text.lines() {
+            assert!(matches!(p.parse(l.as_bytes()), Ok(Record::Access(_))), "{name}: {l:?} with {:?}", src.format);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 6);
+    // (GlobalLog covers the virtual hosts: no "their requests are not logged" warning)
+    assert!(!cfg.warnings.iter().any(|w| w.message.contains("not logged")), "{:?}", cfg.warnings);
+}
+
+#[test]
+fn keepalive_timeout_units_as_httpd_reads_them() {
+    for (v, ms) in [("5", Some(5000)), ("5s", Some(5000)), ("500ms", Some(500)), ("2mi", Some(120_000)), ("1h", Some(3_600_000)), ("5x", None), ("", None)] {
+        assert_eq!(apache::timeout_ms(v), ms, "{v}");
+    }
+}
