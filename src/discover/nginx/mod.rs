@@ -414,6 +414,42 @@ impl Walker<'_> {
         });
     }
 
+    /// A `stream {}` block (and its `server {}` blocks): its access and error logs.
+    fn stream_context(&mut self, dirs: &[Directive], formats: &HashMap<String, String>) {
+        for d in dirs {
+            match (d.name.as_str(), &d.block) {
+                ("access_log", _) if d.args.first().map(String::as_str) != Some("off") => {
+                    let Some(path) = d.args.first() else { continue };
+                    let name = d.args.get(1).cloned();
+                    let format = name.as_ref().and_then(|n| formats.get(n)).map(|f| format!("nginx{f}"));
+                    if let (Some(n), None) = (&name, &format) {
+                        self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("unknown stream log format \"{n}\"") });
+                    }
+                    let target = if let Some(rest) = path.strip_prefix("syslog:") {
+                        Target::Syslog(rest.to_string())
+                    } else if let Some(t) = super::std_stream(path) {
+                        t
+                    } else {
+                        path_target(&self.settings.prefix, path)
+                    };
+                    self.sources.push(Source {
+                        server: ServerKind::Nginx,
+                        kind: LogKind::Access,
+                        target,
+                        format,
+                        format_name: name,
+                        origin: Some(d.origin.clone()),
+                        note: Some("stream {} (TCP/UDP proxy): one line per session, not per HTTP request".into()),
+                        files: Vec::new(),
+                    });
+                }
+                ("error_log", _) => self.error_source(d),
+                ("server", Some(b)) => self.stream_context(b, formats),
+                _ => {}
+            }
+        }
+    }
+
     /// Walk a context's directives with the access state it inherits.
     fn context(&mut self, dirs: &[Directive], inherited: Access, leaf: bool) {
         let own: Vec<&Directive> = dirs.iter().filter(|d| d.name == "access_log").collect();
@@ -474,28 +510,16 @@ pub fn logs(cfg: &Config, settings: &Settings) -> (Vec<Source>, Vec<Warning>) {
             files: Vec::new(),
         });
     }
+    // stream {} (the TCP/UDP proxy): its own log_format namespace, one line per session.
+    for stream in cfg.directives.iter().filter(|d| d.name == "stream") {
+        let Some(b) = &stream.block else { continue };
+        let formats: HashMap<String, String> = b.iter().filter(|d| d.name == "log_format").filter_map(log_format).collect();
+        w.stream_context(b, &formats);
+    }
     for http in cfg.directives.iter().filter(|d| d.name == "http") {
         let Some(b) = &http.block else { continue };
-        for d in b.iter().filter(|d| d.name == "log_format") {
-            let mut args = d.args.iter();
-            let Some(name) = args.next() else { continue };
-            // (`escape=` must reach the parser: it decides how values are decoded)
-            let mut escape = None;
-            let body: String = args
-                .filter(|a| match a.strip_prefix("escape=") {
-                    Some(e) => {
-                        escape = Some(e.to_string());
-                        false
-                    }
-                    None => true,
-                })
-                .cloned()
-                .collect();
-            let body = match escape.as_deref() {
-                Some(e @ ("json" | "none")) => format!("(escape={e}):{body}"),
-                _ => format!(":{body}"),
-            };
-            w.formats.insert(name.clone(), body);
+        for (name, body) in b.iter().filter(|d| d.name == "log_format").filter_map(log_format) {
+            w.formats.insert(name, body);
         }
         w.context(b, Access::Unset, false);
     }
@@ -512,6 +536,30 @@ pub fn logs(cfg: &Config, settings: &Settings) -> (Vec<Source>, Vec<Warning>) {
         });
     }
     (w.sources, w.warnings)
+}
+
+/// A `log_format name [escape=…] 'parts'…` directive: the name, and the format as the tail of a
+/// spec (`:body`, or `(escape=json):body` — `escape=` must reach the parser: it decides how values
+/// are decoded).
+fn log_format(d: &Directive) -> Option<(String, String)> {
+    let mut args = d.args.iter();
+    let name = args.next()?.clone();
+    let mut escape = None;
+    let body: String = args
+        .filter(|a| match a.strip_prefix("escape=") {
+            Some(e) => {
+                escape = Some(e.to_string());
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
+    let body = match escape.as_deref() {
+        Some(e @ ("json" | "none")) => format!("(escape={e}):{body}"),
+        _ => format!(":{body}"),
+    };
+    Some((name, body))
 }
 
 /// The `keepalive_timeout` in effect (milliseconds) and where it is set; nginx's default is 75 s.
