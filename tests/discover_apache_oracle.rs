@@ -159,3 +159,58 @@ fn keepalive_timeout_units_as_httpd_reads_them() {
         assert_eq!(apache::timeout_ms(v), ms, "{v}");
     }
 }
+
+/// mod_macro: `<Macro>` bodies expanded where `Use` is, parameters replaced — the logs a running
+/// httpd writes for two virtual hosts made from one macro are the ones discovery lists.
+#[test]
+fn macros_expand_where_they_are_used() {
+    let bin = support::need("apache2");
+    let dir = support::server_dir();
+    let d = dir.path();
+    let ds = d.display().to_string();
+    let (p1, p2, p3) = (support::free_port(), support::free_port(), support::free_port());
+    let conf = d.join("httpd.conf");
+    let body = format!(
+        r#"LoadModule macro_module {M}/mod_macro.so
+CustomLog {ds}/main.log "%h %>s"
+<Macro Site $name $port>
+    <VirtualHost 127.0.0.1:$port>
+        CustomLog {ds}/site-$name.log "$name %h %>s %r"
+    </VirtualHost>
+</Macro>
+Use Site alpha {p2}
+Use Site beta {p3}
+UndefMacro Site
+"#
+    );
+    std::fs::write(&conf, head(&ds, &[p1, p2, p3]) + &body).unwrap();
+    let mut child = Command::new(bin)
+        .args(["-f", &conf.display().to_string(), "-DFOREGROUND"])
+        .env("APACHE_RUN_DIR", d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !(support::listening(p2) && support::listening(p3)) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "httpd did not start: {}", std::fs::read_to_string(d.join("error.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    support::get(p2, "/a");
+    support::get(p3, "/b");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let cfg = apache::discover(&Root::new(None), &settings(&conf, d), HashMap::new());
+    for name in ["alpha", "beta"] {
+        let file = format!("{ds}/site-{name}.log");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.lines().any(|l| l.starts_with(name)), "httpd wrote {file}: {text}");
+        let src = cfg.sources.iter().find(|s| s.target == Target::File(file.clone())).unwrap_or_else(|| panic!("{file} not discovered: {:?}", cfg.sources));
+        let fmt = Format::from_spec(src.format.as_deref().unwrap()).unwrap();
+        let mut p = fmt.parser();
+        for l in text.lines() {
+            assert!(matches!(p.parse(l.as_bytes()), Ok(Record::Access(_))), "{l:?} with {:?}", src.format);
+        }
+    }
+    assert!(!cfg.sources.iter().any(|s| matches!(&s.target, Target::File(f) if f.contains('$'))), "no unexpanded parameter: {:?}", cfg.sources);
+}

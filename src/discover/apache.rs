@@ -188,6 +188,12 @@ pub fn envvars(text: &str) -> HashMap<String, String> {
     vars
 }
 
+/// Logical config lines, each with where it starts.
+type Lines = Vec<(String, Origin)>;
+
+/// A `<Macro>`: its parameters and lines.
+type Macro = (Vec<String>, Lines);
+
 struct Reader<'a> {
     root: &'a Root,
     server_root: PathBuf,
@@ -201,6 +207,10 @@ struct Reader<'a> {
     budget: super::Budget,
     /// Cycles already reported (each once).
     cycles: HashSet<PathBuf>,
+    /// mod_macro's `<Macro name $a $b>` bodies, by lower-case name.
+    macros: HashMap<String, Macro>,
+    /// Macros being expanded (a macro that uses itself is an error for httpd).
+    expanding: Vec<String>,
 }
 
 impl Reader<'_> {
@@ -268,9 +278,8 @@ impl Reader<'_> {
         self.stack.push(path.to_path_buf());
         let text = String::from_utf8_lossy(&data).into_owned();
         let file = path.display().to_string();
-        // (skip depth of inactive <IfModule>/<IfDefine> sections, section name stack)
-        let mut skip = 0usize;
-        let mut sections: Vec<(String, bool)> = Vec::new();
+        // Logical lines (a trailing `\` continues a line), with where each starts.
+        let mut lines: Lines = Vec::new();
         let mut logical = String::new();
         let mut start_line = 0;
         for (n, raw) in text.lines().enumerate() {
@@ -283,12 +292,43 @@ impl Reader<'_> {
                 continue;
             }
             logical.push_str(raw);
-            let line = std::mem::take(&mut logical);
+            lines.push((std::mem::take(&mut logical), Origin { file: file.clone(), line: start_line }));
+        }
+        self.process(lines, Origin { file: file.clone(), line: text.lines().count() });
+        self.stack.pop();
+    }
+
+    /// Directives, in order: sections, includes, macros, and the rest collected into `lines`.
+    fn process(&mut self, lines: Lines, end: Origin) {
+        // (skip depth of inactive <IfModule>/<IfDefine> sections, section name stack)
+        let mut skip = 0usize;
+        let mut sections: Vec<(String, bool)> = Vec::new();
+        let mut macro_body: Option<(String, Vec<String>, Lines, Origin)> = None;
+        for (line, origin) in lines {
             let t = line.trim();
             if t.is_empty() || t.starts_with('#') {
                 continue;
             }
-            let origin = Origin { file: file.clone(), line: start_line };
+            // mod_macro: a body is kept as written, expanded where it is used.
+            if let Some((name, params, body, _)) = macro_body.as_mut() {
+                if t.to_ascii_lowercase().starts_with("</macro") {
+                    let (name, params, body) = (std::mem::take(name), std::mem::take(params), std::mem::take(body));
+                    if skip == 0 {
+                        self.macros.insert(name.to_ascii_lowercase(), (params, body));
+                    }
+                    macro_body = None;
+                } else {
+                    body.push((t.to_string(), origin));
+                }
+                continue;
+            }
+            if t.len() > 6 && t[..6].eq_ignore_ascii_case("<macro") && t.as_bytes()[6].is_ascii_whitespace() {
+                let inner = t[6..].trim().trim_end_matches('>');
+                let mut args = split_args(inner).into_iter();
+                let name = args.next().unwrap_or_default();
+                macro_body = Some((name, args.collect(), Vec::new(), origin));
+                continue;
+            }
             if let Some(close) = t.strip_prefix("</") {
                 let name = close.trim_end_matches('>').trim().to_ascii_lowercase();
                 match sections.pop() {
@@ -370,13 +410,56 @@ impl Reader<'_> {
                         self.include(a, optional, &origin);
                     }
                 }
+                "use" => self.use_macro(&args, &origin),
+                "undefmacro" => {
+                    if let Some(n) = args.first() {
+                        self.macros.remove(&n.to_ascii_lowercase());
+                    }
+                }
                 _ => self.lines.push(Line { name: lname, args, origin }),
             }
         }
-        for (open, _) in sections {
-            self.warn(Some(Origin { file: file.clone(), line: text.lines().count() }), format!("<{open}> is not closed"));
+        if let Some((name, _, _, o)) = macro_body {
+            self.warn(Some(o), format!("<Macro {name}> is not closed"));
         }
-        self.stack.pop();
+        for (open, _) in sections {
+            self.warn(Some(end.clone()), format!("<{open}> is not closed"));
+        }
+    }
+
+    /// `Use name args…`: the macro's lines with each parameter replaced by its argument (the
+    /// longest parameter name first, as mod_macro does), read where the `Use` is.
+    fn use_macro(&mut self, args: &[String], origin: &Origin) {
+        let Some(name) = args.first() else { return };
+        let key = name.to_ascii_lowercase();
+        let Some((params, body)) = self.macros.get(&key).cloned() else {
+            self.warn(Some(origin.clone()), format!("Use {name}: no such macro (httpd refuses to start)"));
+            return;
+        };
+        if self.expanding.contains(&key) {
+            self.warn(Some(origin.clone()), format!("Use {name}: the macro uses itself (httpd refuses to start)"));
+            return;
+        }
+        let values = &args[1..];
+        if values.len() != params.len() {
+            self.warn(Some(origin.clone()), format!("Use {name}: {} argument(s) for {} parameter(s) (httpd refuses to start)", values.len(), params.len()));
+            return;
+        }
+        let mut order: Vec<usize> = (0..params.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(params[i].len()));
+        let lines: Lines = body
+            .into_iter()
+            .map(|(l, o)| {
+                let mut l = l;
+                for &i in &order {
+                    l = l.replace(&params[i], &values[i]);
+                }
+                (l, o)
+            })
+            .collect();
+        self.expanding.push(key);
+        self.process(lines, origin.clone());
+        self.expanding.pop();
     }
 
     /// The files under directory `dir` (instance path) as httpd includes them.
@@ -512,6 +595,8 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
         stack: Vec::new(),
         budget: Default::default(),
         cycles: HashSet::new(),
+        macros: HashMap::new(),
+        expanding: Vec::new(),
         out: Config { keepalive: true, keepalive_timeout_ms: 5000, ..Default::default() },
         lines: Vec::new(),
     };
