@@ -40,8 +40,9 @@ fn lex(src: &str) -> Vec<(Tok, usize)> {
                 let mut s = Vec::new();
                 i += 1;
                 while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' && i + 1 < b.len() {
-                        s.push(b[i + 1]);
+                    // (lighttpd's tokenizer unescapes `\"` only: `"^b\."` is the regex `^b\.`)
+                    if b[i] == b'\\' && b.get(i + 1) == Some(&b'"') {
+                        s.push(b'"');
                         i += 2;
                         continue;
                     }
@@ -106,7 +107,10 @@ pub struct Config {
 struct State {
     vars: HashMap<String, String>,
     modules: Vec<String>,
-    accesslog: Option<(String, Origin)>,
+    /// Every `accesslog.filename`, with the conditional blocks it is in (`$HTTP["host"] == …`):
+    /// lighttpd writes each request to the one its conditions select.
+    accesslog: Vec<(String, Origin, Vec<String>)>,
+    access_syslog: bool,
     errorlog: Option<(String, Origin)>,
     format: Option<String>,
     syslog_errors: bool,
@@ -120,6 +124,8 @@ struct Reader<'a> {
     budget: super::Budget,
     /// Cycles already reported (each once).
     cycles: std::collections::HashSet<PathBuf>,
+    /// The conditional blocks being read, as written.
+    conds: Vec<String>,
 }
 
 impl Reader<'_> {
@@ -173,13 +179,25 @@ impl Reader<'_> {
                     }
                 }
                 Tok::Word(w) if w.starts_with('$') || w == "else" => {
-                    // a conditional: skip to its `{`; the block's statements are read like any other
+                    // a conditional: its statements are read like any other, and the logs set
+                    // in it are noted with it
+                    let mut cond = w.clone();
                     while i < toks.len() && toks[i].0 != Tok::Op("{".into()) {
+                        match &toks[i].0 {
+                            Tok::Str(s) => cond.push_str(&format!("\"{s}\"")),
+                            Tok::Word(x) => cond.push_str(&format!(" {x}")),
+                            Tok::Op(o) if o == "[" || o == "]" => cond.push_str(o),
+                            Tok::Op(o) => cond.push_str(&format!(" {o} ")),
+                            Tok::Num(n) => cond.push_str(&n.to_string()),
+                        }
                         i += 1;
                     }
                     i += 1;
+                    self.conds.push(cond.replace("  ", " ").trim().to_string());
                 }
-                Tok::Op(o) if o == "}" => {}
+                Tok::Op(o) if o == "}" => {
+                    self.conds.pop();
+                }
                 Tok::Word(name) => {
                     let Some((Tok::Op(op), _)) = toks.get(i) else { continue };
                     let op = op.clone();
@@ -203,7 +221,13 @@ impl Reader<'_> {
                         self.st.vars.insert(key.to_string(), nv);
                     }
                     match name.as_str() {
-                        "accesslog.filename" => self.st.accesslog = Some((v, origin)),
+                        "accesslog.filename" => {
+                            // (a later assignment under the same conditions replaces the earlier)
+                            let conds = self.conds.clone();
+                            self.st.accesslog.retain(|(_, _, c)| *c != conds);
+                            self.st.accesslog.push((v, origin, conds));
+                        }
+                        "accesslog.use-syslog" if self.conds.is_empty() => self.st.access_syslog = v == "enable",
                         "server.errorlog" => self.st.errorlog = Some((v, origin)),
                         "accesslog.format" => self.st.format = Some(v),
                         "server.errorlog-use-syslog" => self.st.syslog_errors = v == "enable",
@@ -284,7 +308,7 @@ fn target(v: &str) -> Target {
 
 /// Read `conf` (instance path, e.g. /etc/lighttpd/lighttpd.conf) and list its logs.
 pub fn discover(root: &Root, conf: &Path) -> Config {
-    let mut r = Reader { root, stack: Vec::new(), st: State::default(), out: Config::default(), budget: Default::default(), cycles: Default::default() };
+    let mut r = Reader { root, stack: Vec::new(), st: State::default(), out: Config::default(), budget: Default::default(), cycles: Default::default(), conds: Vec::new() };
     r.read(conf, None);
     let st = std::mem::take(&mut r.st);
     let mut sources = Vec::new();
@@ -322,22 +346,29 @@ pub fn discover(root: &Root, conf: &Path) -> Config {
     }
     if st.modules.iter().any(|m| m == "mod_accesslog") {
         let fmt = st.format.clone().unwrap_or_else(|| DEFAULT_FORMAT.to_string());
-        let (t, origin, note) = match &st.accesslog {
-            Some((p, o)) => (target(p), Some(o.clone()), None),
-            None => (Target::Stderr, None, Some("mod_accesslog without accesslog.filename logs to stderr".to_string())),
-        };
-        sources.push(Source {
+        let access = |target: Target, origin: Option<Origin>, note: Option<String>| Source {
             server: ServerKind::Lighttpd,
             kind: LogKind::Access,
-            target: t,
+            target,
             format: Some(format!("apache:{fmt}")),
             format_name: None,
             origin,
             note,
             files: Vec::new(),
-        });
-    } else if let Some((p, o)) = &st.accesslog {
-        r.warn(o.clone(), format!("accesslog.filename = {p} but mod_accesslog is not in server.modules: no access log is written"));
+        };
+        if st.access_syslog {
+            sources.push(access(Target::Syslog("accesslog.use-syslog".into()), None, Some("accesslog.use-syslog = \"enable\"".into())));
+        } else if st.accesslog.is_empty() {
+            // (lighttpd 1.4 writes no access log then — not to stderr)
+            r.out.warnings.push(Warning { origin: None, message: "mod_accesslog is loaded but no accesslog.filename is set: lighttpd writes no access log".into() });
+        }
+        for (p, o, conds) in st.accesslog.iter().filter(|_| !st.access_syslog) {
+            let note = (!conds.is_empty()).then(|| format!("only requests matching {}", conds.join(" and ")));
+            sources.push(access(target(p), Some(o.clone()), note));
+        }
+    } else if let Some((p, o, _)) = st.accesslog.first() {
+        let (p, o) = (p.clone(), o.clone());
+        r.warn(o, format!("accesslog.filename = {p} but mod_accesslog is not in server.modules: no access log is written"));
     }
     r.out.sources = sources;
     r.out
