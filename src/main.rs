@@ -167,7 +167,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
             return fail(format!("--log-format: {e}"));
         }
     };
-    let mut local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: p.display().to_string(), format: forced.clone() }).collect();
+    let mut local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::discover::path_text(p), format: forced.clone() }).collect();
     // Discovery (cheap) for the logs when none are named, and for the keep-alive settings of
     // the servers that write the logs correlated (a named log counts when discovery finds the
     // server that writes it).
@@ -211,7 +211,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
                     _ => root.host(std::path::Path::new(f)),
                 };
                 for h in tailgate::correlate::with_rotated(&host) {
-                    let display = root.instance(&h).display().to_string();
+                    let display = tailgate::discover::path_text(&root.instance(&h));
                     local.push(LocalLog { path: h, display, format: fmt.clone() });
                 }
             }

@@ -518,7 +518,7 @@ pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)
 /// gzip streams cannot be read twice); every event goes to `sink`, when given, in file order
 /// and as it is found.
 pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync), sink: Option<EventSink<'_>>) -> LogReport {
-    let name = path.display().to_string();
+    let name = crate::discover::path_text(path);
     let fail = |e: String, format: String, bytes: u64| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
     let input = match read::Input::open(path, detect::SAMPLE_BYTES) {
         Ok(i) => i,

@@ -8,7 +8,8 @@
 //!   field cannot forge an output line; a tab stays a tab;
 //! - C1 controls (U+0080–U+009F: a lone U+009B is a CSI on some terminals) and the bidirectional
 //!   overrides and isolates (U+202A–U+202E, U+2066–U+2069, which reorder what is shown) as `\u{…}`;
-//! - invalid UTF-8 (in [`escape_bytes`]) as `\xNN`.
+//! - invalid UTF-8 (in [`escape_bytes`]) as `\xNN`, and so the bytes of a non-UTF-8 file name
+//!   that discovery carries as U+F780–U+F7FF ([`crate::discover::bytes_text`]).
 //!
 //! JSON and NDJSON output need none of this: serde_json escapes every control character.
 //!
@@ -22,11 +23,13 @@ use std::io::{self, Write};
 
 /// Whether `c` must be shown escaped.
 fn hostile(c: char) -> bool {
-    matches!(c, '\0'..='\x08' | '\x0a'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    matches!(c, '\0'..='\x08' | '\x0a'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{f780}'..='\u{f7ff}')
 }
 
 fn push_escaped(out: &mut String, c: char) {
-    if (c as u32) < 0x80 {
+    if (0xF780..=0xF7FF).contains(&(c as u32)) {
+        let _ = write!(out, "\\x{:02X}", c as u32 - 0xF700);
+    } else if (c as u32) < 0x80 {
         let _ = write!(out, "\\x{:02X}", c as u32);
     } else {
         let _ = write!(out, "\\u{{{:x}}}", c as u32);

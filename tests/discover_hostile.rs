@@ -244,3 +244,61 @@ fn a_config_symlink_that_leads_nowhere_is_said() {
     assert!(out.contains("/etc/nginx/nginx.conf is a symlink that leads nowhere"), "{out}");
     assert!(out.contains("/etc/apache2/apache2.conf is a symlink that leads nowhere"), "{out}");
 }
+
+/// File names that are not UTF-8 (a Latin-1 `é` in a config's name, and in the log path that
+/// config names) are kept byte-exact: the config is read, the log is found and scanned, and the
+/// reports show the byte as `\xE9`.
+#[test]
+fn non_utf8_names_stay_byte_exact() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(&root.join("etc/os-release"), "ID=debian\n");
+    write(&root.join("etc/nginx/nginx.conf"), "events {}\nhttp {\n    include /etc/nginx/conf.d/*.conf;\n}\n");
+    let name = |s: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(s));
+    let conf = root.join("etc/nginx/conf.d").join(name(b"caf\xe9.conf"));
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(&conf, b"server { listen 80; access_log /var/log/nginx/caf\xe9.log; }\n").unwrap();
+    let log = root.join("var/log/nginx").join(name(b"caf\xe9.log"));
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 502 5 \"-\" \"curl\"\n").unwrap();
+    let (out, err, code, _) = run(&["--discover", "--root", root.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("/var/log/nginx/caf\\xE9.log") && out.contains("/etc/nginx/conf.d/caf\\xE9.conf:1"), "{out}");
+    let (out, err, code, _) = run(&["--scan", "--root", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let logs = v["logs"].as_array().unwrap();
+    let ours = logs.iter().find(|l| l["path"].as_str().unwrap().contains("caf")).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(ours["status_5xx"]["502"], 1, "the file itself was read: {ours}");
+}
+
+/// An include pattern into a directory that cannot be listed says so (its files are not read),
+/// instead of silently finding nothing. Run as an unprivileged user (root lists anything).
+#[test]
+fn a_glob_into_an_unreadable_directory_is_said() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::Builder::new().prefix("tailgate-ur").tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write(&root.join("etc/os-release"), "ID=debian\n");
+    write(&root.join("etc/nginx/nginx.conf"), "events {}\nhttp {\n    include /etc/nginx/secret/*.conf;\n}\n");
+    write(&root.join("etc/nginx/secret/a.conf"), "server { access_log /var/log/x.log; }\n");
+    for d in ["etc", "etc/nginx"] {
+        std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(root.join("etc/os-release"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(root.join("etc/nginx/nginx.conf"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(root.join("etc/nginx/secret"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["--discover", "--root", root.to_str().unwrap()]);
+    if unsafe { libc::geteuid() } == 0 {
+        c.uid(65534).gid(65534);
+    }
+    let out = c.output().unwrap();
+    std::fs::set_permissions(root.join("etc/nginx/secret"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("/etc/nginx/nginx.conf:3: /etc/nginx/secret: cannot list the directory"), "{text}");
+}

@@ -274,10 +274,10 @@ impl Reader<'_> {
             self.warn(from.cloned(), format!("{} contains NUL bytes: not an Apache config, skipped", path.display()));
             return;
         }
-        self.out.files.push(path.display().to_string());
+        self.out.files.push(super::path_text(path));
         self.stack.push(path.to_path_buf());
-        let text = String::from_utf8_lossy(&data).into_owned();
-        let file = path.display().to_string();
+        let text = super::bytes_text(&data);
+        let file = super::path_text(path);
         // Logical lines (a trailing `\` continues a line), with where each starts.
         let mut lines: Lines = Vec::new();
         let mut logical = String::new();
@@ -498,10 +498,14 @@ impl Reader<'_> {
 
     fn include(&mut self, arg: &str, optional: bool, origin: &Origin) {
         let p = self.full(arg);
-        let pstr = p.display().to_string();
+        let pstr = super::path_text(&p);
         let host = self.root.host(&p);
         let files: Vec<PathBuf> = if has_glob(&pstr) {
-            let m: Vec<PathBuf> = self.root.glob(&pstr).into_iter().filter(|f| self.root.host(f).is_file()).collect();
+            let mut unreadable = Vec::new();
+            let m: Vec<PathBuf> = self.root.glob_noting(&pstr, &mut |w| unreadable.push(w)).into_iter().filter(|f| self.root.host(f).is_file()).collect();
+            for w in unreadable {
+                self.warn(Some(origin.clone()), w);
+            }
             if m.is_empty() && !optional {
                 self.warn(Some(origin.clone()), format!("Include {arg}: the wildcard matches no file (an error for httpd 2.4; use IncludeOptional)"));
             }
@@ -746,7 +750,7 @@ fn log_source(
         let cmd = cmd.trim_start_matches(['|', '$']);
         match piped_target(cmd) {
             Some(t) => {
-                let p = full(&t).display().to_string();
+                let p = super::path_text(&full(&t));
                 if p.contains('%') { Target::Glob(strftime_glob(&p)) } else { Target::Glob(format!("{p}*")) }
             }
             None => {
@@ -760,7 +764,7 @@ fn log_source(
         warnings.push(Warning { origin: Some(origin.clone()), message: format!("error log goes to syslog ({arg}): reported, not tailed") });
         Target::Syslog(arg.trim_start_matches("syslog").trim_start_matches(':').to_string())
     } else {
-        Target::File(full(arg).display().to_string())
+        Target::File(super::path_text(&full(arg)))
     };
     Source { server: ServerKind::Apache, kind, target, format, format_name, origin: Some(origin.clone()), note: None, files: Vec::new() }
 }

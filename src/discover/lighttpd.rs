@@ -151,10 +151,10 @@ impl Reader<'_> {
                 return;
             }
         };
-        self.out.files.push(path.display().to_string());
+        self.out.files.push(super::path_text(path));
         self.stack.push(path.to_path_buf());
-        let file = path.display().to_string();
-        let toks = lex(&String::from_utf8_lossy(&data));
+        let file = super::path_text(path);
+        let toks = lex(&super::bytes_text(&data));
         let mut i = 0;
         while i < toks.len() {
             let (t, line) = &toks[i];
@@ -172,8 +172,17 @@ impl Reader<'_> {
                     // relative to the directory of the main config file (lighttpd's basedir)
                     let base = self.stack[0].parent().unwrap_or(Path::new("/")).to_path_buf();
                     let full = if Path::new(&p).is_absolute() { PathBuf::from(&p) } else { base.join(&p) };
-                    let s = full.display().to_string();
-                    let files = if has_glob(&s) { self.root.glob(&s) } else { vec![full] };
+                    let s = super::path_text(&full);
+                    let files = if has_glob(&s) {
+                        let mut unreadable = Vec::new();
+                        let m = self.root.glob_noting(&s, &mut |w| unreadable.push(w));
+                        for w in unreadable {
+                            self.warn(origin.clone(), w);
+                        }
+                        m
+                    } else {
+                        vec![full]
+                    };
                     for f in files {
                         self.read(&f, Some(origin.clone()));
                     }

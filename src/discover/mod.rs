@@ -115,6 +115,66 @@ impl std::fmt::Display for Warning {
 }
 
 /// Maps instance paths to where they are read from (`--root`).
+/// Config text and file names are bytes; tailgate's reports are text. A byte that is not part of
+/// valid UTF-8 (a Latin-1 `é` in a file name, in the config that names it) is carried as a
+/// private-use character (U+F780 + the byte − 0x80) so it can be turned back into the same byte
+/// when the path is opened ([`Root::host`]): nothing is lost, and names stay byte-exact.
+pub fn bytes_text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for &x in chunk.invalid() {
+            out.push(char::from_u32(0xF700 + x as u32).unwrap_or('\u{FFFD}'));
+        }
+    }
+    out
+}
+
+/// A path as text (see [`bytes_text`]).
+pub fn path_text(p: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        bytes_text(p.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        p.display().to_string()
+    }
+}
+
+/// The bytes a path written by [`bytes_text`] stands for.
+fn raw_path(p: &Path) -> std::borrow::Cow<'_, Path> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let b = p.as_os_str().as_bytes();
+        // U+F780..U+F7FF in UTF-8: EF 9E 80 ..= EF 9F BF
+        if !b.windows(2).any(|w| w[0] == 0xEF && (w[1] == 0x9E || w[1] == 0x9F)) {
+            return std::borrow::Cow::Borrowed(p);
+        }
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if i + 2 < b.len() && b[i] == 0xEF && (b[i + 1] == 0x9E || b[i + 1] == 0x9F) && (0x80..0xC0).contains(&b[i + 2]) {
+                let cp = 0xF000 + ((b[i + 1] as u32 & 0x3F) << 6) + (b[i + 2] as u32 & 0x3F);
+                if (0xF780..=0xF7FF).contains(&cp) {
+                    out.push((cp - 0xF700) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        std::borrow::Cow::Owned(PathBuf::from(std::ffi::OsString::from_vec(out)))
+    }
+    #[cfg(not(unix))]
+    {
+        std::borrow::Cow::Borrowed(p)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Root {
     pub dir: Option<PathBuf>,
@@ -144,6 +204,7 @@ impl Root {
     /// needs), and a symlink loop maps to a name that cannot exist. The result holds no symlink,
     /// so nothing outside DIR is ever opened through it.
     pub fn host(&self, p: &Path) -> PathBuf {
+        let p = &*raw_path(p);
         match &self.dir {
             None => p.to_path_buf(),
             Some(r) => match self.resolve_in(p) {
@@ -218,6 +279,13 @@ impl Root {
     /// root is followed inside it, never out of it); like glob(3), which nginx, Apache and
     /// lighttpd use, `*` does not match a leading dot (`.default.conf` is disabled).
     pub fn glob(&self, pattern: &str) -> Vec<PathBuf> {
+        self.glob_noting(pattern, &mut |_| {})
+    }
+
+    /// [`Root::glob`], telling `unreadable` of each directory on the way that cannot be listed
+    /// (its files, if any match, are not found: the server, running as another user, may see
+    /// them).
+    pub fn glob_noting(&self, pattern: &str, unreadable: &mut dyn FnMut(String)) -> Vec<PathBuf> {
         use std::path::Component;
         let opts = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
         let mut cur: Vec<PathBuf> = vec![PathBuf::from("/")];
@@ -229,10 +297,18 @@ impl Root {
                         let Ok(pat) = glob::Pattern::new(&n) else { return Vec::new() };
                         let mut next = Vec::new();
                         for d in &cur {
-                            let Ok(rd) = std::fs::read_dir(self.host(d)) else { continue };
+                            let rd = match std::fs::read_dir(self.host(d)) {
+                                Ok(rd) => rd,
+                                Err(e) => {
+                                    if e.kind() != std::io::ErrorKind::NotFound {
+                                        unreadable(format!("{}: cannot list the directory ({e}): what it holds for \"{pattern}\" is not read", path_text(d)));
+                                    }
+                                    continue;
+                                }
+                            };
                             let mut names: Vec<std::ffi::OsString> = rd.filter_map(Result::ok).map(|e| e.file_name()).collect();
                             names.sort();
-                            next.extend(names.into_iter().filter(|e| pat.matches_with(&e.to_string_lossy(), opts)).map(|e| d.join(e)));
+                            next.extend(names.into_iter().filter(|e| pat.matches_with(&path_text(Path::new(e)), opts)).map(|e| d.join(e)));
                         }
                         cur = next;
                     } else {
@@ -306,9 +382,9 @@ pub fn fill_files(sources: &mut [Source], root: &Root) {
         s.files = match &s.target {
             Target::File(p) => {
                 let ip = root.resolve(Path::new(p));
-                if root.host(&ip).is_file() { vec![ip.display().to_string()] } else { Vec::new() }
+                if root.host(&ip).is_file() { vec![path_text(&ip)] } else { Vec::new() }
             }
-            Target::Glob(g) => root.glob(g).into_iter().filter(|p| root.host(p).is_file()).map(|p| p.display().to_string()).collect(),
+            Target::Glob(g) => root.glob(g).into_iter().filter(|p| root.host(p).is_file()).map(|p| path_text(&p)).collect(),
             _ => Vec::new(),
         };
     }

@@ -59,7 +59,7 @@ fn unescape(raw: &[u8]) -> String {
         out.push(raw[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::discover::bytes_text(&out)
 }
 
 /// Tokenize a whole file.
@@ -199,7 +199,7 @@ fn lua_body(src: &[u8], start: usize, line: &mut usize) -> Option<(String, usize
             b'}' => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some((String::from_utf8_lossy(&src[start..i]).into_owned(), i));
+                    return Some((crate::discover::bytes_text(&src[start..i]), i));
                 }
             }
             b'-' if src.get(i + 1) == Some(&b'-') => {

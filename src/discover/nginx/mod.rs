@@ -158,8 +158,8 @@ impl Loader<'_> {
             self.warn(from.cloned().or(Some(Origin { file: path.display().to_string(), line: 1 })), format!("{} contains NUL bytes: not an nginx config, skipped", path.display()));
             return Vec::new();
         }
-        self.out.files.push(path.display().to_string());
-        let file = path.display().to_string();
+        self.out.files.push(super::path_text(path));
+        let file = super::path_text(path);
         let (toks, errs) = lex::lex(&data);
         for e in errs {
             self.warn(Some(Origin { file: file.clone(), line: e.line }), e.message);
@@ -261,10 +261,15 @@ impl Loader<'_> {
             return Vec::new();
         };
         let p = if Path::new(arg).is_absolute() { PathBuf::from(arg) } else { self.conf_dir.join(arg) };
-        let pstr = p.display().to_string();
+        let pstr = super::path_text(&p);
         let files = if has_glob(&pstr) {
             // A pattern that matches nothing is not an error in nginx.
-            self.root.glob(&pstr).into_iter().filter(|f| self.root.host(f).is_file()).collect()
+            let mut unreadable = Vec::new();
+            let m: Vec<PathBuf> = self.root.glob_noting(&pstr, &mut |w| unreadable.push(w)).into_iter().filter(|f| self.root.host(f).is_file()).collect();
+            for w in unreadable {
+                self.warn(Some(origin.clone()), w);
+            }
+            m
         } else {
             vec![p]
         };
@@ -296,7 +301,7 @@ enum Access {
 /// A path with `$variables` becomes a glob.
 fn path_target(prefix: &Path, p: &str) -> Target {
     let full = if Path::new(p).is_absolute() { PathBuf::from(p) } else { prefix.join(p) };
-    let s = full.display().to_string();
+    let s = super::path_text(&full);
     if s.contains('$') {
         let mut out = String::new();
         let b = s.as_bytes();
