@@ -15,19 +15,6 @@ use tailgate::discover::apache::{self, Settings};
 use tailgate::discover::{LogKind, Root, Target};
 use tailgate::format::{Format, Record};
 
-const M: &str = "/usr/lib/apache2/modules";
-
-/// The lines every test config starts with (its own server root, logs and runtime files).
-fn head(d: &str, ports: &[u16]) -> String {
-    let listen: String = ports.iter().map(|p| format!("Listen 127.0.0.1:{p}\n")).collect();
-    format!(
-        "ServerRoot \"{d}\"\nServerName localhost\n{listen}PidFile {d}/httpd.pid\nDefaultRuntimeDir {d}\nMutex file:{d} default\n\
-         LoadModule mpm_event_module {M}/mod_mpm_event.so\nLoadModule authz_core_module {M}/mod_authz_core.so\n\
-         User nobody\nGroup nogroup\nErrorLog {d}/error.log\nLogLevel warn\nStartServers 1\nServerLimit 1\nThreadsPerChild 8\n\
-         MaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8\nDocumentRoot \"{d}\"\n"
-    )
-}
-
 fn settings(conf: &Path, root: &Path) -> Settings {
     Settings { server_root: root.to_path_buf(), config_file: conf.to_path_buf(), ..Settings::debian() }
 }
@@ -39,18 +26,8 @@ fn include_of_a_directory_recurses_like_httpd() {
     let bin = support::need("apache2");
     let dir = support::server_dir();
     let d = dir.path();
-    let ds = d.display().to_string();
-    for (p, text) in [
-        ("conf.d/a.conf", "# a\n"),
-        ("conf.d/sub/b.conf", "# b\n"),
-        ("conf.d/sub/deeper/c.conf", "# c\n"),
-        ("conf.d/z/.hidden.conf", "# httpd reads dot-files in an included directory too\n"),
-    ] {
-        std::fs::create_dir_all(d.join(p).parent().unwrap()).unwrap();
-        std::fs::write(d.join(p), text).unwrap();
-    }
+    support::discover_tree("apache-include-dir", d, &[("LISTEN", format!("Listen 127.0.0.1:{}", support::free_port()))]);
     let conf = d.join("httpd.conf");
-    std::fs::write(&conf, head(&ds, &[support::free_port()]) + "Include conf.d/\n").unwrap();
     let out = Command::new(bin).args(["-f", &conf.display().to_string(), "-t", "-D", "DUMP_INCLUDES"]).env("APACHE_RUN_DIR", d).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     // "  (*) /…/httpd.conf\n    (N) /…/conf.d/a.conf"
@@ -67,27 +44,10 @@ fn logformat_scope_order_globallog_keepalive_units_and_stdout() {
     let bin = support::need("apache2");
     let dir = support::server_dir();
     let d = dir.path();
-    let ds = d.display().to_string();
     let (p1, p2, p3) = (support::free_port(), support::free_port(), support::free_port());
+    let listen = [p1, p2, p3].iter().map(|p| format!("Listen 127.0.0.1:{p}")).collect::<Vec<_>>().join("\n");
+    support::discover_tree("apache-logformat", d, &[("LISTEN", listen), ("PORT2", p2.to_string()), ("PORT3", p3.to_string())]);
     let conf = d.join("httpd.conf");
-    let body = format!(
-        r#"# A nickname used before it is defined: httpd resolves nicknames once the config is read.
-CustomLog {ds}/main.log late
-LogFormat "MAIN %h %>s %r" late
-GlobalLog {ds}/global.log "GLOBAL %h %>s %r"
-CustomLog /dev/stdout "STDOUT %h %>s"
-KeepAliveTimeout 1500ms
-<VirtualHost 127.0.0.1:{p2}>
-    LogFormat "VH %h %>s %r" vhonly
-    CustomLog {ds}/vh.log vhonly
-</VirtualHost>
-<VirtualHost 127.0.0.1:{p3}>
-    # vhonly belongs to the other virtual host: here httpd writes the word itself
-    CustomLog {ds}/vh2.log vhonly
-</VirtualHost>
-"#
-    );
-    std::fs::write(&conf, head(&ds, &[p1, p2, p3]) + &body).unwrap();
     let stdout = std::fs::File::create(d.join("stdout.txt")).unwrap();
     let mut child = Command::new(bin)
         .args(["-f", &conf.display().to_string(), "-DFOREGROUND"])
@@ -169,21 +129,9 @@ fn macros_expand_where_they_are_used() {
     let d = dir.path();
     let ds = d.display().to_string();
     let (p1, p2, p3) = (support::free_port(), support::free_port(), support::free_port());
+    let listen = [p1, p2, p3].iter().map(|p| format!("Listen 127.0.0.1:{p}")).collect::<Vec<_>>().join("\n");
+    support::discover_tree("apache-macro", d, &[("LISTEN", listen), ("PORT2", p2.to_string()), ("PORT3", p3.to_string())]);
     let conf = d.join("httpd.conf");
-    let body = format!(
-        r#"LoadModule macro_module {M}/mod_macro.so
-CustomLog {ds}/main.log "%h %>s"
-<Macro Site $name $port>
-    <VirtualHost 127.0.0.1:$port>
-        CustomLog {ds}/site-$name.log "$name %h %>s %r"
-    </VirtualHost>
-</Macro>
-Use Site alpha {p2}
-Use Site beta {p3}
-UndefMacro Site
-"#
-    );
-    std::fs::write(&conf, head(&ds, &[p1, p2, p3]) + &body).unwrap();
     let mut child = Command::new(bin)
         .args(["-f", &conf.display().to_string(), "-DFOREGROUND"])
         .env("APACHE_RUN_DIR", d)

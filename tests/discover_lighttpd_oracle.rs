@@ -44,24 +44,13 @@ fn run(conf: &Path, port: u16, hosts: &[&str]) -> String {
     std::fs::read_to_string(&out).unwrap_or_default() + &std::fs::read_to_string(conf.with_extension("err")).unwrap_or_default()
 }
 
-fn base(d: &str, port: u16) -> String {
-    format!("server.document-root = \"{d}\"\nserver.port = {port}\nserver.bind = \"127.0.0.1\"\nserver.modules = ( \"mod_accesslog\" )\nserver.errorlog = \"{d}/error.log\"\n")
-}
-
 #[test]
 fn per_host_access_logs_are_all_listed_with_their_conditions() {
     let dir = support::server_dir();
     let d = dir.path().display().to_string();
     let port = support::free_port();
+    support::discover_tree("lighttpd-per-host", dir.path(), &[("PORT1", port.to_string())]);
     let conf = dir.path().join("lighttpd.conf");
-    std::fs::write(
-        &conf,
-        base(&d, port)
-            + &format!(
-                "accesslog.filename = \"{d}/access.log\"\n$HTTP[\"host\"] == \"a.example\" {{\n    accesslog.filename = \"{d}/a.log\"\n}}\n$HTTP[\"host\"] =~ \"^b\\.\" {{\n    accesslog.filename = \"{d}/b.log\"\n}}\n"
-            ),
-    )
-    .unwrap();
     run(&conf, port, &["a.example", "b.example", "c.example", "a.example"]);
     let cfg = lighttpd::discover(&Root::new(None), &conf);
     let access: Vec<&tailgate::discover::Source> = cfg.sources.iter().filter(|s| s.kind == LogKind::Access).collect();
@@ -86,10 +75,9 @@ fn per_host_access_logs_are_all_listed_with_their_conditions() {
 #[test]
 fn no_accesslog_filename_means_no_access_log() {
     let dir = support::server_dir();
-    let d = dir.path().display().to_string();
     let port = support::free_port();
+    support::discover_tree("lighttpd-no-filename", dir.path(), &[("PORT1", port.to_string())]);
     let conf = dir.path().join("lighttpd.conf");
-    std::fs::write(&conf, base(&d, port)).unwrap();
     let output = run(&conf, port, &["x.example"]);
     assert!(!output.contains("GET /x"), "lighttpd wrote an access line to its output: {output}");
     let logs: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".log") && n != "error.log").collect();
@@ -99,7 +87,7 @@ fn no_accesslog_filename_means_no_access_log() {
     assert!(cfg.warnings.iter().any(|w| w.message.contains("no access log")), "{:?}", cfg.warnings);
 
     // accesslog.use-syslog: the access log goes to syslog, whatever the file name says.
-    std::fs::write(&conf, base(&d, port) + &format!("accesslog.filename = \"{d}/access.log\"\naccesslog.use-syslog = \"enable\"\n")).unwrap();
+    support::discover_tree("lighttpd-syslog", dir.path(), &[("PORT1", port.to_string())]);
     let t = Command::new(support::need("lighttpd")).args(["-tt", "-f"]).arg(&conf).output().unwrap();
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
     let cfg = lighttpd::discover(&Root::new(None), &conf);

@@ -24,35 +24,12 @@ fn stream_logs_are_found_with_their_own_format() {
     let d = dir.path().display().to_string();
     let (good, refused) = (support::free_port(), support::free_port());
     let closed = support::free_port(); // nothing listens there
+    support::discover_tree(
+        "nginx-stream",
+        dir.path(),
+        &[("PORT1", good.to_string()), ("PORT2", refused.to_string()), ("BACKEND", backend.port.to_string()), ("CLOSED", closed.to_string())],
+    );
     let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"load_module {MODULE};
-daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 64; }}
-stream {{
-    log_format basic '$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time "$upstream_addr"';
-    access_log {d}/stream.log basic;
-    server {{
-        listen 127.0.0.1:{good};
-        proxy_pass 127.0.0.1:{};
-    }}
-    server {{
-        listen 127.0.0.1:{refused};
-        proxy_connect_timeout 1s;
-        proxy_pass 127.0.0.1:{closed};
-        error_log {d}/stream-error.log;
-    }}
-}}
-"#,
-            backend.port
-        ),
-    )
-    .unwrap();
     let mut child = Command::new(bin).args(["-p", &d, "-c", &conf.display().to_string()]).spawn().unwrap();
     let t0 = Instant::now();
     while !(support::listening(good) && support::listening(refused)) {

@@ -509,3 +509,29 @@ pub mod agent {
         }
     }
 }
+
+/// Instantiate `tests/fixtures/discover/<name>` in `dir`: every file copied with `@KEY@`
+/// replaced by its value (`@DIR@` → `dir`, plus `vars`).
+pub fn discover_tree(name: &str, dir: &Path, vars: &[(&str, String)]) {
+    fn walk(from: &Path, to: &Path, subst: &dyn Fn(String) -> String) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let t = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &t, subst);
+            } else {
+                std::fs::write(&t, subst(std::fs::read_to_string(e.path()).unwrap())).unwrap();
+            }
+        }
+    }
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/discover").join(name);
+    let d = dir.display().to_string();
+    walk(&from, dir, &|mut s: String| {
+        s = s.replace("@DIR@", &d);
+        for (k, v) in vars {
+            s = s.replace(&format!("@{k}@"), v);
+        }
+        s
+    });
+}
