@@ -6,27 +6,28 @@
 //!
 //! - **ALB**: a 504 the LB generated carries `request_creation_time` and `time`; their difference
 //!   is the timeout. The median over such lines.
-//! - **Classic ELB** stamps only the arrival of a `- -1 -1 -1 504` line. A probe pass looks for
-//!   the local line of a sample of those 504s anywhere in the range the LB allows, together with
-//!   the backend's own answers (which give the clock offset); from the pairs that can only be each
-//!   other — same request, same client, one candidate each way, a server that stamps the request's
-//!   end — the local end time minus the arrival (minus the offset) is the timeout. The median,
-//!   to the second.
+//! - **Classic ELB** stamps only the arrival of a `- -1 -1 -1 504` line. The local pass also
+//!   looks for the local line of a sample of those 504s anywhere in the range the LB allows (while
+//!   matching with the default); from the pairs that can only be each other — same request, same
+//!   client, one candidate each way, a server that stamps the request's end — the local end time
+//!   minus the arrival minus the clock offset (from the backend's own answers) is the timeout, the
+//!   median to the second. Only when that differs from the default is the local pass run again
+//!   with it.
 //!
 //! `--lb-idle-timeout` always wins; without either, 60 s (the LB's default).
 
 use serde::Serialize;
 
+use std::collections::{HashMap, HashSet};
+
 use super::elb::Wanted;
-use super::local::{self, Stamp};
+use super::local::{Candidate, Stamp};
 use super::{Options, matcher};
 
 /// The range an ELB/ALB idle timeout may have (seconds).
 pub const RANGE: (u64, u64) = (1, 4000);
 /// How many Classic 504s the probe pass looks for (spread over the logs).
 const SAMPLE_504: usize = 64;
-/// How many of the backend's own answers it uses for the clock offset.
-const SAMPLE_OFFSET: usize = 4096;
 
 /// The idle timeout used, and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -62,46 +63,52 @@ fn to_secs(us: i64) -> u64 {
     ((us + 500_000).div_euclid(1_000_000)).clamp(RANGE.0 as i64, RANGE.1 as i64) as u64
 }
 
-/// The idle timeout to match with.
-pub fn decide(opts: &Options, wanted: &[Wanted]) -> IdleTimeout {
+/// How the idle timeout will be known.
+pub enum Plan {
+    /// Given, said by ALB lines, or nothing to infer it from.
+    Known(IdleTimeout),
+    /// Classic ELB 504s: the local pass also looks for this sample of them (indices into the
+    /// wanted lines) across every value the LB allows; [`infer`] reads the result.
+    Infer(HashSet<u32>),
+}
+
+/// Decide how the idle timeout is known, from the options and the LB lines.
+pub fn plan(opts: &Options, wanted: &[Wanted]) -> Plan {
     if !opts.infer_idle_timeout {
-        return IdleTimeout { value: opts.lb_idle_timeout_secs, from: "flag", pairs: 0 };
+        return Plan::Known(IdleTimeout { value: opts.lb_idle_timeout_secs, from: "flag", pairs: 0 });
     }
-    let default = IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 };
     let is_timeout = |w: &Wanted| w.lb_generated && w.elb_status == 504;
     // ALB: the line itself says it.
     let mut alb: Vec<i64> = wanted.iter().filter(|w| is_timeout(w) && w.alb_created).map(|w| w.ts.micros - w.arrival_us).collect();
     if let Some(m) = median(&mut alb) {
-        return IdleTimeout { value: to_secs(m), from: "inferred", pairs: alb.len() as u64 };
+        return Plan::Known(IdleTimeout { value: to_secs(m), from: "inferred", pairs: alb.len() as u64 });
     }
-    // Classic: a probe pass over a sample.
-    let timeouts: Vec<&Wanted> = wanted.iter().filter(|w| is_timeout(w)).collect();
+    let timeouts: Vec<u32> = wanted.iter().enumerate().filter(|(_, w)| is_timeout(w)).map(|(i, _)| i as u32).collect();
     if timeouts.is_empty() || opts.local.is_empty() {
-        return default;
+        return Plan::Known(IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 });
     }
-    let spread = |v: Vec<&Wanted>, n: usize| -> Vec<Wanted> {
-        let step = v.len().div_ceil(n).max(1);
-        v.into_iter().step_by(step).cloned().collect()
-    };
-    let mut sample = spread(wanted.iter().filter(|w| !w.lb_generated).collect(), SAMPLE_OFFSET);
-    let first_504 = sample.len();
-    sample.extend(spread(timeouts, SAMPLE_504));
-    let got = local::collect_with(opts, &sample, RANGE);
-    let offset = matcher::estimate_offset(&sample, &got.candidates, 0).unwrap_or(0);
-    // Pairs that can only be each other.
-    let mut per_wanted = std::collections::HashMap::<u32, usize>::new();
-    let mut per_local = std::collections::HashMap::<(u32, u64), usize>::new();
-    let usable = |c: &&local::Candidate| c.wanted as usize >= first_504 && c.client_match && c.stamp == Stamp::End;
-    for c in got.candidates.iter().filter(usable) {
+    let step = timeouts.len().div_ceil(SAMPLE_504).max(1);
+    Plan::Infer(timeouts.into_iter().step_by(step).collect())
+}
+
+/// The idle timeout from a local pass that looked for `plan`'s sample: from the pairs that can
+/// only be each other, the local end time minus the arrival minus the clock offset (estimated from
+/// the backend's own answers in `cands`), the median to the second; else the default.
+pub fn infer(opts: &Options, wanted: &[Wanted], cands: &[Candidate], probes: &[Candidate]) -> IdleTimeout {
+    let default = IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 };
+    let offset = matcher::estimate_offset(wanted, cands, opts.lb_idle_timeout_secs as i64 * 1_000_000).unwrap_or(0);
+    let usable = |c: &&Candidate| c.client_match && c.stamp == Stamp::End;
+    let mut per_wanted = HashMap::<u32, usize>::new();
+    let mut per_local = HashMap::<(u32, u64), usize>::new();
+    for c in probes.iter().filter(usable) {
         *per_wanted.entry(c.wanted).or_default() += 1;
         *per_local.entry((c.file, c.line)).or_default() += 1;
     }
-    let mut est: Vec<i64> = got
-        .candidates
+    let mut est: Vec<i64> = probes
         .iter()
         .filter(usable)
         .filter(|c| per_wanted[&c.wanted] == 1 && per_local[&(c.file, c.line)] == 1)
-        .map(|c| c.ts.micros + c.ts.precision.micros() / 2 - sample[c.wanted as usize].arrival_us - offset)
+        .map(|c| c.ts.micros + c.ts.precision.micros() / 2 - wanted[c.wanted as usize].arrival_us - offset)
         .collect();
     match median(&mut est) {
         Some(m) => IdleTimeout { value: to_secs(m), from: "inferred", pairs: est.len() as u64 },

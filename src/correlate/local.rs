@@ -147,6 +147,8 @@ struct Slot {
     /// The longest request+backend time among `others` (capped at the idle timeout).
     max_proc: i64,
     timeouts: Vec<(i64, Hot)>,
+    /// LB 504s looked for across every idle timeout the LB allows (the idle timeout's inference).
+    wide: Vec<(i64, Hot)>,
 }
 
 
@@ -156,9 +158,10 @@ struct Ctx<'a> {
     index: &'a HashMap<u64, Slot, KeyHash>,
     paths: &'a HashMap<u64, (), KeyHash>,
     window_us: i64,
-    /// When a 504's request may be logged locally, after its arrival: the LB's idle timeout
-    /// (both ends equal), or the range it may have while it is being inferred.
-    idle_us: (i64, i64),
+    /// A 504's request is logged locally about the LB's idle timeout after its arrival.
+    idle_us: i64,
+    /// The range an idle timeout may have, for the 504s of the inference's sample.
+    wide_us: (i64, i64),
 }
 
 /// The local pass over one chunk of one file. Line numbers are chunk-relative until merged.
@@ -175,8 +178,8 @@ struct Worker {
     online: OnlineOffset,
     /// Apache's AH01102 (why) precedes AH00898 (path) for the same client: carry the path back.
     pending: Option<(ErrorLine, String)>,
-    /// Per slot: where the last window of `others` and of `timeouts` started.
-    cursors: Vec<(u32, u32)>,
+    /// Per slot: where the last window of `others`, `timeouts` and `wide` started.
+    cursors: Vec<(u32, u32, u32)>,
     /// How this log's server escapes what it writes, and buffers for the (rare) decoding.
     escaping: Escaping,
     path_buf: Vec<u8>,
@@ -190,7 +193,7 @@ impl Worker {
             path_buf: Vec::new(),
             ua_buf: Vec::new(),
             parser: format.parser(),
-            cursors: vec![(0, 0); slots],
+            cursors: vec![(0, 0, 0); slots],
             file,
             stamp,
             n: 0,
@@ -208,7 +211,7 @@ impl Worker {
     fn line(&mut self, ctx: &Ctx<'_>, no: u64, l: Line<'_>) {
         let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending, cursors, escaping, path_buf, ua_buf } = self;
         let (file, stamp) = (*file, *stamp);
-        let (wanted, index, paths, window_us, idle_us) = (ctx.wanted, ctx.index, ctx.paths, ctx.window_us, ctx.idle_us);
+        let (wanted, index, paths, window_us, idle_us, wide_us) = (ctx.wanted, ctx.index, ctx.paths, ctx.window_us, ctx.idle_us, ctx.wide_us);
                     *n = no;
                     let Line::Text(bytes) = l else {
                         *bad += 1;
@@ -243,13 +246,15 @@ impl Worker {
                             let t = ts.micros;
                             let cur = &mut cursors[slot.id as usize];
                             let others = window_near(&slot.others, &mut cur.0, t - slot.max_proc - window_us - prec, t + window_us + prec);
-                            let timeouts = window_near(&slot.timeouts, &mut cur.1, t - idle_us.1 - window_us - prec, t - idle_us.0 + window_us + prec);
-                            for &(arrival_us, h) in others.iter().chain(timeouts) {
+                            let timeouts = window_near(&slot.timeouts, &mut cur.1, t - idle_us - window_us - prec, t - idle_us + window_us + prec);
+                            let wide = window_near(&slot.wide, &mut cur.2, t - wide_us.1 - window_us - prec, t - wide_us.0 + window_us + prec);
+                            for (&(arrival_us, h), is_wide) in others.iter().chain(timeouts).map(|e| (e, false)).chain(wide.iter().map(|e| (e, true))) {
                                 // Wide window: any clock offset up to `window`, the request's
                                 // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
                                 // A 504's request is logged around the LB's idle timeout after it arrived.
                                 let (early, late) = match (h.lb_generated, h.elb_status) {
-                                    (true, 504) => (idle_us.0 - window_us, idle_us.1 + window_us),
+                                    _ if is_wide => (wide_us.0 - window_us, wide_us.1 + window_us),
+                                    (true, 504) => (idle_us - window_us, idle_us + window_us),
                                     (true, _) => (-window_us, window_us),
                                     (false, _) => (-window_us, h.proc_us + window_us),
                                 };
@@ -259,9 +264,9 @@ impl Worker {
                                 }
                                 // Once the clock offset is known from the backend's own answers, an
                                 // LB-generated line only looks near it (the final match re-checks).
-                                if h.lb_generated && !(h.elb_status == 504 && idle_us.0 != idle_us.1) {
+                                if h.lb_generated && !is_wide {
                                     if let Some(off) = online.estimate() {
-                                        let base = if h.elb_status == 504 { idle_us.0 } else { 0 };
+                                        let base = if h.elb_status == 504 { idle_us } else { 0 };
                                         let r = d - base - off;
                                         // (a local answer comes after the request arrived, within its
                                         // unknown duration: mostly inside 2 s)
@@ -298,6 +303,7 @@ impl Worker {
                                     status: a.status,
                                     client_match,
                                     bytes: a.bytes_sent,
+                                    probe: is_wide,
                                 });
                             }
                         }
@@ -360,6 +366,8 @@ pub struct Candidate {
     /// The logged client (or X-Forwarded-For) is the LB line's client.
     pub client_match: bool,
     pub bytes: Option<u64>,
+    /// Found by the idle timeout's wide search (for its inference only, never a match).
+    pub probe: bool,
 }
 
 /// An error-log line naming a request path.
@@ -426,28 +434,33 @@ impl crate::fold::Worker for LocalWorker<'_, '_> {
 
 /// Collect candidates for `wanted` from every local log.
 pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
-    let idle = opts.lb_idle_timeout_secs;
-    collect_with(opts, wanted, (idle, idle))
+    collect_with(opts, wanted, &std::collections::HashSet::new())
 }
 
-/// As [`collect`], with LB 504s looked for `idle` (a range of seconds) after their arrival: the
-/// idle timeout's inference looks across every value the LB allows.
-pub fn collect_with(opts: &Options, wanted: &[Wanted], idle: (u64, u64)) -> Collected {
+/// As [`collect`], with the LB 504s in `wide` (indices into `wanted`) looked for across every idle
+/// timeout the LB allows ([`super::idle::RANGE`]): the idle timeout's inference, in the same pass.
+pub fn collect_with(opts: &Options, wanted: &[Wanted], wide: &std::collections::HashSet<u32>) -> Collected {
     // key → wanted lines in arrival order, in two lists: LB 504s (logged locally about an idle
     // timeout after arrival) and the rest (logged within the request's duration). The binary
     // search stays in small contiguous arrays.
     let window_us = (opts.window_secs * 1e6) as i64;
-    let idle_us = (idle.0 as i64 * 1_000_000, idle.1 as i64 * 1_000_000);
+    let idle_us = opts.lb_idle_timeout_secs as i64 * 1_000_000;
+    let wide_us = (super::idle::RANGE.0 as i64 * 1_000_000, super::idle::RANGE.1 as i64 * 1_000_000);
     let mut index: HashMap<u64, Slot, KeyHash> = HashMap::default();
     let mut paths: HashMap<u64, (), KeyHash> = HashMap::default();
     for (i, w) in wanted.iter().enumerate() {
         let slot = index.entry(w.key).or_default();
         let hot = Hot { wi: i as u32, elb_status: w.elb_status, backend_status: w.backend_status, lb_generated: w.lb_generated, proc_us: w.proc_us.unwrap_or(0) };
+        // (a sampled 504 is looked for both ways: where the idle timeout in use puts it, for the
+        // match, and anywhere the LB allows, for the inference)
+        if wide.contains(&(i as u32)) {
+            slot.wide.push((w.arrival_us, hot));
+        }
         if w.lb_generated && w.elb_status == 504 {
             slot.timeouts.push((w.arrival_us, hot));
         } else {
             slot.others.push((w.arrival_us, hot));
-            slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us.1));
+            slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us));
         }
         paths.insert(w.path_key, ());
     }
@@ -456,9 +469,10 @@ pub fn collect_with(opts: &Options, wanted: &[Wanted], idle: (u64, u64)) -> Coll
         // (by arrival, then by position in the ELB logs: the order the old tuples sorted in)
         v.others.sort_unstable_by_key(|e| (e.0, e.1.wi));
         v.timeouts.sort_unstable_by_key(|e| (e.0, e.1.wi));
+        v.wide.sort_unstable_by_key(|e| (e.0, e.1.wi));
     }
     let slots = index.len();
-    let ctx = Ctx { wanted, index: &index, paths: &paths, window_us, idle_us };
+    let ctx = Ctx { wanted, index: &index, paths: &paths, window_us, idle_us, wide_us };
     let mut out = Collected {
         candidates: Vec::new(),
         errors_by_request: HashMap::new(),

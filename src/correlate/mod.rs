@@ -295,8 +295,26 @@ pub fn correlate(opts: &Options) -> Report {
     let t0 = std::time::Instant::now();
     let mut ingest = elb::ingest(opts);
     let t1 = std::time::Instant::now();
-    // The idle timeout: the user's, or inferred from the logs, or the default.
-    let idle = idle::decide(opts, &ingest.wanted);
+    // The idle timeout: the user's, or inferred from the logs, or the default. The local pass
+    // matches with the one known; a Classic inference rides along with it, and the pass is run
+    // again only when the inferred timeout differs from the one it matched with.
+    let (idle, mut local) = match idle::plan(opts, &ingest.wanted) {
+        idle::Plan::Known(t) => {
+            let o = Options { lb_idle_timeout_secs: t.value, ..opts.clone() };
+            let l = local::collect(&o, &ingest.wanted);
+            (t, l)
+        }
+        idle::Plan::Infer(sample) => {
+            let mut l = local::collect_with(opts, &ingest.wanted, &sample);
+            let (probes, cands): (Vec<_>, Vec<_>) = std::mem::take(&mut l.candidates).into_iter().partition(|c| c.probe);
+            l.candidates = cands;
+            let t = idle::infer(opts, &ingest.wanted, &l.candidates, &probes);
+            if t.value != opts.lb_idle_timeout_secs {
+                l = local::collect(&Options { lb_idle_timeout_secs: t.value, ..opts.clone() }, &ingest.wanted);
+            }
+            (t, l)
+        }
+    };
     let with_idle;
     let opts = if idle.value != opts.lb_idle_timeout_secs {
         with_idle = Options { lb_idle_timeout_secs: idle.value, ..opts.clone() };
@@ -305,7 +323,7 @@ pub fn correlate(opts: &Options) -> Report {
         opts
     };
     ingest.summary.lb_idle_timeout_s = idle;
-    let local = local::collect(opts, &ingest.wanted);
+    local.candidates.retain(|c| !c.probe);
     let t2 = std::time::Instant::now();
     let n_cands = local.candidates.len();
     let n_lb = local.candidates.iter().filter(|c| ingest.wanted[c.wanted as usize].lb_generated).count();
