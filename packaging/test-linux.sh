@@ -31,6 +31,15 @@ bash packaging/build.sh
 deb=$(ls target/packages/tailgate_*_amd64.deb)
 rpmf=$(ls target/packages/tailgate-*.x86_64.rpm)
 
+step "glibc floor (2.17: CentOS 7, Amazon Linux 2, RHEL 8, Ubuntu 18.04)"
+mkdir -p target/floor && dpkg-deb -x "$deb" target/floor
+newest=$(objdump -T target/floor/usr/bin/tailgate | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+echo "the packaged binary needs GLIBC_$newest at most"
+[ "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -1)" = 2.17 ] || fail "the packaged binary needs GLIBC_$newest (> 2.17)"
+rm -rf target/floor
+dpkg-deb -f "$deb" Depends | grep -q 'libc6 (>= 2.17)' || fail "the .deb does not declare libc6 (>= 2.17): $(dpkg-deb -f "$deb" Depends)"
+rpm -qpR "$rpmf" 2>/dev/null | grep -q '^glibc >= 2.17' || fail "the .rpm does not require glibc >= 2.17: $(rpm -qpR "$rpmf" 2>/dev/null | tr '\n' ' ')"
+
 step "unit: exposure"
 systemd-analyze security --offline=yes --threshold=20 packaging/linux/tailgate.service | tail -1
 systemd-analyze security --offline=yes --threshold=20 packaging/linux/tailgate.service >/dev/null \
