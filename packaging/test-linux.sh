@@ -40,6 +40,29 @@ rm -rf target/floor
 dpkg-deb -f "$deb" Depends | grep -q 'libc6 (>= 2.17)' || fail "the .deb does not declare libc6 (>= 2.17): $(dpkg-deb -f "$deb" Depends)"
 rpm -qpR "$rpmf" 2>/dev/null | grep -q '^glibc >= 2.17' || fail "the .rpm does not require glibc >= 2.17: $(rpm -qpR "$rpmf" 2>/dev/null | tr '\n' ' ')"
 
+step "unit for systemd 219 (CentOS/RHEL 7): only directives that systemd knows"
+python3 - packaging/linux/systemd219/tailgate.service tests/fixtures/systemd/rhel7-service-directives.txt <<'PY' || fail "the systemd-219 unit"
+import sys
+known = {l.strip() for l in open(sys.argv[2]) if l.strip() and not l.startswith("#")}
+section, bad = None, []
+for n, line in enumerate(open(sys.argv[1]), 1):
+    line = line.strip()
+    if not line or line.startswith("#"):
+        continue
+    if line.startswith("["):
+        section = line.strip("[]")
+        continue
+    key, _, value = line.partition("=")
+    if f"{section}.{key}" not in known:
+        bad.append(f"{n}: {section}.{key} is not a systemd 219 directive")
+    if key == "Type" and value not in ("simple", "forking", "oneshot", "dbus", "notify", "idle"):
+        bad.append(f"{n}: Type={value} is unknown to systemd 219")
+    if key == "ProtectSystem" and value not in ("yes", "full", "no"):
+        bad.append(f"{n}: ProtectSystem={value} is unknown to systemd 219")
+print("\n".join(bad) or "every directive is known to RHEL 7's systemd")
+sys.exit(1 if bad else 0)
+PY
+
 step "unit: exposure"
 systemd-analyze security --offline=yes --threshold=20 packaging/linux/tailgate.service | tail -1
 systemd-analyze security --offline=yes --threshold=20 packaging/linux/tailgate.service >/dev/null \
@@ -77,6 +100,9 @@ for d in /var/lib/tailgate /var/log/tailgate; do
   [ "$(stat -c %U:%G:%a "$d")" = tailgate:tailgate:750 ] || fail "$d: $(stat -c %U:%G:%a "$d")"
 done
 systemd-analyze verify /usr/lib/systemd/system/tailgate.service || fail "systemd-analyze verify"
+# (the systemd-219 unit is a valid unit for this systemd too)
+cp packaging/linux/systemd219/tailgate.service "$work/tailgate.service"
+systemd-analyze verify "$work/tailgate.service" || fail "systemd-analyze verify (the systemd-219 unit)"
 /usr/bin/tailgate --version
 /usr/bin/tailgate --version | grep -q "commit .*target x86_64" || fail "--version lacks the commit or target"
 [ -s /usr/share/man/man1/tailgate.1.gz ] || fail "no man page"
@@ -173,5 +199,20 @@ runuser -u tailgate -- /usr/bin/tailgate --discover >/dev/null || fail "the rpm'
 rpm -e --nodeps tailgate
 [ ! -e /usr/bin/tailgate ] && [ ! -e /var/lib/tailgate ] && [ ! -e /var/log/tailgate ] || fail "rpm -e left files"
 echo "scriptlets: user created by %pre, dirs by %post, state removed by %postun"
+# On systemd older than 235, %post puts the systemd-219 unit in /etc, and %preun takes it away.
+rpm -ivh --nodeps "$rpmf" >/dev/null
+fake=$(mktemp -d)
+printf '#!/bin/sh\nif [ "$1" = --version ]; then echo "systemd 219"; echo "+PAM +AUDIT"; fi\nexit 0\n' > "$fake/systemctl"
+chmod +x "$fake/systemctl"
+[ ! -e /etc/systemd/system/tailgate.service ] || fail "/etc/systemd/system/tailgate.service exists before the test"
+PATH="$fake:$PATH" sh packaging/rpm/scripts/postinstall.sh 1
+cmp -s /etc/systemd/system/tailgate.service packaging/linux/systemd219/tailgate.service || fail "%post on systemd 219 did not install the systemd-219 unit"
+PATH="$fake:$PATH" sh packaging/rpm/scripts/preremove.sh 0
+[ ! -e /etc/systemd/system/tailgate.service ] || fail "%preun did not remove the systemd-219 unit"
+sh packaging/rpm/scripts/postinstall.sh 1
+[ ! -e /etc/systemd/system/tailgate.service ] || fail "%post on this systemd installed the systemd-219 unit"
+rm -rf "$fake"
+rpm -e --nodeps tailgate
+echo "scriptlets: the systemd-219 unit in /etc on systemd < 235 only, removed on erase"
 
 step "linux packages: all checks passed"
