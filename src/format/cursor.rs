@@ -66,30 +66,16 @@ impl<'a> Cursor<'a> {
     /// token is returned as [`Cursor::token`] would.
     #[inline]
     pub fn quoted(&mut self) -> Option<&'a [u8]> {
-        if self.rest.first() != Some(&b'"') {
-            return self.token();
-        }
-        let body = &self.rest[1..];
-        let mut from = 0;
-        while let Some(i) = memchr::memchr(b'"', &body[from..]) {
-            let q = from + i;
-            match body.get(q + 1) {
-                None => {
-                    self.rest = &body[body.len()..];
-                    return Some(&body[..q]);
-                }
-                Some(b' ') => {
-                    self.rest = &body[q + 2..];
-                    return Some(&body[..q]);
-                }
-                _ => from = q + 1,
-            }
-        }
-        None
+        self.quoted_with(false)
     }
 
     /// As [`Cursor::quoted`], where a `"` after an odd number of backslashes is part of the value.
     pub fn quoted_escaped(&mut self) -> Option<&'a [u8]> {
+        self.quoted_with(true)
+    }
+
+    #[inline]
+    fn quoted_with(&mut self, escapes: bool) -> Option<&'a [u8]> {
         if self.rest.first() != Some(&b'"') {
             return self.token();
         }
@@ -97,7 +83,7 @@ impl<'a> Cursor<'a> {
         let mut from = 0;
         while let Some(i) = memchr::memchr(b'"', &body[from..]) {
             let q = from + i;
-            let escaped = body[..q].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+            let escaped = escapes && body[..q].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
             match body.get(q + 1) {
                 _ if escaped => from = q + 1,
                 None => {
