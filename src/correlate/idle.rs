@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::elb::Wanted;
 use super::local::{Candidate, Stamp};
@@ -50,14 +50,6 @@ impl Default for IdleTimeout {
     }
 }
 
-fn median(v: &mut [i64]) -> Option<i64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_unstable();
-    Some(v[v.len() / 2])
-}
-
 /// Whole seconds, within what the LB allows.
 fn to_secs(us: i64) -> u64 {
     ((us + 500_000).div_euclid(1_000_000)).clamp(RANGE.0 as i64, RANGE.1 as i64) as u64
@@ -80,7 +72,7 @@ pub fn plan(opts: &Options, wanted: &[Wanted]) -> Plan {
     let is_timeout = |w: &Wanted| w.lb_generated && w.elb_status == 504;
     // ALB: the line itself says it.
     let mut alb: Vec<i64> = wanted.iter().filter(|w| is_timeout(w) && w.alb_created).map(|w| w.ts.micros - w.arrival_us).collect();
-    if let Some(m) = median(&mut alb) {
+    if let Some(m) = matcher::median(&mut alb) {
         return Plan::Known(IdleTimeout { value: to_secs(m), from: "inferred", pairs: alb.len() as u64 });
     }
     let timeouts: Vec<u32> = wanted.iter().enumerate().filter(|(_, w)| is_timeout(w)).map(|(i, _)| i as u32).collect();
@@ -97,20 +89,11 @@ pub fn plan(opts: &Options, wanted: &[Wanted]) -> Plan {
 pub fn infer(opts: &Options, wanted: &[Wanted], cands: &[Candidate], probes: &[Candidate]) -> IdleTimeout {
     let default = IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 };
     let offset = matcher::estimate_offset(wanted, cands, opts.lb_idle_timeout_secs as i64 * 1_000_000).unwrap_or(0);
-    let usable = |c: &&Candidate| c.client_match && c.stamp == Stamp::End;
-    let mut per_wanted = HashMap::<u32, usize>::new();
-    let mut per_local = HashMap::<(u32, u64), usize>::new();
-    for c in probes.iter().filter(usable) {
-        *per_wanted.entry(c.wanted).or_default() += 1;
-        *per_local.entry((c.file, c.line)).or_default() += 1;
-    }
-    let mut est: Vec<i64> = probes
-        .iter()
-        .filter(usable)
-        .filter(|c| per_wanted[&c.wanted] == 1 && per_local[&(c.file, c.line)] == 1)
-        .map(|c| c.ts.micros + c.ts.precision.micros() / 2 - wanted[c.wanted as usize].arrival_us - offset)
+    let mut est: Vec<i64> = matcher::unambiguous(probes, |c| c.client_match && c.stamp == Stamp::End)
+        .into_iter()
+        .map(|c| matcher::local_mid(c) - wanted[c.wanted as usize].arrival_us - offset)
         .collect();
-    match median(&mut est) {
+    match matcher::median(&mut est) {
         Some(m) => IdleTimeout { value: to_secs(m), from: "inferred", pairs: est.len() as u64 },
         None => default,
     }

@@ -22,11 +22,11 @@ fn expected(w: &Wanted, c: &Candidate, idle_us: i64) -> i64 {
 }
 
 /// The local stamp's midpoint: nginx/Apache truncate to the second.
-fn local_mid(c: &Candidate) -> i64 {
+pub(super) fn local_mid(c: &Candidate) -> i64 {
     c.ts.micros + c.ts.precision.micros() / 2
 }
 
-fn median(v: &mut [i64]) -> Option<i64> {
+pub(super) fn median(v: &mut [i64]) -> Option<i64> {
     if v.is_empty() {
         return None;
     }
@@ -34,25 +34,28 @@ fn median(v: &mut [i64]) -> Option<i64> {
     Some(v[v.len() / 2])
 }
 
-/// Local clock minus LB clock, from pairs that can only be each other.
-pub fn estimate_offset(wanted: &[Wanted], cands: &[Candidate], idle_us: i64) -> Option<i64> {
+/// The candidates `keep` accepts that can only be each other: the one kept candidate of their
+/// LB line, and the one kept LB line of their local line.
+pub(super) fn unambiguous(cands: &[Candidate], keep: impl Fn(&Candidate) -> bool) -> Vec<&Candidate> {
     let mut per_wanted: HashMap<u32, usize> = HashMap::new();
     let mut per_local: HashMap<(u32, u64), usize> = HashMap::new();
-    for c in cands {
-        let w = &wanted[c.wanted as usize];
-        if !w.lb_generated && c.status == w.backend_status {
-            *per_wanted.entry(c.wanted).or_default() += 1;
-            *per_local.entry((c.file, c.line)).or_default() += 1;
-        }
+    let kept: Vec<&Candidate> = cands.iter().filter(|c| keep(c)).collect();
+    for c in &kept {
+        *per_wanted.entry(c.wanted).or_default() += 1;
+        *per_local.entry((c.file, c.line)).or_default() += 1;
     }
-    let mut diffs: Vec<i64> = cands
-        .iter()
-        .filter(|c| {
-            let w = &wanted[c.wanted as usize];
-            !w.lb_generated && c.status == w.backend_status && per_wanted[&c.wanted] == 1 && per_local[&(c.file, c.line)] == 1
-        })
-        .map(|c| local_mid(c) - expected(&wanted[c.wanted as usize], c, idle_us))
-        .collect();
+    kept.into_iter().filter(|c| per_wanted[&c.wanted] == 1 && per_local[&(c.file, c.line)] == 1).collect()
+}
+
+/// Local clock minus LB clock, from pairs that can only be each other.
+pub fn estimate_offset(wanted: &[Wanted], cands: &[Candidate], idle_us: i64) -> Option<i64> {
+    let mut diffs: Vec<i64> = unambiguous(cands, |c| {
+        let w = &wanted[c.wanted as usize];
+        !w.lb_generated && c.status == w.backend_status
+    })
+    .into_iter()
+    .map(|c| local_mid(c) - expected(&wanted[c.wanted as usize], c, idle_us))
+    .collect();
     median(&mut diffs)
 }
 

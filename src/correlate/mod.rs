@@ -298,32 +298,27 @@ pub fn correlate(opts: &Options) -> Report {
     // The idle timeout: the user's, or inferred from the logs, or the default. The local pass
     // matches with the one known; a Classic inference rides along with it, and the pass is run
     // again only when the inferred timeout differs from the one it matched with.
-    let (idle, mut local) = match idle::plan(opts, &ingest.wanted) {
+    // (`eff`: the options with the idle timeout matched with)
+    let mut eff = opts.clone();
+    let (idle, local) = match idle::plan(opts, &ingest.wanted) {
         idle::Plan::Known(t) => {
-            let o = Options { lb_idle_timeout_secs: t.value, ..opts.clone() };
-            let l = local::collect(&o, &ingest.wanted);
-            (t, l)
+            eff.lb_idle_timeout_secs = t.value;
+            (t, local::collect(&eff, &ingest.wanted))
         }
         idle::Plan::Infer(sample) => {
-            let mut l = local::collect_with(opts, &ingest.wanted, &sample);
+            let mut l = local::collect_with(&eff, &ingest.wanted, &sample);
             let (probes, cands): (Vec<_>, Vec<_>) = std::mem::take(&mut l.candidates).into_iter().partition(|c| c.probe);
             l.candidates = cands;
-            let t = idle::infer(opts, &ingest.wanted, &l.candidates, &probes);
-            if t.value != opts.lb_idle_timeout_secs {
-                l = local::collect(&Options { lb_idle_timeout_secs: t.value, ..opts.clone() }, &ingest.wanted);
+            let t = idle::infer(&eff, &ingest.wanted, &l.candidates, &probes);
+            if t.value != eff.lb_idle_timeout_secs {
+                eff.lb_idle_timeout_secs = t.value;
+                l = local::collect(&eff, &ingest.wanted);
             }
             (t, l)
         }
     };
-    let with_idle;
-    let opts = if idle.value != opts.lb_idle_timeout_secs {
-        with_idle = Options { lb_idle_timeout_secs: idle.value, ..opts.clone() };
-        &with_idle
-    } else {
-        opts
-    };
+    let opts = &eff;
     ingest.summary.lb_idle_timeout_s = idle;
-    local.candidates.retain(|c| !c.probe);
     let t2 = std::time::Instant::now();
     let n_cands = local.candidates.len();
     let n_lb = local.candidates.iter().filter(|c| ingest.wanted[c.wanted as usize].lb_generated).count();
