@@ -66,11 +66,11 @@ impl Zones {
             Format::ApacheError => &self.apache,
             _ => return None,
         };
-        Some(match (access, &self.host) {
-            (Some((o, from)), _) => (crate::time::Zone::Fixed(*o), format!("{}, the offset of the same server's access log {from}", crate::time::format_offset(*o))),
-            (None, Some((z, from))) => (z.clone(), format!("the host's time zone ({from})")),
-            (None, None) => (crate::time::Zone::Fixed(0), "UTC: no access log of the same server and no host time zone".to_string()),
-        })
+        let access = access.as_ref().map(|(o, from)| (*o, format!("the offset of the same server's access log {from}")));
+        Some(
+            crate::time::Zone::for_local_times(access, self.host.as_ref())
+                .unwrap_or_else(|| (crate::time::Zone::Fixed(0), "UTC: no access log of the same server and no host time zone".to_string())),
+        )
     }
 
     /// Learn the access-log offsets from these logs' first lines (regular files only: a stream
@@ -99,7 +99,7 @@ impl Zones {
                 Err(_) => None,
             });
             if let Some(o) = off {
-                *slot = Some((o, p.display().to_string()));
+                *slot = Some((o, crate::discover::path_text(p)));
             }
         }
     }
@@ -355,14 +355,17 @@ impl Acc {
                 }
             }
         }
+        // (the event's time is the one read in the log's zone)
+        let event = || {
+            let mut ev = Event::new(rec, class, &self.file, self.lines);
+            ev.timestamp = time.or(ev.timestamp);
+            ev
+        };
         if let Some(tx) = &self.sink {
             // Blocks while the writer is behind: memory stays bounded by the queue.
-            let mut ev = Event::new(rec, class, &self.file, self.lines);
-            ev.timestamp = time.or(ev.timestamp);
-            let _ = tx.send(ev);
+            let _ = tx.send(event());
         } else if self.events.len() < self.example_events {
-            let mut ev = Event::new(rec, class, &self.file, self.lines);
-            ev.timestamp = time.or(ev.timestamp);
+            let ev = event();
             if let Some(prev) = self.events.last_mut() {
                 hand_over(prev, &ev);
             }

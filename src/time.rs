@@ -505,6 +505,17 @@ impl Zone {
         tz::TimeZone::from_tz_data(bytes).ok().map(|z| Zone::Rules(std::sync::Arc::new(z)))
     }
 
+    /// The zone to read times written without an offset in (error logs): the offset an access log
+    /// of the same server writes (`access`: it and why), else the host's zone, else none — with
+    /// how to say where it came from.
+    pub fn for_local_times(access: Option<(i32, String)>, host: Option<&(Zone, String)>) -> Option<(Zone, String)> {
+        match (access, host) {
+            (Some((o, why)), _) => Some((Zone::Fixed(o), format!("{}, {why}", format_offset(o)))),
+            (None, Some((z, from))) => Some((z.clone(), format!("the host's time zone ({from})"))),
+            (None, None) => None,
+        }
+    }
+
     /// The zone of the host (or tree) `root` stands for: its `/etc/localtime`, and that path.
     pub fn host(root: &crate::discover::Root) -> Option<(Zone, String)> {
         let p = std::path::Path::new("/etc/localtime");

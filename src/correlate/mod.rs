@@ -323,11 +323,7 @@ pub fn correlate(opts: &Options) -> Report {
     let n_cands = local.candidates.len();
     let n_lb = local.candidates.iter().filter(|c| ingest.wanted[c.wanted as usize].lb_generated).count();
     tracing::debug!("candidates for LB-generated lines: {n_lb}");
-    let zone = match (local.local_offset, &opts.local_zone) {
-        (Some(o), _) => Some((crate::time::Zone::Fixed(o), format!("{}, the offset the access logs write", crate::time::format_offset(o)))),
-        (None, Some((z, from))) => Some((z.clone(), format!("the host's time zone ({from})"))),
-        (None, None) => None,
-    };
+    let zone = crate::time::Zone::for_local_times(local.local_offset.map(|o| (o, "the offset the access logs write".to_string())), opts.local_zone.as_ref());
     let has_error_logs = local.summaries.iter().any(|l| l.format.ends_with("-error"));
     let (findings, offset_ms) =
         matcher::resolve(opts, &ingest.wanted, local.candidates, local.errors_by_request, zone.as_ref().map(|z| &z.0), &ingest.files, &local.files);
