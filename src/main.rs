@@ -172,11 +172,11 @@ fn run_correlate(cli: Cli) -> ExitCode {
     // the servers that write the logs correlated (a named log counts when discovery finds the
     // server that writes it).
     let d = tailgate::discover::discover(&discover_options(&cli));
-    let droot = tailgate::discover::Root::new(cli.root.clone());
+    let root = tailgate::discover::Root::new(cli.root.clone());
     let writers: Vec<tailgate::discover::ServerKind> = d
         .sources
         .iter()
-        .filter(|s| cli.logs.is_empty() || s.files.iter().any(|f| cli.logs.iter().any(|l| *l == droot.host(std::path::Path::new(f)))))
+        .filter(|s| cli.logs.is_empty() || s.files.iter().any(|f| cli.logs.iter().any(|l| *l == s.host_file(&root, f))))
         .map(|s| s.server)
         .collect();
     let keepalive: Vec<correlate::KeepAliveSetting> = d
@@ -185,15 +185,9 @@ fn run_correlate(cli: Cli) -> ExitCode {
         .filter(|k| writers.contains(&k.server))
         .filter_map(|k| {
             let t = k.timeout_ms?;
-            let name = match k.server {
-                tailgate::discover::ServerKind::Nginx => "keepalive_timeout",
-                tailgate::discover::ServerKind::Apache => "KeepAliveTimeout",
-                tailgate::discover::ServerKind::Iis => "connectionTimeout",
-                _ => "keep-alive timeout",
-            };
             Some(correlate::KeepAliveSetting {
                 timeout_ms: t,
-                directive: format!("{name} {}", tailgate::discover::format_ms(t)),
+                directive: format!("{} {}", k.directive, tailgate::discover::format_ms(t)),
                 origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)),
             })
         })
@@ -202,15 +196,10 @@ fn run_correlate(cli: Cli) -> ExitCode {
         if backends.is_empty() && !cli.all_backends && cli.root.is_none() {
             backends = d.platform.addresses.iter().map(|a| BackendFilter { ip: a.clone(), port: None }).collect();
         }
-        let root = tailgate::discover::Root::new(cli.root.clone());
         for s in d.sources.iter().filter(|s| matches!(s.kind, tailgate::discover::LogKind::Access | tailgate::discover::LogKind::Error)) {
             let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
             for f in &s.files {
-                let host = match s.server {
-                    tailgate::discover::ServerKind::Iis => tailgate::discover::iis::host_path(&root, f),
-                    _ => root.host(std::path::Path::new(f)),
-                };
-                for h in tailgate::correlate::with_rotated(&host) {
+                for h in tailgate::correlate::with_rotated(&s.host_file(&root, f)) {
                     let display = tailgate::discover::path_text(&root.instance(&h));
                     local.push(LocalLog { path: h, display, format: fmt.clone() });
                 }
@@ -311,11 +300,7 @@ fn run_scan(cli: Cli) -> ExitCode {
         for s in &d.sources {
             let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
             for f in &s.files {
-                let host = match s.server {
-                    tailgate::discover::ServerKind::Iis => tailgate::discover::iis::host_path(&root, f),
-                    _ => root.host(std::path::Path::new(f)),
-                };
-                paths.push((host, fmt.clone()));
+                paths.push((s.host_file(&root, f), fmt.clone()));
             }
         }
         if paths.is_empty() {

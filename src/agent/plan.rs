@@ -63,9 +63,7 @@ pub fn plan(cfg: &Config, extra: &[PathBuf], opts: &crate::discover::Options) ->
         for s in d.sources.iter().filter(|s| matches!(s.kind, crate::discover::LogKind::Access | crate::discover::LogKind::Error | crate::discover::LogKind::Httperr)) {
             let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
             let path = match &s.target {
-                crate::discover::Target::File(f) if s.server != crate::discover::ServerKind::Iis => root.host(Path::new(f)).display().to_string(),
-                crate::discover::Target::Glob(g) if s.server != crate::discover::ServerKind::Iis => root.host(Path::new(g)).display().to_string(),
-                crate::discover::Target::File(f) | crate::discover::Target::Glob(f) => crate::discover::iis::host_path(root, f).display().to_string(),
+                crate::discover::Target::File(f) | crate::discover::Target::Glob(f) => s.host_file(root, f).display().to_string(),
                 _ => continue,
             };
             if let Some(f) = fmt

@@ -97,6 +97,17 @@ pub struct Source {
     pub files: Vec<String>,
 }
 
+impl Source {
+    /// Where one of [`Source::files`] (or its target) is read from on this machine (IIS names
+    /// drive paths).
+    pub fn host_file(&self, root: &Root, f: &str) -> PathBuf {
+        match self.server {
+            ServerKind::Iis => iis::host_path(root, f),
+            _ => root.host(Path::new(f)),
+        }
+    }
+}
+
 /// Something worth telling about a config (missing include, parse error, syslog-only, …).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Warning {
@@ -470,6 +481,9 @@ pub struct Options {
 #[derive(Clone, Debug, Serialize)]
 pub struct KeepAlive {
     pub server: ServerKind,
+    /// The directive that sets it (`keepalive_timeout`, `KeepAliveTimeout`, `connectionTimeout`).
+    #[serde(skip)]
+    pub directive: &'static str,
     /// `None` when keep-alive is off. Whole seconds (rounded down): see `timeout_ms`.
     pub timeout_secs: Option<u64>,
     /// The timeout as set (`500ms` is 500).
@@ -483,7 +497,7 @@ pub struct KeepAlive {
 }
 
 impl KeepAlive {
-    fn new(server: ServerKind, timeout_ms: Option<u64>, origin: Option<Origin>, lb: u64, directive: &str, fix: &str) -> KeepAlive {
+    fn new(server: ServerKind, timeout_ms: Option<u64>, origin: Option<Origin>, lb: u64, directive: &'static str, fix: &str) -> KeepAlive {
         let (ok, finding) = match timeout_ms {
             Some(t) if t <= lb * 1000 => (
                 false,
@@ -501,7 +515,7 @@ impl KeepAlive {
                 Some(format!("keep-alive is off ({directive}): every response closes its connection; the load balancer copes, at the cost of a new connection per request")),
             ),
         };
-        KeepAlive { server, timeout_secs: timeout_ms.map(|t| t / 1000), timeout_ms, origin, lb_idle_timeout: lb, ok, finding }
+        KeepAlive { server, directive, timeout_secs: timeout_ms.map(|t| t / 1000), timeout_ms, origin, lb_idle_timeout: lb, ok, finding }
     }
 }
 
