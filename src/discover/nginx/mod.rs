@@ -342,16 +342,22 @@ struct Walker<'a> {
 const CONTEXTS: &[&str] = &["server", "location", "if", "limit_except"];
 
 impl Walker<'_> {
-    fn access_source(&mut self, d: &Directive) -> Option<usize> {
-        let path = d.args.first()?;
-        let fmt_name = d.args.get(1).cloned().unwrap_or_else(|| "combined".into());
-        let target = if let Some(rest) = path.strip_prefix("syslog:") {
+    /// Where an `access_log` (http or stream) writes: syslog, the server's standard streams, or a
+    /// file (a pattern when the path has variables).
+    fn access_target(&self, path: &str) -> Target {
+        if let Some(rest) = path.strip_prefix("syslog:") {
             Target::Syslog(rest.to_string())
         } else if let Some(t) = super::std_stream(path) {
             t
         } else {
             path_target(&self.settings.prefix, path)
-        };
+        }
+    }
+
+    fn access_source(&mut self, d: &Directive) -> Option<usize> {
+        let path = d.args.first()?;
+        let fmt_name = d.args.get(1).cloned().unwrap_or_else(|| "combined".into());
+        let target = self.access_target(path);
         let format = if fmt_name == "combined" {
             Some(format!("nginx:{}", crate::format::nginx::COMBINED))
         } else {
@@ -430,13 +436,7 @@ impl Walker<'_> {
                     if let (Some(n), None) = (&name, &format) {
                         self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("unknown stream log format \"{n}\"") });
                     }
-                    let target = if let Some(rest) = path.strip_prefix("syslog:") {
-                        Target::Syslog(rest.to_string())
-                    } else if let Some(t) = super::std_stream(path) {
-                        t
-                    } else {
-                        path_target(&self.settings.prefix, path)
-                    };
+                    let target = self.access_target(path);
                     self.sources.push(Source {
                         server: ServerKind::Nginx,
                         kind: LogKind::Access,
