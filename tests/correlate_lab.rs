@@ -113,13 +113,19 @@ impl Logged {
         [&self.request.0[..], b" http://test.local:80", &self.request.1, b" ", &self.request.2].concat()
     }
 
-    fn classic(&self) -> Vec<u8> {
-        let t = tailgate::time::format_utc(self.accept_us + SKEW_US, tailgate::time::Precision::Micro);
-        let (times, bstatus) = if self.lb_generated() {
+    /// The three processing times and the backend's status, as both LB formats write them:
+    /// `-1 -1 -1` and `-` when the LB answered itself.
+    fn times_and_backend_status(&self) -> (String, String) {
+        if self.lb_generated() {
             ("-1 -1 -1".to_string(), "-".to_string())
         } else {
             (format!("{} {} 0.000001", Self::secs(self.tr.max(0)), Self::secs(self.tc.max(0) + self.tres.max(0))), self.status.to_string())
-        };
+        }
+    }
+
+    fn classic(&self) -> Vec<u8> {
+        let t = tailgate::time::format_utc(self.accept_us + SKEW_US, tailgate::time::Precision::Micro);
+        let (times, bstatus) = self.times_and_backend_status();
         let mut l = format!("{t} test-lb {} {} {times} {} {bstatus} {} {} \"", self.client, self.server, self.status, self.recv, self.sent).into_bytes();
         l.extend(self.request_line());
         l.extend(b"\" \"");
@@ -131,11 +137,7 @@ impl Logged {
     fn alb(&self) -> Vec<u8> {
         let created = tailgate::time::format_utc(self.accept_us + SKEW_US, tailgate::time::Precision::Micro);
         let done = tailgate::time::format_utc(self.accept_us + SKEW_US + self.ta * 1000, tailgate::time::Precision::Micro);
-        let (times, tstatus) = if self.lb_generated() {
-            ("-1 -1 -1".to_string(), "-".to_string())
-        } else {
-            (format!("{} {} 0.000001", Self::secs(self.tr.max(0)), Self::secs(self.tc.max(0) + self.tres.max(0))), self.status.to_string())
-        };
+        let (times, tstatus) = self.times_and_backend_status();
         let mut l = format!("http {done} app/test-alb/50dc6c495c0c9188 {} {} {times} {} {tstatus} {} {} \"", self.client, self.server, self.status, self.recv, self.sent).into_bytes();
         l.extend(self.request_line());
         l.extend(b"\" \"");
