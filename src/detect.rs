@@ -51,6 +51,18 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// Every problem, in declaration order (`p as usize` indexes it).
+    pub const ALL: [Problem; 28] = {
+        use Problem::*;
+        [
+            InvalidHeader, InvalidStatusLine, Http09Response, TooBigHeader, DuplicateHeader, LengthAndChunked,
+            InvalidContentLength, UnknownTransferEncoding, BadChunking, BadTrailer, ExtraData, FastcgiProtocol,
+            PrematureClose, ScriptEndedEarly, ConnectionReset, Timeout, ConnectFailed, NoLiveUpstream, TlsError,
+            RequestSendFailed, ProxyError, AppStderr, ConnectionDropped, ConnectionAbandoned, IdleTimeout,
+            ServiceUnavailable, ClientError, Other,
+        ]
+    };
+
     /// Whether the backend produced output a strict HTTP peer (the load balancer) rejects.
     pub fn is_malformed_output(self) -> bool {
         use Problem::*;
@@ -482,5 +494,18 @@ impl Event {
             Record::Meta => {}
         }
         ev
+    }
+}
+
+#[cfg(test)]
+mod problem_table {
+    use super::Problem;
+
+    #[test]
+    fn all_is_indexed_by_the_discriminant() {
+        for (i, p) in Problem::ALL.iter().enumerate() {
+            assert_eq!(*p as usize, i, "{p:?}");
+        }
+        assert_eq!(Problem::ALL.last(), Some(&Problem::Other));
     }
 }

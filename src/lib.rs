@@ -64,6 +64,7 @@ pub mod report;
 pub mod scan;
 #[cfg(windows)]
 pub mod service;
+pub mod spill;
 pub mod tail;
 pub mod text;
 pub mod time;

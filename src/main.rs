@@ -222,18 +222,29 @@ fn run_correlate(cli: Cli) -> ExitCode {
         local_zone: host_zone(&cli),
         keepalive,
     };
-    let r = correlate::correlate(&opts);
-    for e in &r.summary.errors {
+    let st = Style { color: color() };
+    // Findings stream out of the matcher by time; rendered at once and put in load-balancer
+    // order on disk past a bound, so memory does not grow with their number.
+    let ff = if cli.format == OutputFormat::Text { report::FindingFormat::Text } else { report::FindingFormat::Json };
+    let mut sorted: tailgate::spill::Sorter<tailgate::spill::Keyed<(u32, u64)>> = tailgate::spill::Sorter::new(1 << 14);
+    let mut summary = correlate::run(&opts, &mut |key, f| {
+        let mut bytes = Vec::new();
+        report::render_finding(ff, &f, st, &mut bytes);
+        sorted.push(tailgate::spill::Keyed { key, bytes });
+    });
+    let sorted = sorted.finish();
+    summary.errors.extend(sorted.error.clone());
+    for e in &summary.errors {
         tracing::warn!("{e}");
     }
-    let st = Style { color: color() };
-    let w = write_out(cli.format, |out| match cli.format {
-        OutputFormat::Text => report::write_correlation_text(out, &r, st),
-        OutputFormat::Json => report::write_correlation_json(out, &r, opts.threads),
-        OutputFormat::Ndjson => report::write_correlation_ndjson(out, &r, opts.threads),
-    });
+    let mut findings = sorted.iter();
+    let w = write_out(cli.format, |out| report::write_correlation(out, cli.format, &summary, &mut findings.by_ref().map(|k| k.bytes), st));
+    if findings.failed.get() {
+        tracing::error!("the findings' temporary file (in TMPDIR) could not be read back: the report is incomplete");
+        return ExitCode::from(2);
+    }
     // An input that could not be read is not "0 LB 5xx": the report above says what was read.
-    if w == ExitCode::SUCCESS && r.summary.inputs_failed > 0 { ExitCode::from(2) } else { w }
+    if w == ExitCode::SUCCESS && summary.inputs_failed > 0 { ExitCode::from(2) } else { w }
 }
 
 fn run_probe(cli: Cli) -> ExitCode {

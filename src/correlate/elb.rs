@@ -13,6 +13,9 @@ use crate::time::{Precision, Timestamp, format_utc};
 #[derive(Clone, Debug)]
 pub struct Wanted {
     pub file: u32,
+    /// The chunk of its file the line was read in (its `line` counts from that chunk's start
+    /// until [`Ingest::place`] makes it the line in the file).
+    pub chunk: u32,
     pub line: u64,
     pub ts: Timestamp,
     /// When the request reached the LB (Classic stamps arrival; ALB stamps the response and
@@ -72,12 +75,90 @@ pub fn request_key(method: &[u8], path: &[u8]) -> u64 {
     h ^ (h >> 32)
 }
 
+impl crate::spill::Spill for Wanted {
+    /// By arrival, then by place in the inputs.
+    type Key = (i64, u32, u32, u64);
+    fn key(&self) -> Self::Key {
+        (self.arrival_us, self.file, self.chunk, self.line)
+    }
+    fn encode(&self, o: &mut Vec<u8>) {
+        use crate::spill::Enc;
+        o.u32(self.file);
+        o.u32(self.chunk);
+        o.u64(self.line);
+        o.timestamp(&self.ts);
+        o.i64(self.arrival_us);
+        o.u8(self.proc_us.is_some() as u8);
+        o.i64(self.proc_us.unwrap_or(0));
+        o.u8(self.alb_created as u8 | (self.ours as u8) << 1 | (self.lb_generated as u8) << 2 | (self.backend.is_some() as u8) << 3);
+        o.bytes(self.backend.as_deref().unwrap_or("").as_bytes());
+        o.u16(self.elb_status);
+        o.opt_u16(self.backend_status);
+        o.bytes(self.request.as_bytes());
+        o.bytes(self.method.as_bytes());
+        o.u64(self.path_key);
+        o.bytes(self.client.as_bytes());
+        o.bytes(&self.user_agent);
+        o.u64(self.sent_bytes);
+        o.bytes(self.error_reason.as_bytes());
+        o.u64(self.key);
+    }
+    fn decode(d: &mut crate::spill::Dec<'_>) -> Option<Self> {
+        let (file, chunk, line, ts, arrival_us) = (d.u32()?, d.u32()?, d.u64()?, d.timestamp()?, d.i64()?);
+        let has_proc = d.bool()?;
+        let proc_us = d.i64()?;
+        let flags = d.u8()?;
+        let backend = d.string()?;
+        Some(Wanted {
+            file,
+            chunk,
+            line,
+            ts,
+            arrival_us,
+            proc_us: has_proc.then_some(proc_us),
+            alb_created: flags & 1 != 0,
+            ours: flags & 2 != 0,
+            lb_generated: flags & 4 != 0,
+            backend: (flags & 8 != 0).then_some(backend),
+            elb_status: d.u16()?,
+            backend_status: d.opt_u16()?,
+            request: d.string()?,
+            method: d.string()?,
+            path_key: d.u64()?,
+            client: d.string()?,
+            user_agent: d.bytes()?.into(),
+            sent_bytes: d.u64()?,
+            error_reason: d.string()?,
+            key: d.u64()?,
+        })
+    }
+}
+
+/// How many wanted lines one ELB reader holds before it spills them (sorted) to disk.
+const WANTED_RUN: usize = 1 << 16;
+
 /// What pass 1 produced.
 pub struct Ingest {
-    pub wanted: Vec<Wanted>,
+    /// The LB 5xx in scope, by arrival (see [`Ingest::place`]).
+    pub wanted: crate::spill::Sorted<Wanted>,
     pub summary: Summary,
     /// Input file names, indexed by `Wanted::file`.
     pub files: Vec<String>,
+    /// Lines before each chunk of each file (`[file][chunk]`).
+    bases: Vec<Vec<u64>>,
+    /// ALB 504s the LB generated, by their idle timeout (`time - request_creation_time`, whole
+    /// seconds as [`super::idle`] rounds them).
+    pub alb_idle: BTreeMap<u64, u64>,
+    /// LB-generated 504s in scope.
+    pub timeouts: u64,
+}
+
+impl Ingest {
+    /// Make a wanted line's number the line in its file.
+    pub fn place(&self, w: &mut Wanted) {
+        w.line += self.bases.get(w.file as usize).and_then(|b| b.get(w.chunk as usize)).copied().unwrap_or(0);
+        w.chunk = 0;
+    }
 }
 
 /// Expand inputs: directories recursively (sorted), files as given, `-` as stdin.
@@ -229,7 +310,12 @@ fn entry_of<T>(items: &mut Vec<T>, index: &mut HashMap<Box<[u8]>, usize, super::
 /// a large file is read on several cores). Line numbers are chunk-relative until merged.
 struct Chunk<'a> {
     opts: &'a Options,
-    wanted: Vec<Wanted>,
+    /// Which local lines pass 2 keeps (see [`super::filter`]).
+    filter: &'a super::filter::Filter,
+    chunk: u32,
+    wanted: crate::spill::Sorter<Wanted>,
+    alb_idle: BTreeMap<u64, u64>,
+    timeouts: u64,
     /// Counters and bad examples only (the rest of the summary is built at the end).
     summary: Summary,
     minutes: BTreeMap<i64, MinuteCounts>,
@@ -250,10 +336,14 @@ fn backend_name(raw: &[u8]) -> String {
 }
 
 impl<'a> Chunk<'a> {
-    fn new(opts: &'a Options) -> Self {
+    fn new(opts: &'a Options, filter: &'a super::filter::Filter, chunk: u32) -> Self {
         Chunk {
             opts,
-            wanted: Vec::new(),
+            filter,
+            chunk,
+            wanted: crate::spill::Sorter::new(WANTED_RUN),
+            alb_idle: BTreeMap::new(),
+            timeouts: 0,
             summary: Summary::default(),
             minutes: BTreeMap::new(),
             cur_minute: i64::MIN,
@@ -346,27 +436,58 @@ impl<'a> Chunk<'a> {
                 r.time.micros - proc_us.unwrap_or(0) - r.response_processing_us.unwrap_or(0)
             }),
         };
+        let key = request_key(r.request.method, path);
+        let path_key = request_key(b"", path);
+        let alb_created = matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some();
+        let elb_status = r.elb_status.unwrap_or(0);
+        self.note(key, path_key, arrival_us, lb_gen, elb_status, proc_us);
+        if lb_gen && elb_status == 504 {
+            self.timeouts += 1;
+            if alb_created {
+                *self.alb_idle.entry(super::idle::to_secs(r.time.micros - arrival_us)).or_default() += 1;
+            }
+        }
         self.wanted.push(Wanted {
             file,
+            chunk: self.chunk,
             line,
             ts: r.time,
             arrival_us,
             proc_us,
-            alb_created: matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some(),
+            alb_created,
             backend,
             ours,
-            elb_status: r.elb_status.unwrap_or(0),
+            elb_status,
             backend_status: r.backend_status(),
             lb_generated: lb_gen,
             request: text(r.request.raw),
             method: text(r.request.method),
-            path_key: request_key(b"", path),
+            path_key,
             client: text(r.client_ip),
             user_agent: Escaping::Quotes.decode(r.user_agent, &mut Vec::new()).into(),
             sent_bytes: r.sent_bytes,
             error_reason: text(alb.error_reason),
-            key: request_key(r.request.method, path),
+            key,
         });
+    }
+
+    /// Tell pass 2 which local lines may be this LB 5xx's evidence: its request, stamped
+    /// (local clock: within the clock window) between its arrival and its answer, or — for an
+    /// LB 504 whose idle timeout is still to be inferred — at any time.
+    fn note(&self, key: u64, path_key: u64, arrival_us: i64, lb_gen: bool, elb_status: u16, proc_us: Option<i64>) {
+        let window = (self.opts.window_secs * 1e6) as i64;
+        let idle = self.opts.lb_idle_timeout_secs as i64 * 1_000_000;
+        let late = match (lb_gen, elb_status) {
+            (true, 504) => idle + window,
+            (true, _) => window,
+            (false, _) => proc_us.unwrap_or(0).min(idle) + window,
+        };
+        // (a local stamp is up to a second coarse)
+        self.filter.add_range(key, arrival_us - window - MARGIN_US, arrival_us + late + MARGIN_US);
+        if lb_gen && elb_status == 504 && self.opts.infer_idle_timeout {
+            self.filter.add_any_time(key);
+        }
+        self.filter.add_error_path(path_key);
     }
 
 }
@@ -408,10 +529,16 @@ impl crate::fold::Worker for ElbWorker<'_> {
     }
 }
 
+/// The coarsest local time stamp (a second) plus room for rounding (µs).
+pub const MARGIN_US: i64 = 1_000_001;
+
 /// Pass 1's running totals across chunks and files, merged in input order, so a run of 502s
 /// that spans a chunk or file boundary is one run, as if read in one go.
 struct Totals {
-    wanted: Vec<Wanted>,
+    wanted: crate::spill::Sorted<Wanted>,
+    bases: Vec<Vec<u64>>,
+    alb_idle: BTreeMap<u64, u64>,
+    timeouts: u64,
     summary: Summary,
     minutes: BTreeMap<i64, MinuteCounts>,
     /// Per backend token, in order of first appearance: the open run, requests, 5xx.
@@ -422,11 +549,20 @@ struct Totals {
 
 impl Totals {
     /// Add a chunk whose first line is line `base + 1` of its file.
-    fn merge(&mut self, c: Chunk<'_>, base: u64, burst_min: usize) {
-        self.wanted.extend(c.wanted.into_iter().map(|mut w| {
-            w.line += base;
-            w
-        }));
+    fn merge(&mut self, c: Chunk<'_>, file: u32, base: u64, burst_min: usize) {
+        self.wanted.absorb(c.wanted.finish());
+        if self.bases.len() <= file as usize {
+            self.bases.resize(file as usize + 1, Vec::new());
+        }
+        let b = &mut self.bases[file as usize];
+        if b.len() <= c.chunk as usize {
+            b.resize(c.chunk as usize + 1, 0);
+        }
+        b[c.chunk as usize] = base;
+        for (k, v) in c.alb_idle {
+            *self.alb_idle.entry(k).or_default() += v;
+        }
+        self.timeouts += c.timeouts;
         let s = &mut self.summary;
         s.elb_lines += c.summary.elb_lines;
         s.bad_lines += c.summary.bad_lines;
@@ -463,10 +599,14 @@ impl Totals {
 }
 
 /// Read every ELB/ALB input.
-pub fn ingest(opts: &Options) -> Ingest {
+pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
     let mut errors = Vec::new();
     let inputs = expand_inputs(&opts.elb_inputs, &mut errors);
-    let mut tot = Totals { wanted: Vec::new(), summary: Summary::default(), minutes: BTreeMap::new(), backends: Vec::new(), backend_index: HashMap::default(), bursts: Vec::new() };
+    let mut tot = Totals {
+        wanted: crate::spill::Sorted::default(),
+        bases: Vec::new(),
+        alb_idle: BTreeMap::new(),
+        timeouts: 0, summary: Summary::default(), minutes: BTreeMap::new(), backends: Vec::new(), backend_index: HashMap::default(), bursts: Vec::new() };
     let mut files = Vec::new();
     for path in &inputs {
         let name = path.display().to_string();
@@ -498,10 +638,10 @@ pub fn ingest(opts: &Options) -> Ingest {
             &fmt,
             opts.threads,
             &|_| {},
-            |_| ElbWorker { chunk: Chunk::new(opts), parser: fmt.parser(), name: &name, file },
+            |i| ElbWorker { chunk: Chunk::new(opts, filter, i as u32), parser: fmt.parser(), name: &name, file },
             |_, _| {},
             |d| {
-                tot.merge(d.worker.chunk, d.base, opts.burst_min);
+                tot.merge(d.worker.chunk, file, d.base, opts.burst_min);
                 if let (Err(e), None) = (d.result, &failed) {
                     failed = Some(format!("{name}: read error after line {}: {e} (the lines before it are used)", d.base + d.lines));
                 }
@@ -546,8 +686,11 @@ pub fn ingest(opts: &Options) -> Ingest {
         summary.backends = v;
     }
     summary.inputs_failed = errors.iter().filter(|e| !e.contains("not a load-balancer log")).count() as u64;
+    if let Some(e) = &tot.wanted.error {
+        errors.push(e.clone());
+    }
     summary.errors = errors;
-    Ingest { wanted: tot.wanted, summary, files }
+    Ingest { wanted: tot.wanted, summary, files, bases: tot.bases, alb_idle: tot.alb_idle, timeouts: tot.timeouts }
 }
 
 #[cfg(test)]
@@ -630,8 +773,16 @@ mod tests {
                 local_zone: None,
                 keepalive: Vec::new(),
             };
-            let ing = ingest(&opts);
-            let wanted: Vec<(u32, u64, u64, u16)> = ing.wanted.iter().map(|w| (w.file, w.line, w.key, w.elb_status)).collect();
+            let ing = ingest(&opts, &crate::correlate::filter::Filter::new());
+            let mut wanted: Vec<(u32, u64, u64, u16)> = ing
+                .wanted
+                .iter()
+                .map(|mut w| {
+                    ing.place(&mut w);
+                    (w.file, w.line, w.key, w.elb_status)
+                })
+                .collect();
+            wanted.sort();
             (wanted, serde_json::to_string(&ing.summary).unwrap())
         };
         let one = run(1);

@@ -5,29 +5,24 @@
 //! needs the value.
 //!
 //! - **ALB**: a 504 the LB generated carries `request_creation_time` and `time`; their difference
-//!   is the timeout. The median over such lines.
+//!   is the timeout. The median over such lines (counted per second as the LB pass reads them).
 //! - **Classic ELB** stamps only the arrival of a `- -1 -1 -1 504` line. The local pass also
 //!   looks for the local line of a sample of those 504s anywhere in the range the LB allows (while
 //!   matching with the default); from the pairs that can only be each other — same request, same
 //!   client, one candidate each way, a server that stamps the request's end — the local end time
 //!   minus the arrival minus the clock offset (from the backend's own answers) is the timeout, the
-//!   median to the second. Only when that differs from the default is the local pass run again
-//!   with it.
+//!   median to the second; matching then uses it.
 //!
 //! `--lb-idle-timeout` always wins; without either, 60 s (the LB's default).
 
 use serde::Serialize;
 
-use std::collections::HashSet;
-
-use super::elb::Wanted;
-use super::local::{Candidate, Stamp};
+use super::elb::Ingest;
+use super::local::{Probes, Stamp};
 use super::{Options, matcher};
 
 /// The range an ELB/ALB idle timeout may have (seconds).
 pub const RANGE: (u64, u64) = (1, 4000);
-/// How many Classic 504s the probe pass looks for (spread over the logs).
-const SAMPLE_504: usize = 64;
 
 /// The idle timeout used, and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -51,7 +46,7 @@ impl Default for IdleTimeout {
 }
 
 /// Whole seconds, within what the LB allows.
-fn to_secs(us: i64) -> u64 {
+pub(super) fn to_secs(us: i64) -> u64 {
     ((us + 500_000).div_euclid(1_000_000)).clamp(RANGE.0 as i64, RANGE.1 as i64) as u64
 }
 
@@ -59,39 +54,45 @@ fn to_secs(us: i64) -> u64 {
 pub enum Plan {
     /// Given, said by ALB lines, or nothing to infer it from.
     Known(IdleTimeout),
-    /// Classic ELB 504s: the local pass also looks for this sample of them (indices into the
-    /// wanted lines) across every value the LB allows; [`infer`] reads the result.
-    Infer(HashSet<u32>),
+    /// Classic ELB 504s: the first walk over the logs also looks for every `step`-th of them (at
+    /// most [`SAMPLE_504`]) across every value the LB allows; [`infer`] reads the result.
+    Infer { step: u64 },
 }
 
-/// Decide how the idle timeout is known, from the options and the LB lines.
-pub fn plan(opts: &Options, wanted: &[Wanted]) -> Plan {
+/// The most Classic 504s the inference looks for (spread over the logs).
+pub const SAMPLE_504: usize = 64;
+
+/// Decide how the idle timeout is known, from the options and what the LB pass counted.
+pub fn plan(opts: &Options, ing: &Ingest) -> Plan {
     if !opts.infer_idle_timeout {
         return Plan::Known(IdleTimeout { value: opts.lb_idle_timeout_secs, from: "flag", pairs: 0 });
     }
-    let is_timeout = |w: &Wanted| w.lb_generated && w.elb_status == 504;
-    // ALB: the line itself says it.
-    let mut alb: Vec<i64> = wanted.iter().filter(|w| is_timeout(w) && w.alb_created).map(|w| w.ts.micros - w.arrival_us).collect();
-    if let Some(m) = matcher::median(&mut alb) {
-        return Plan::Known(IdleTimeout { value: to_secs(m), from: "inferred", pairs: alb.len() as u64 });
+    // ALB: the line itself says it; the median of the (whole-second) values.
+    let n: u64 = ing.alb_idle.values().sum();
+    if n > 0 {
+        let mut seen = 0;
+        for (&secs, &count) in &ing.alb_idle {
+            seen += count;
+            if seen > n / 2 {
+                return Plan::Known(IdleTimeout { value: secs, from: "inferred", pairs: n });
+            }
+        }
     }
-    let timeouts: Vec<u32> = wanted.iter().enumerate().filter(|(_, w)| is_timeout(w)).map(|(i, _)| i as u32).collect();
-    if timeouts.is_empty() || opts.local.is_empty() {
+    if ing.timeouts == 0 || opts.local.is_empty() {
         return Plan::Known(IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 });
     }
-    let step = timeouts.len().div_ceil(SAMPLE_504).max(1);
-    Plan::Infer(timeouts.into_iter().step_by(step).collect())
+    Plan::Infer { step: ing.timeouts.div_ceil(SAMPLE_504 as u64).max(1) }
 }
 
-/// The idle timeout from a local pass that looked for `plan`'s sample: from the pairs that can
-/// only be each other, the local end time minus the arrival minus the clock offset (estimated from
-/// the backend's own answers in `cands`), the median to the second; else the default.
-pub fn infer(opts: &Options, wanted: &[Wanted], cands: &[Candidate], probes: &[Candidate]) -> IdleTimeout {
+/// The idle timeout from the probes' local lines: from the pairs that can only be each other,
+/// the local end time minus the arrival minus the clock `offset` (µs), the median to the
+/// second; else the default.
+pub fn infer(opts: &Options, offset: Option<i64>, probes: &Probes) -> IdleTimeout {
     let default = IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 };
-    let offset = matcher::estimate_offset(wanted, cands, opts.lb_idle_timeout_secs as i64 * 1_000_000).unwrap_or(0);
-    let mut est: Vec<i64> = matcher::unambiguous(probes, |c| c.client_match && c.stamp == Stamp::End)
+    let offset = offset.unwrap_or(0);
+    let mut est: Vec<i64> = matcher::unambiguous(&probes.found, |c| c.client_match && c.stamp == Stamp::End)
         .into_iter()
-        .map(|c| matcher::local_mid(c) - wanted[c.wanted as usize].arrival_us - offset)
+        .map(|c| matcher::local_mid(c) - probes.wanted[c.wanted as usize].arrival_us - offset)
         .collect();
     match matcher::median(&mut est) {
         Some(m) => IdleTimeout { value: to_secs(m), from: "inferred", pairs: est.len() as u64 },

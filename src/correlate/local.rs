@@ -1,5 +1,7 @@
 //! Pass 2: the instance's access and error logs, streamed once. Only lines whose request
-//! (method, path, query) is one the load balancer failed, within a wide time window, are kept.
+//! (method, path, query) is one the load balancer failed, near its time ([`super::filter`]),
+//! are kept — compactly, by local time, spilled to disk past a bound ([`crate::spill`]).
+//! [`SliceIndex`] then finds, for a slice of LB 5xx, the kept lines that may be theirs.
 
 use std::collections::HashMap;
 
@@ -11,9 +13,10 @@ use crate::detect::{Problem, error_problem};
 use crate::format::escape::Escaping;
 use crate::format::{Format, Record, detect, text};
 use crate::read::{self, Line};
+use crate::spill::{Dec, Enc, Sorted, Sorter, Spill};
 
-/// The request keys are FNV hashes already: hashing them again (SipHash) is wasted work per
-/// line. Byte keys get FNV-1a.
+/// The request keys are well-mixed 64-bit hashes already: hashing them again (SipHash) is
+/// wasted work per line. Byte keys get FNV-1a.
 #[derive(Clone, Copy, Default)]
 pub struct KeyHash;
 
@@ -103,7 +106,7 @@ impl std::hash::BuildHasher for KeyHash {
 /// A running estimate of the local-minus-LB clock offset: the median of the first samples from
 /// the backend's own answers (same request, same status), fixed once there are enough.
 #[derive(Default)]
-struct OnlineOffset {
+pub struct OnlineOffset {
     samples: Vec<i64>,
     fixed: Option<i64>,
 }
@@ -126,9 +129,111 @@ impl OnlineOffset {
     }
 }
 
+/// A hash of a short text (a client address, a user agent): kept lines carry these, not the text.
+#[inline]
+pub fn text_hash(b: &[u8]) -> u64 {
+    request_key(b"\x01", b)
+}
+
+/// A kept access-log line: what matching needs of it, in a fixed size.
+#[derive(Clone, Copy, Debug)]
+pub struct LocalRec {
+    pub ts: crate::time::Timestamp,
+    pub file: u32,
+    /// The chunk of the file it was read in (`line` counts from its start until placed).
+    pub chunk: u32,
+    pub line: u64,
+    pub key: u64,
+    pub status: Option<u16>,
+    pub bytes: Option<u64>,
+    /// `text_hash` of the client address (0: none).
+    pub client: u64,
+    /// `text_hash` of the last X-Forwarded-For entries (0: none).
+    pub xff: [u64; 4],
+    /// `text_hash` of the user agent as the client sent it (decoded).
+    pub ua: Option<u64>,
+}
+
+impl Spill for LocalRec {
+    /// By local time, then by place.
+    type Key = (i64, u32, u32, u64);
+    fn key(&self) -> Self::Key {
+        (self.ts.micros, self.file, self.chunk, self.line)
+    }
+    fn encode(&self, o: &mut Vec<u8>) {
+        o.timestamp(&self.ts);
+        o.u32(self.file);
+        o.u32(self.chunk);
+        o.u64(self.line);
+        o.u64(self.key);
+        o.opt_u16(self.status);
+        o.opt_u64(self.bytes);
+        o.u64(self.client);
+        for x in self.xff {
+            o.u64(x);
+        }
+        o.opt_u64(self.ua);
+    }
+    fn decode(d: &mut Dec<'_>) -> Option<Self> {
+        Some(LocalRec {
+            ts: d.timestamp()?,
+            file: d.u32()?,
+            chunk: d.u32()?,
+            line: d.u64()?,
+            key: d.u64()?,
+            status: d.opt_u16()?,
+            bytes: d.opt_u64()?,
+            client: d.u64()?,
+            xff: [d.u64()?, d.u64()?, d.u64()?, d.u64()?],
+            ua: d.opt_u64()?,
+        })
+    }
+}
+
+/// A kept error-log line: it names a path some LB 5xx asked for.
+#[derive(Clone, Debug)]
+pub struct ErrorRec {
+    pub path_key: u64,
+    pub chunk: u32,
+    /// The time it is sorted by: as written when read, its instant once the zone is known.
+    pub at: i64,
+    pub e: ErrorLine,
+}
+
+impl Spill for ErrorRec {
+    /// By the time written (local wall clock), then by place.
+    type Key = (i64, u32, u32, u64);
+    fn key(&self) -> Self::Key {
+        (self.at, self.e.file, self.chunk, self.e.line)
+    }
+    fn encode(&self, o: &mut Vec<u8>) {
+        o.u64(self.path_key);
+        o.u32(self.chunk);
+        o.i64(self.at);
+        o.u32(self.e.file);
+        o.u64(self.e.line);
+        o.i64(self.e.wall_us);
+        o.timestamp(&self.e.ts);
+        o.bytes(self.e.message.as_bytes());
+        o.u8(self.e.problem.map_or(u8::MAX, |p| p as u8));
+    }
+    fn decode(d: &mut Dec<'_>) -> Option<Self> {
+        let (path_key, chunk, at) = (d.u64()?, d.u32()?, d.i64()?);
+        let (file, line, wall_us, ts, message) = (d.u32()?, d.u64()?, d.i64()?, d.timestamp()?, d.string()?);
+        let problem = match d.u8()? {
+            u8::MAX => None,
+            i => Some(*Problem::ALL.get(i as usize)?),
+        };
+        Some(ErrorRec { path_key, chunk, at, e: ErrorLine { file, line, wall_us, ts, message, problem } })
+    }
+}
+
+/// How many kept lines one reader holds before it spills them (sorted) to disk.
+const LOCAL_RUN: usize = 1 << 18;
+const ERROR_RUN: usize = 1 << 15;
+
 /// What the time and status checks need of a wanted line, kept beside its arrival time in the
-/// slot: the local pass walks these for a million lines, and reaching into the `Wanted` records
-/// (strings and all, scattered over megabytes) for each was a cache miss apiece.
+/// slot: reaching into the `Wanted` records (strings and all) for each was a cache miss apiece.
 #[derive(Clone, Copy)]
 struct Hot {
     wi: u32,
@@ -136,216 +241,183 @@ struct Hot {
     backend_status: Option<u16>,
     lb_generated: bool,
     proc_us: i64,
+    /// `text_hash` of the client, and of the user agent when one is to be compared.
+    client: u64,
+    ua: Option<u64>,
+}
+
+impl Hot {
+    fn of(wi: usize, w: &Wanted) -> Hot {
+        let ua = (!w.user_agent.is_empty() && &*w.user_agent != b"-").then(|| text_hash(&w.user_agent));
+        Hot {
+            wi: wi as u32,
+            elb_status: w.elb_status,
+            backend_status: w.backend_status,
+            lb_generated: w.lb_generated,
+            proc_us: w.proc_us.unwrap_or(0),
+            client: text_hash(w.client.as_bytes()),
+            ua,
+        }
+    }
+
+    /// The kept line may be this request: same user agent (when both say one).
+    #[inline]
+    fn same_agent(&self, r: &LocalRec) -> bool {
+        match (self.ua, r.ua) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+
+    #[inline]
+    fn client_match(&self, r: &LocalRec) -> bool {
+        (r.client != 0 && r.client == self.client) || r.xff.iter().any(|&x| x != 0 && x == self.client)
+    }
 }
 
 /// Wanted lines of one request key, by arrival time.
 #[derive(Default)]
 struct Slot {
-    /// Position of this slot's search cursors in each worker.
+    /// Position of this slot's search cursors.
     id: u32,
     others: Vec<(i64, Hot)>,
     /// The longest request+backend time among `others` (capped at the idle timeout).
     max_proc: i64,
     timeouts: Vec<(i64, Hot)>,
-    /// LB 504s looked for across every idle timeout the LB allows (the idle timeout's inference).
-    wide: Vec<(i64, Hot)>,
 }
 
-
-/// What every chunk of the local pass reads (immutable, shared between threads).
-struct Ctx<'a> {
-    wanted: &'a [Wanted],
-    index: &'a HashMap<u64, Slot, KeyHash>,
-    paths: &'a HashMap<u64, (), KeyHash>,
+/// A slice of wanted lines (by arrival), indexed by request key, to find their candidates among
+/// kept local lines read in time order.
+pub struct SliceIndex {
+    index: HashMap<u64, Slot, KeyHash>,
+    /// Per slot: where the last window of `others` and `timeouts` started.
+    cursors: Vec<(u32, u32)>,
     window_us: i64,
     /// A 504's request is logged locally about the LB's idle timeout after its arrival.
     idle_us: i64,
-    /// The range an idle timeout may have, for the 504s of the inference's sample.
-    wide_us: (i64, i64),
 }
 
-/// The local pass over one chunk of one file. Line numbers are chunk-relative until merged.
-struct Worker {
-    file: u32,
-    stamp: Stamp,
-    parser: crate::format::Parser,
-    n: u64,
-    bad: u64,
-    candidates: Vec<Candidate>,
-    errors: HashMap<u64, Vec<ErrorLine>>,
-    offsets: HashMap<i32, u64>,
-    last_offset: (i32, u64),
-    online: OnlineOffset,
-    /// Apache's AH01102 (why) precedes AH00898 (path) for the same client: carry the path back.
-    pending: Option<(ErrorLine, String)>,
-    /// Per slot: where the last window of `others`, `timeouts` and `wide` started.
-    cursors: Vec<(u32, u32, u32)>,
-    /// How this log's server escapes what it writes, and buffers for the (rare) decoding.
-    escaping: Escaping,
-    path_buf: Vec<u8>,
-    ua_buf: Vec<u8>,
-}
+impl SliceIndex {
+    pub fn new(wanted: &[Wanted], window_us: i64, idle_us: i64) -> SliceIndex {
+        // key → wanted lines in arrival order, in two lists: LB 504s (logged locally about an
+        // idle timeout after arrival) and the rest (logged within the request's duration).
+        let mut index: HashMap<u64, Slot, KeyHash> = HashMap::default();
+        for (i, w) in wanted.iter().enumerate() {
+            let slot = index.entry(w.key).or_default();
+            let hot = Hot::of(i, w);
+            if w.lb_generated && w.elb_status == 504 {
+                slot.timeouts.push((w.arrival_us, hot));
+            } else {
+                slot.others.push((w.arrival_us, hot));
+                slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us));
+            }
+        }
+        for (id, v) in index.values_mut().enumerate() {
+            v.id = id as u32;
+            // (wanted come by arrival, then by place in the ELB logs: already in order)
+            debug_assert!(v.others.is_sorted_by_key(|e| e.0) && v.timeouts.is_sorted_by_key(|e| e.0));
+        }
+        let cursors = vec![(0, 0); index.len()];
+        SliceIndex { index, cursors, window_us, idle_us }
+    }
 
-impl Worker {
-    fn new(file: u32, stamp: Stamp, format: &Format, slots: usize) -> Worker {
-        Worker {
-            escaping: escaping_of(format),
-            path_buf: Vec::new(),
-            ua_buf: Vec::new(),
-            parser: format.parser(),
-            cursors: vec![(0, 0, 0); slots],
-            file,
-            stamp,
-            n: 0,
-            bad: 0,
-            candidates: Vec::new(),
-            errors: HashMap::new(),
-            offsets: HashMap::new(),
-            last_offset: (i32::MIN, 0),
-            online: OnlineOffset::default(),
-            pending: None,
+    /// The candidates among `wanted` (this slice's) for the kept line `r`. `backend_only`: only
+    /// the backend's own answers (the clock offset's estimate needs nothing else).
+    #[inline]
+    pub fn candidates(&mut self, r: &LocalRec, stamp: Stamp, online: &mut OnlineOffset, backend_only: bool, out: &mut Vec<Candidate>) {
+        let Some(slot) = self.index.get(&r.key) else { return };
+        let (window_us, idle_us) = (self.window_us, self.idle_us);
+        let ts = r.ts;
+        let prec = ts.precision.micros();
+        let t = ts.micros;
+        let cur = &mut self.cursors[slot.id as usize];
+        let others = window_near(&slot.others, &mut cur.0, t - slot.max_proc - window_us - prec, t + window_us + prec);
+        let timeouts: &[(i64, Hot)] =
+            if backend_only { &[] } else { window_near(&slot.timeouts, &mut cur.1, t - idle_us - window_us - prec, t - idle_us + window_us + prec) };
+        for &(arrival_us, h) in others.iter().chain(timeouts) {
+            if backend_only && h.lb_generated {
+                continue;
+            }
+            // Wide window: any clock offset up to `window`, the request's duration, a 1 s stamp,
+            // and for LB 504s the idle timeout (a 504's request is logged around the LB's idle
+            // timeout after it arrived).
+            let (early, late) = match (h.lb_generated, h.elb_status) {
+                (true, 504) => (idle_us - window_us, idle_us + window_us),
+                (true, _) => (-window_us, window_us),
+                (false, _) => (-window_us, h.proc_us + window_us),
+            };
+            let d = t - arrival_us;
+            if d < early - prec || d > late + prec {
+                continue;
+            }
+            // Once the clock offset is known from the backend's own answers, an LB-generated
+            // line only looks near it (the final match re-checks).
+            if h.lb_generated {
+                if let Some(off) = online.estimate() {
+                    let base = if h.elb_status == 504 { idle_us } else { 0 };
+                    let rr = d - base - off;
+                    // (a local answer comes after the request arrived, within its unknown
+                    // duration: mostly inside 2 s)
+                    if rr < -(prec + 1_000_000) || rr > prec + 2 * 1_000_000 + if h.elb_status == 504 { window_us } else { 0 } {
+                        continue;
+                    }
+                }
+            } else if r.status == h.backend_status {
+                online.add(t + prec / 2 - arrival_us - h.proc_us);
+            }
+            // The backend's own answer is logged with the status the LB saw.
+            if !h.lb_generated && r.status != h.backend_status {
+                continue;
+            }
+            // A different user agent is a different request.
+            if !h.same_agent(r) {
+                continue;
+            }
+            out.push(Candidate::of(h.wi, r, stamp, h.client_match(r), false));
         }
     }
-
-    #[inline]
-    fn line(&mut self, ctx: &Ctx<'_>, no: u64, l: Line<'_>) {
-        let Worker { file, stamp, parser, n, bad, candidates, errors, offsets, last_offset, online, pending, cursors, escaping, path_buf, ua_buf } = self;
-        let (file, stamp) = (*file, *stamp);
-        let (wanted, index, paths, window_us, idle_us, wide_us) = (ctx.wanted, ctx.index, ctx.paths, ctx.window_us, ctx.idle_us, ctx.wide_us);
-                    *n = no;
-                    let Line::Text(bytes) = l else {
-                        *bad += 1;
-                        return;
-                    };
-                    let rec = match parser.parse(bytes) {
-                        Ok(r) => r,
-                        Err(_) => {
-                            *bad += 1;
-                            return;
-                        }
-                    };
-                    match rec {
-                        Record::Access(a) => {
-                            let Some(ts) = a.time else { return };
-                            if let Some(o) = ts.offset {
-                                // (one map update per run of equal offsets, not per line)
-                                if o == last_offset.0 {
-                                    last_offset.1 += 1;
-                                } else {
-                                    if last_offset.1 > 0 {
-                                        *offsets.entry(last_offset.0).or_default() += last_offset.1;
-                                    }
-                                    *last_offset = (o, 1);
-                                }
-                            }
-                            // (as the client sent it: the server may have escaped bytes in it)
-                            let target = escaping.decode(a.request.path(), path_buf);
-                            let key = request_key(a.request.method, target);
-                            let Some(slot) = index.get(&key) else { return };
-                            let prec = ts.precision.micros();
-                            let t = ts.micros;
-                            let cur = &mut cursors[slot.id as usize];
-                            let others = window_near(&slot.others, &mut cur.0, t - slot.max_proc - window_us - prec, t + window_us + prec);
-                            let timeouts = window_near(&slot.timeouts, &mut cur.1, t - idle_us - window_us - prec, t - idle_us + window_us + prec);
-                            let wide = window_near(&slot.wide, &mut cur.2, t - wide_us.1 - window_us - prec, t - wide_us.0 + window_us + prec);
-                            for (&(arrival_us, h), is_wide) in others.iter().chain(timeouts).map(|e| (e, false)).chain(wide.iter().map(|e| (e, true))) {
-                                // Wide window: any clock offset up to `window`, the request's
-                                // duration, a 1 s stamp, and for LB-generated answers the idle timeout.
-                                // A 504's request is logged around the LB's idle timeout after it arrived.
-                                let (early, late) = match (h.lb_generated, h.elb_status) {
-                                    _ if is_wide => (wide_us.0 - window_us, wide_us.1 + window_us),
-                                    (true, 504) => (idle_us - window_us, idle_us + window_us),
-                                    (true, _) => (-window_us, window_us),
-                                    (false, _) => (-window_us, h.proc_us + window_us),
-                                };
-                                let d = ts.micros - arrival_us;
-                                if d < early - prec || d > late + prec {
-                                    continue;
-                                }
-                                // Once the clock offset is known from the backend's own answers, an
-                                // LB-generated line only looks near it (the final match re-checks).
-                                if h.lb_generated && !is_wide {
-                                    if let Some(off) = online.estimate() {
-                                        let base = if h.elb_status == 504 { idle_us } else { 0 };
-                                        let r = d - base - off;
-                                        // (a local answer comes after the request arrived, within its
-                                        // unknown duration: mostly inside 2 s)
-                                        if r < -(prec + 1_000_000) || r > prec + 2 * 1_000_000 + if h.elb_status == 504 { window_us } else { 0 } {
-                                            continue;
-                                        }
-                                    }
-                                } else if a.status == h.backend_status {
-                                    online.add(ts.micros + prec / 2 - arrival_us - h.proc_us);
-                                }
-                                // The backend's own answer is logged with the status the LB saw.
-                                if !h.lb_generated && a.status != h.backend_status {
-                                    continue;
-                                }
-                                let (wi, w) = (h.wi, &wanted[h.wi as usize]);
-                                // A different user agent is a different request (compared without
-                                // allocating unless the server escaped something in it).
-                                if let Some(ua) = a.user_agent {
-                                    let wu = &*w.user_agent;
-                                    if !wu.is_empty() && wu != b"-" && escaping.decode(ua, ua_buf) != wu {
-                                        continue;
-                                    }
-                                }
-                                let client_match = a.client.is_some_and(|c| c == w.client.as_bytes())
-                                    || a.x_forwarded_for.is_some_and(|x| {
-                                        x.split(|&b| b == b',').any(|p| p.trim_ascii() == w.client.as_bytes())
-                                    });
-                                candidates.push(Candidate {
-                                    wanted: wi,
-                                    file,
-                                    line: *n,
-                                    ts,
-                                    stamp,
-                                    status: a.status,
-                                    client_match,
-                                    bytes: a.bytes_sent,
-                                    probe: is_wide,
-                                });
-                            }
-                        }
-                        Record::Error(e) => {
-                            let problem = error_problem(&e);
-                            if problem.is_none() {
-                                return;
-                            }
-                            let ev = ErrorLine {
-                                file,
-                                line: *n,
-                                wall_us: e.time.micros,
-                                ts: e.time,
-                                message: crate::detect::Event::new(&Record::Error(e), crate::detect::classify(&Record::Error(e)).unwrap(), "", 0)
-                                    .message
-                                    .unwrap_or_default(),
-                                problem,
-                            };
-                            let path = e.request.map(|r| escaping.decode(r.path(), path_buf));
-                            let client = e.client.map(text).unwrap_or_default();
-                            if let Some((prev, prev_client)) = pending.take()
-                                && let (Some(p), true) = (path, prev_client == client && !client.is_empty()) {
-                                    let k = request_key(b"", p);
-                                    if paths.contains_key(&k) {
-                                        errors.entry(k).or_default().push(prev);
-                                    }
-                                }
-                            match path {
-                                Some(p) => {
-                                    let k = request_key(b"", p);
-                                    if paths.contains_key(&k) {
-                                        errors.entry(k).or_default().push(ev);
-                                    }
-                                }
-                                None => *pending = Some((ev, client)),
-                            }
-                        }
-                        _ => {}
-                    }
-    }
 }
 
+/// The LB 504s the idle timeout's inference looks for across every idle timeout the LB allows
+/// ([`super::idle::RANGE`]); a few dozen, kept whole.
+#[derive(Default)]
+pub struct Probes {
+    pub wanted: Vec<Wanted>,
+    by_key: HashMap<u64, Vec<(i64, Hot)>, KeyHash>,
+    pub found: Vec<Candidate>,
+}
+
+impl Probes {
+    pub fn add(&mut self, w: Wanted) {
+        let hot = Hot::of(self.wanted.len(), &w);
+        self.by_key.entry(w.key).or_default().push((w.arrival_us, hot));
+        self.wanted.push(w);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.wanted.is_empty()
+    }
+
+    /// Whether kept line `r` may be one of the probes' local lines.
+    #[inline]
+    pub fn check(&mut self, r: &LocalRec, stamp: Stamp, window_us: i64) {
+        self.check_new(0, r, stamp, window_us)
+    }
+
+    /// As [`Probes::check`], for the probes from the `first`-th on.
+    #[inline]
+    pub fn check_new(&mut self, first: usize, r: &LocalRec, stamp: Stamp, window_us: i64) {
+        let Some(list) = self.by_key.get(&r.key) else { return };
+        let prec = r.ts.precision.micros();
+        let (lo, hi) = (super::idle::RANGE.0 as i64 * 1_000_000 - window_us, super::idle::RANGE.1 as i64 * 1_000_000 + window_us);
+        for &(arrival, h) in list.iter().filter(|e| e.1.wi as usize >= first) {
+            let d = r.ts.micros - arrival;
+            if d >= lo - prec && d <= hi + prec && h.same_agent(r) {
+                self.found.push(Candidate::of(h.wi, r, stamp, h.client_match(r), true));
+            }
+        }
+    }
+}
 
 /// Whether a server stamps a request's start (Apache `%t`) or its end (nginx, IIS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,6 +429,7 @@ pub enum Stamp {
 /// A local access line that may be the same request as a wanted LB line.
 #[derive(Clone, Debug)]
 pub struct Candidate {
+    /// The wanted line (an index into the slice's, or the probes').
     pub wanted: u32,
     pub file: u32,
     pub line: u64,
@@ -368,6 +441,12 @@ pub struct Candidate {
     pub bytes: Option<u64>,
     /// Found by the idle timeout's wide search (for its inference only, never a match).
     pub probe: bool,
+}
+
+impl Candidate {
+    fn of(wanted: u32, r: &LocalRec, stamp: Stamp, client_match: bool, probe: bool) -> Candidate {
+        Candidate { wanted, file: r.file, line: r.line, ts: r.ts, stamp, status: r.status, client_match, bytes: r.bytes, probe }
+    }
 }
 
 /// An error-log line naming a request path.
@@ -390,15 +469,28 @@ pub struct LocalSummary {
     pub bad_lines: u64,
 }
 
+/// What pass 2 kept.
 pub struct Collected {
-    pub candidates: Vec<Candidate>,
-    /// Error lines by path-only key (`request_key(b"", path)`); Apache names paths without a method.
-    pub errors_by_request: HashMap<u64, Vec<ErrorLine>>,
+    /// Kept access lines, by local time.
+    pub access: Sorted<LocalRec>,
+    /// Kept error lines, by wall-clock time.
+    pub errors: Sorted<ErrorRec>,
     pub summaries: Vec<LocalSummary>,
     pub files: Vec<String>,
+    /// How each file's server stamps its lines (by file index).
+    pub stamps: Vec<Stamp>,
     pub problems: Vec<String>,
     /// The UTC offset the access logs were written in (seconds), the most common one.
     pub local_offset: Option<i32>,
+    /// Lines before each chunk of each file (`[file][chunk]`).
+    bases: Vec<Vec<u64>>,
+}
+
+impl Collected {
+    /// The line in its file of a kept line numbered within its chunk.
+    pub fn place(&self, file: u32, chunk: u32, line: u64) -> u64 {
+        line + self.bases.get(file as usize).and_then(|b| b.get(chunk as usize)).copied().unwrap_or(0)
+    }
 }
 
 /// How the server that writes a log in this format escapes the values in it (error logs: nginx
@@ -419,67 +511,136 @@ fn stamp_of(f: &Format) -> Stamp {
     }
 }
 
-/// One chunk of one local log, read by [`crate::fold`].
-struct LocalWorker<'c, 'w> {
-    ctx: &'c Ctx<'w>,
-    w: Worker,
+/// The local pass over one chunk of one file. Line numbers are chunk-relative until placed.
+struct Worker<'a> {
+    filter: &'a super::filter::Filter,
+    file: u32,
+    chunk: u32,
+    parser: crate::format::Parser,
+    bad: u64,
+    access: Sorter<LocalRec>,
+    errors: Sorter<ErrorRec>,
+    offsets: HashMap<i32, u64>,
+    last_offset: (i32, u64),
+    /// Apache's AH01102 (why) precedes AH00898 (path) for the same client: carry the path back.
+    pending: Option<(ErrorLine, String)>,
+    /// How this log's server escapes what it writes, and buffers for the (rare) decoding.
+    escaping: Escaping,
+    path_buf: Vec<u8>,
+    ua_buf: Vec<u8>,
 }
 
-impl crate::fold::Worker for LocalWorker<'_, '_> {
+impl crate::fold::Worker for Worker<'_> {
     #[inline]
-    fn record(&mut self, line: u64, record: Line<'_>) {
-        self.w.line(self.ctx, line, record);
+    fn record(&mut self, no: u64, l: Line<'_>) {
+        let Line::Text(bytes) = l else {
+            self.bad += 1;
+            return;
+        };
+        let rec = match self.parser.parse(bytes) {
+            Ok(r) => r,
+            Err(_) => {
+                self.bad += 1;
+                return;
+            }
+        };
+        match rec {
+            Record::Access(a) => {
+                let Some(ts) = a.time else { return };
+                if let Some(o) = ts.offset {
+                    // (one map update per run of equal offsets, not per line)
+                    if o == self.last_offset.0 {
+                        self.last_offset.1 += 1;
+                    } else {
+                        if self.last_offset.1 > 0 {
+                            *self.offsets.entry(self.last_offset.0).or_default() += self.last_offset.1;
+                        }
+                        self.last_offset = (o, 1);
+                    }
+                }
+                // (as the client sent it: the server may have escaped bytes in it)
+                let target = self.escaping.decode(a.request.path(), &mut self.path_buf);
+                let key = request_key(a.request.method, target);
+                if !self.filter.wants(key, ts.micros) {
+                    return;
+                }
+                let mut xff = [0u64; 4];
+                if let Some(x) = a.x_forwarded_for {
+                    for (slot, p) in xff.iter_mut().zip(x.rsplit(|&b| b == b',')) {
+                        *slot = text_hash(p.trim_ascii());
+                    }
+                }
+                let ua = a.user_agent.map(|u| text_hash(self.escaping.decode(u, &mut self.ua_buf)));
+                self.access.push(LocalRec {
+                    ts,
+                    file: self.file,
+                    chunk: self.chunk,
+                    line: no,
+                    key,
+                    status: a.status,
+                    bytes: a.bytes_sent,
+                    client: a.client.map_or(0, text_hash),
+                    xff,
+                    ua,
+                });
+            }
+            Record::Error(e) => {
+                let problem = error_problem(&e);
+                if problem.is_none() {
+                    return;
+                }
+                let ev = ErrorLine {
+                    file: self.file,
+                    line: no,
+                    wall_us: e.time.micros,
+                    ts: e.time,
+                    message: crate::detect::Event::new(&Record::Error(e), crate::detect::classify(&Record::Error(e)).unwrap(), "", 0)
+                        .message
+                        .unwrap_or_default(),
+                    problem,
+                };
+                let path = e.request.map(|r| self.escaping.decode(r.path(), &mut self.path_buf));
+                let client = e.client.map(text).unwrap_or_default();
+                let chunk = self.chunk;
+                let (filter, errors) = (self.filter, &mut self.errors);
+                let mut keep = |k: u64, e: ErrorLine| {
+                    if filter.wants_error_path(k) {
+                        errors.push(ErrorRec { path_key: k, chunk, at: e.wall_us, e });
+                    }
+                };
+                if let Some((prev, prev_client)) = self.pending.take()
+                    && let (Some(p), true) = (path, prev_client == client && !client.is_empty())
+                {
+                    keep(request_key(b"", p), prev);
+                }
+                match path {
+                    Some(p) => keep(request_key(b"", p), ev),
+                    None => self.pending = Some((ev, client)),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self) {
+        if self.last_offset.1 > 0 {
+            *self.offsets.entry(self.last_offset.0).or_default() += self.last_offset.1;
+            self.last_offset.1 = 0;
+        }
     }
 }
 
-/// Collect candidates for `wanted` from every local log.
-pub fn collect(opts: &Options, wanted: &[Wanted]) -> Collected {
-    collect_with(opts, wanted, &std::collections::HashSet::new())
-}
-
-/// As [`collect`], with the LB 504s in `wide` (indices into `wanted`) looked for across every idle
-/// timeout the LB allows ([`super::idle::RANGE`]): the idle timeout's inference, in the same pass.
-pub fn collect_with(opts: &Options, wanted: &[Wanted], wide: &std::collections::HashSet<u32>) -> Collected {
-    // key → wanted lines in arrival order, in two lists: LB 504s (logged locally about an idle
-    // timeout after arrival) and the rest (logged within the request's duration). The binary
-    // search stays in small contiguous arrays.
-    let window_us = (opts.window_secs * 1e6) as i64;
-    let idle_us = opts.lb_idle_timeout_secs as i64 * 1_000_000;
-    let wide_us = (super::idle::RANGE.0 as i64 * 1_000_000, super::idle::RANGE.1 as i64 * 1_000_000);
-    let mut index: HashMap<u64, Slot, KeyHash> = HashMap::default();
-    let mut paths: HashMap<u64, (), KeyHash> = HashMap::default();
-    for (i, w) in wanted.iter().enumerate() {
-        let slot = index.entry(w.key).or_default();
-        let hot = Hot { wi: i as u32, elb_status: w.elb_status, backend_status: w.backend_status, lb_generated: w.lb_generated, proc_us: w.proc_us.unwrap_or(0) };
-        // (a sampled 504 is looked for both ways: where the idle timeout in use puts it, for the
-        // match, and anywhere the LB allows, for the inference)
-        if wide.contains(&(i as u32)) {
-            slot.wide.push((w.arrival_us, hot));
-        }
-        if w.lb_generated && w.elb_status == 504 {
-            slot.timeouts.push((w.arrival_us, hot));
-        } else {
-            slot.others.push((w.arrival_us, hot));
-            slot.max_proc = slot.max_proc.max(w.proc_us.unwrap_or(0).min(idle_us));
-        }
-        paths.insert(w.path_key, ());
-    }
-    for (id, v) in index.values_mut().enumerate() {
-        v.id = id as u32;
-        // (by arrival, then by position in the ELB logs: the order the old tuples sorted in)
-        v.others.sort_unstable_by_key(|e| (e.0, e.1.wi));
-        v.timeouts.sort_unstable_by_key(|e| (e.0, e.1.wi));
-        v.wide.sort_unstable_by_key(|e| (e.0, e.1.wi));
-    }
-    let slots = index.len();
-    let ctx = Ctx { wanted, index: &index, paths: &paths, window_us, idle_us, wide_us };
+/// Read every local log once, keeping the lines `filter` wants.
+pub fn collect(opts: &Options, filter: &super::filter::Filter) -> Collected {
     let mut out = Collected {
-        candidates: Vec::new(),
-        errors_by_request: HashMap::new(),
+        access: Sorted::default(),
+        errors: Sorted::default(),
         summaries: Vec::new(),
         files: Vec::new(),
+        stamps: Vec::new(),
         problems: Vec::new(),
         local_offset: None,
+        bases: Vec::new(),
     };
     let mut offsets: HashMap<i32, u64> = HashMap::new();
     for log in &opts.local {
@@ -501,7 +662,8 @@ pub fn collect_with(opts: &Options, wanted: &[Wanted], wide: &std::collections::
         };
         let file = out.files.len() as u32;
         out.files.push(log.display.clone());
-        let stamp = stamp_of(&fmt);
+        out.stamps.push(stamp_of(&fmt));
+        out.bases.push(Vec::new());
         // Large plain files are split at line boundaries and read on every core; merged in file
         // order (line numbers of each chunk start after the previous chunk's).
         let (mut n, mut bad) = (0u64, 0u64);
@@ -511,20 +673,27 @@ pub fn collect_with(opts: &Options, wanted: &[Wanted], wide: &std::collections::
             &fmt,
             opts.threads,
             &|_| {},
-            |_| LocalWorker { ctx: &ctx, w: Worker::new(file, stamp, &fmt, slots) },
+            |i| Worker {
+                filter,
+                file,
+                chunk: i as u32,
+                parser: fmt.parser(),
+                bad: 0,
+                access: Sorter::new(LOCAL_RUN),
+                errors: Sorter::new(ERROR_RUN),
+                offsets: HashMap::new(),
+                last_offset: (i32::MIN, 0),
+                pending: None,
+                escaping: escaping_of(&fmt),
+                path_buf: Vec::new(),
+                ua_buf: Vec::new(),
+            },
             |_, _| {},
             |d| {
-                let (w, base) = (d.worker.w, d.base);
-                out.candidates.extend(w.candidates.into_iter().map(|mut c| {
-                    c.line += base;
-                    c
-                }));
-                for (k, v) in w.errors {
-                    out.errors_by_request.entry(k).or_default().extend(v.into_iter().map(|mut e| {
-                        e.line += base;
-                        e
-                    }));
-                }
+                let (w, base) = (d.worker, d.base);
+                out.bases[file as usize].push(base);
+                out.access.absorb(w.access.finish());
+                out.errors.absorb(w.errors.finish());
                 for (o, c) in w.offsets {
                     *offsets.entry(o).or_default() += c;
                 }
@@ -539,6 +708,9 @@ pub fn collect_with(opts: &Options, wanted: &[Wanted], wide: &std::collections::
             out.problems.push(f);
         }
         out.summaries.push(LocalSummary { file: log.display.clone(), format: fmt.name(), lines: n, bad_lines: bad });
+    }
+    for e in [&out.access.error, &out.errors.error].into_iter().flatten() {
+        out.problems.push(e.clone());
     }
     out.local_offset = offsets.into_iter().max_by_key(|(_, c)| *c).map(|(o, _)| o);
     out

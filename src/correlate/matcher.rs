@@ -1,6 +1,6 @@
 //! Matching LB 5xx to local lines, and naming the cause.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::elb::Wanted;
 use super::local::{Candidate, ErrorLine, Stamp};
@@ -47,19 +47,38 @@ pub(super) fn unambiguous(cands: &[Candidate], keep: impl Fn(&Candidate) -> bool
     kept.into_iter().filter(|c| per_wanted[&c.wanted] == 1 && per_local[&(c.file, c.line)] == 1).collect()
 }
 
-/// Local clock minus LB clock, from pairs that can only be each other.
-pub fn estimate_offset(wanted: &[Wanted], cands: &[Candidate], idle_us: i64) -> Option<i64> {
-    let mut diffs: Vec<i64> = unambiguous(cands, |c| {
+/// Samples of local clock minus LB clock, from the backend's own answers that can only be each
+/// other (the clock offset is their median over the whole run).
+pub fn offset_samples(wanted: &[Wanted], cands: &[Candidate]) -> Vec<i64> {
+    unambiguous(cands, |c| {
         let w = &wanted[c.wanted as usize];
         !w.lb_generated && c.status == w.backend_status
     })
     .into_iter()
-    .map(|c| local_mid(c) - expected(&wanted[c.wanted as usize], c, idle_us))
-    .collect();
-    median(&mut diffs)
+    // (the idle timeout plays no part for the backend's own answers)
+    .map(|c| local_mid(c) - expected(&wanted[c.wanted as usize], c, 0))
+    .collect()
 }
 
-/// Resolve every wanted LB line into a finding. Returns the findings and the offset (ms).
+/// What one slice's matching leaves for the next: local lines already claimed and error lines
+/// already used, with their times, until they are too old to matter.
+#[derive(Default)]
+pub struct Carry {
+    taken: HashMap<(u32, u64), i64>,
+    used_err: HashMap<(u32, u64), i64>,
+}
+
+impl Carry {
+    /// Forget local lines stamped before `local` and error lines before `error` (µs).
+    pub fn forget_before(&mut self, local: i64, error: i64) {
+        self.taken.retain(|_, t| *t >= local);
+        self.used_err.retain(|_, t| *t >= error);
+    }
+}
+
+/// Resolve every wanted LB line of a slice into a finding (in the slice's order), with the
+/// run's clock offset (µs).
+#[allow(clippy::too_many_arguments)]
 pub fn resolve(
     opts: &Options,
     wanted: &[Wanted],
@@ -68,10 +87,11 @@ pub fn resolve(
     zone: Option<&crate::time::Zone>,
     elb_files: &[String],
     local_files: &[String],
-) -> (Vec<Finding>, Option<f64>) {
+    offset: Option<i64>,
+    carry: &mut Carry,
+) -> Vec<Finding> {
     let idle_us = opts.lb_idle_timeout_secs as i64 * SEC;
     let window_us = (opts.window_secs * 1e6) as i64;
-    let offset = estimate_offset(wanted, &cands, idle_us);
     let off = offset.unwrap_or(0);
 
     // Score every admissible candidate.
@@ -120,19 +140,18 @@ pub fn resolve(
     keyed.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
     let scored: Vec<(f64, usize)> = keyed.into_iter().map(|k| (k.0, k.4)).collect();
     let mut taken_w: HashMap<u32, usize> = HashMap::new();
-    let mut taken_l: HashSet<(u32, u64)> = HashSet::new();
     for (_, i) in scored {
         let c = &cands[i];
-        if taken_w.contains_key(&c.wanted) || taken_l.contains(&(c.file, c.line)) {
+        if taken_w.contains_key(&c.wanted) || carry.taken.contains_key(&(c.file, c.line)) {
             continue;
         }
         taken_w.insert(c.wanted, i);
-        taken_l.insert((c.file, c.line));
+        carry.taken.insert((c.file, c.line), c.ts.micros);
     }
 
     // Error-log times are local wall-clock readings: their instant in the zone (UTC without one).
     let instant = |e: &ErrorLine| zone.map_or(e.ts, |z| z.resolve(e.ts));
-    let mut used_err: HashSet<(u32, u64)> = HashSet::new();
+    let used_err = &mut carry.used_err;
     let mut findings = Vec::with_capacity(wanted.len());
     for (wi, w) in wanted.iter().enumerate() {
         let matched = taken_w.get(&(wi as u32)).map(|&i| &cands[i]);
@@ -164,7 +183,7 @@ pub fn resolve(
                 .iter()
                 .filter(|e| {
                     let t = instant(e).micros;
-                    t >= lo && t <= hi + SEC && !used_err.contains(&(e.file, e.line))
+                    t >= lo && t <= hi + SEC && !used_err.contains_key(&(e.file, e.line))
                 })
                 .collect();
             near.sort_by_key(|e| (instant(e).micros - anchor).abs());
@@ -178,7 +197,7 @@ pub fn resolve(
         }
         err_ev.sort_by_key(|e| (e.file, e.line));
         for e in &err_ev {
-            used_err.insert((e.file, e.line));
+            used_err.insert((e.file, e.line), instant(e).micros);
             evidence.push(Evidence {
                 file: local_files[e.file as usize].clone(),
                 line: e.line,
@@ -231,7 +250,7 @@ pub fn resolve(
             evidence,
         });
     }
-    (findings, offset.map(|o| o as f64 / 1000.0))
+    findings
 }
 
 fn is_connection_failure(p: &Problem) -> bool {

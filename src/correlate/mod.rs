@@ -1,20 +1,26 @@
 //! `tailgate --correlate`: explain every load-balancer 5xx with local evidence.
 //!
-//! Two streaming passes keep memory bounded by the number of LB 5xx in scope, not by log size:
+//! Two streaming passes read each input once, and memory is bounded by the time window, not by
+//! the size of the logs or the number of LB 5xx:
 //!
 //! 1. [`elb`]: read the ELB/ALB logs (files, `.gz`, directories, stdin) once; count
 //!    CloudWatch-equivalent metrics per minute, bursts of successive 502s per backend and
-//!    per-backend rates; keep a compact record of every LB 5xx in scope.
-//! 2. [`local`]: read the instance's access and error logs once; every line whose method, path and
-//!    query match a wanted request within a wide time window becomes a candidate.
+//!    per-backend rates; keep a record of every LB 5xx in scope, sorted by arrival
+//!    ([`crate::spill`]: on disk past a bound), and note its request and time in [`filter`].
+//! 2. [`local`]: read the instance's access and error logs once; keep (sorted by time, likewise)
+//!    the lines [`filter`] says may be evidence.
 //!
-//! Then [`matcher`] estimates the clock offset between the load balancer and the instance from
-//! unambiguous pairs, scores every candidate (time after offset, client vs `X-Forwarded-For`,
-//! user agent, status consistency, bytes), assigns each local line to at most one LB line (best
-//! first), attaches error-log lines of the same request, and names the cause.
+//! Then [`join`] walks both sorted streams together, slice by slice: first for the clock offset
+//! between the load balancer and the instance (from unambiguous pairs) and the idle timeout
+//! ([`idle`]), then [`matcher`] scores every candidate of a slice (time after offset, client vs
+//! `X-Forwarded-For`, user agent, status consistency, bytes), assigns each local line to at most
+//! one LB line (best first), attaches error-log lines of the same request, and names the cause.
+//! The findings stream out; the command line puts them in load-balancer order (sorted on disk).
 
 pub mod elb;
+pub mod filter;
 pub mod idle;
+pub mod join;
 pub mod local;
 pub mod matcher;
 
@@ -290,62 +296,73 @@ pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
     v
 }
 
-/// Run both passes and the matcher.
-pub fn correlate(opts: &Options) -> Report {
+/// Run both passes and the matcher; every finding goes to `sink` with its place in the
+/// load-balancer inputs (file index, line), in no particular order. Memory is bounded by the
+/// time window (see [`join`]), not by the number of LB 5xx.
+pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary {
     let t0 = std::time::Instant::now();
-    let mut ingest = elb::ingest(opts);
+    let filter = filter::Filter::new();
+    let ingest = elb::ingest(opts, &filter);
     let t1 = std::time::Instant::now();
-    // The idle timeout: the user's, or inferred from the logs, or the default. The local pass
-    // matches with the one known; a Classic inference rides along with it, and the pass is run
-    // again only when the inferred timeout differs from the one it matched with.
-    // (`eff`: the options with the idle timeout matched with)
-    let mut eff = opts.clone();
-    let (idle, local) = match idle::plan(opts, &ingest.wanted) {
-        idle::Plan::Known(t) => {
-            eff.lb_idle_timeout_secs = t.value;
-            (t, local::collect(&eff, &ingest.wanted))
-        }
-        idle::Plan::Infer(sample) => {
-            let mut l = local::collect_with(&eff, &ingest.wanted, &sample);
-            let (probes, cands): (Vec<_>, Vec<_>) = std::mem::take(&mut l.candidates).into_iter().partition(|c| c.probe);
-            l.candidates = cands;
-            let t = idle::infer(&eff, &ingest.wanted, &l.candidates, &probes);
-            if t.value != eff.lb_idle_timeout_secs {
-                eff.lb_idle_timeout_secs = t.value;
-                l = local::collect(&eff, &ingest.wanted);
-            }
-            (t, l)
-        }
-    };
-    let opts = &eff;
-    ingest.summary.lb_idle_timeout_s = idle;
+    let local = local::collect(opts, &filter);
+    drop(filter);
     let t2 = std::time::Instant::now();
-    let n_cands = local.candidates.len();
-    let n_lb = local.candidates.iter().filter(|c| ingest.wanted[c.wanted as usize].lb_generated).count();
-    tracing::debug!("candidates for LB-generated lines: {n_lb}");
+    // The idle timeout: the user's, or inferred from the logs, or the default. The first walk
+    // finds the clock offset and, for a Classic inference, the sampled 504s' local lines.
+    let plan = idle::plan(opts, &ingest);
+    let step = match &plan {
+        idle::Plan::Infer { step } => Some(*step),
+        idle::Plan::Known(_) => None,
+    };
+    let first = join::offset_pass(opts, &ingest, &local, step, idle::SAMPLE_504);
+    let idle = match plan {
+        idle::Plan::Known(t) => t,
+        idle::Plan::Infer { .. } => idle::infer(opts, first.offset, &first.probes),
+    };
+    let mut eff = opts.clone();
+    eff.lb_idle_timeout_secs = idle.value;
+    let opts = &eff;
+    let t3 = std::time::Instant::now();
     let zone = crate::time::Zone::for_local_times(local.local_offset.map(|o| (o, "the offset the access logs write".to_string())), opts.local_zone.as_ref());
-    let has_error_logs = local.summaries.iter().any(|l| l.format.ends_with("-error"));
-    let (findings, offset_ms) =
-        matcher::resolve(opts, &ingest.wanted, local.candidates, local.errors_by_request, zone.as_ref().map(|z| &z.0), &ingest.files, &local.files);
+    let errors = join::errors_by_instant(&local, zone.as_ref().map(|z| &z.0));
+    let mut s = ingest.summary.clone();
+    s.lb_idle_timeout_s = idle;
+    let mut counted = |key: (u32, u64), f: Finding| {
+        s.matched += u64::from(!f.evidence.is_empty());
+        *s.causes.entry(f.cause.as_str()).or_default() += 1;
+        sink(key, f);
+    };
+    let late_problems = join::match_pass(opts, &ingest, &local, &errors, first.offset, zone.as_ref().map(|z| &z.0), &mut counted);
     tracing::debug!(
-        "correlate: ELB pass {:?} ({} wanted), local pass {:?} ({n_cands} candidates), matching {:?}",
+        "correlate: ELB pass {:?} ({} wanted), local pass {:?} ({} lines kept), offset walk {:?} ({} pairs), matching {:?}",
         t1 - t0,
         ingest.wanted.len(),
         t2 - t1,
-        t2.elapsed()
+        local.access.len(),
+        t3 - t2,
+        first.pairs,
+        t3.elapsed()
     );
-    let s = &mut ingest.summary;
+    let has_error_logs = local.summaries.iter().any(|l| l.format.ends_with("-error"));
     s.local_logs = local.summaries;
     s.errors.extend(local.problems);
-    s.matched = findings.iter().filter(|f| !f.evidence.is_empty()).count() as u64;
-    s.clock_offset_ms = offset_ms;
+    s.errors.extend(first.problems);
+    s.errors.extend(errors.error.clone());
+    s.errors.extend(late_problems);
+    s.clock_offset_ms = first.offset.map(|o| o as f64 / 1000.0);
     if has_error_logs {
         s.error_log_time_zone = Some(zone.map_or_else(|| "UTC: no access log offset and no host time zone".to_string(), |z| z.1));
     }
-    for f in &findings {
-        *s.causes.entry(f.cause.as_str()).or_default() += 1;
-    }
-    Report { summary: ingest.summary, findings }
+    s
+}
+
+/// Run both passes and the matcher, and keep every finding, in load-balancer order (memory grows
+/// with the findings: for a bounded run, stream them with [`run`]).
+pub fn correlate(opts: &Options) -> Report {
+    let mut all = Vec::new();
+    let summary = run(opts, &mut |k, f| all.push((k, f)));
+    all.sort_by_key(|(k, _)| *k);
+    Report { summary, findings: all.into_iter().map(|(_, f)| f).collect() }
 }
 
 #[cfg(test)]
