@@ -240,6 +240,7 @@ fn memory_is_bounded_by_the_window_not_the_number_of_5xx() {
     std::fs::write(d.path().join("elb/b.log"), b).unwrap();
     std::fs::write(d.path().join("access.log"), ngx).unwrap();
     let out_path = d.path().join("out.ndjson");
+    #[allow(clippy::zombie_processes)] // (reaped by wait4 below, which also reads its peak RSS)
     let child = Command::new(env!("CARGO_BIN_EXE_tailgate"))
         .args(["--correlate", "-q", "--format", "ndjson", "--backend", "10.0.1.5", "--lb-idle-timeout", "60", "--log"])
         .arg(d.path().join("access.log"))

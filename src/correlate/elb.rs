@@ -151,6 +151,8 @@ pub struct Ingest {
     pub alb_idle: BTreeMap<u64, u64>,
     /// LB-generated 504s in scope.
     pub timeouts: u64,
+    /// A sample of them for the idle timeout's inference (see [`super::idle`]), by arrival.
+    pub probes: Vec<Wanted>,
 }
 
 impl Ingest {
@@ -316,6 +318,7 @@ struct Chunk<'a> {
     wanted: crate::spill::Sorter<Wanted>,
     alb_idle: BTreeMap<u64, u64>,
     timeouts: u64,
+    probes: Vec<(u64, Wanted)>,
     /// Counters and bad examples only (the rest of the summary is built at the end).
     summary: Summary,
     minutes: BTreeMap<i64, MinuteCounts>,
@@ -344,6 +347,7 @@ impl<'a> Chunk<'a> {
             wanted: crate::spill::Sorter::new(WANTED_RUN),
             alb_idle: BTreeMap::new(),
             timeouts: 0,
+            probes: Vec::new(),
             summary: Summary::default(),
             minutes: BTreeMap::new(),
             cur_minute: i64::MIN,
@@ -440,14 +444,15 @@ impl<'a> Chunk<'a> {
         let path_key = request_key(b"", path);
         let alb_created = matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some();
         let elb_status = r.elb_status.unwrap_or(0);
-        self.note(key, path_key, arrival_us, lb_gen, elb_status, proc_us);
-        if lb_gen && elb_status == 504 {
+        let user_agent: Box<[u8]> = Escaping::Quotes.decode(r.user_agent, &mut Vec::new()).into();
+        let probe = lb_gen && elb_status == 504;
+        if probe {
             self.timeouts += 1;
             if alb_created {
                 *self.alb_idle.entry(super::idle::to_secs(r.time.micros - arrival_us)).or_default() += 1;
             }
         }
-        self.wanted.push(Wanted {
+        let w = Wanted {
             file,
             chunk: self.chunk,
             line,
@@ -464,32 +469,38 @@ impl<'a> Chunk<'a> {
             method: text(r.request.method),
             path_key,
             client: text(r.client_ip),
-            user_agent: Escaping::Quotes.decode(r.user_agent, &mut Vec::new()).into(),
+            user_agent,
             sent_bytes: r.sent_bytes,
             error_reason: text(alb.error_reason),
             key,
-        });
-    }
-
-    /// Tell pass 2 which local lines may be this LB 5xx's evidence: its request, stamped
-    /// (local clock: within the clock window) between its arrival and its answer, or — for an
-    /// LB 504 whose idle timeout is still to be inferred — at any time.
-    fn note(&self, key: u64, path_key: u64, arrival_us: i64, lb_gen: bool, elb_status: u16, proc_us: Option<i64>) {
-        let window = (self.opts.window_secs * 1e6) as i64;
-        let idle = self.opts.lb_idle_timeout_secs as i64 * 1_000_000;
-        let late = match (lb_gen, elb_status) {
-            (true, 504) => idle + window,
-            (true, _) => window,
-            (false, _) => proc_us.unwrap_or(0).min(idle) + window,
         };
-        // (a local stamp is up to a second coarse)
-        self.filter.add_range(key, arrival_us - window - MARGIN_US, arrival_us + late + MARGIN_US);
-        if lb_gen && elb_status == 504 && self.opts.infer_idle_timeout {
-            self.filter.add_any_time(key);
+        note(self.filter, self.opts, &w);
+        if probe && self.opts.infer_idle_timeout {
+            keep_sample(&mut self.probes, (super::local::text_hash(&arrival_us.to_le_bytes()) ^ key, w.clone()));
         }
-        self.filter.add_error_path(path_key);
+        self.wanted.push(w);
     }
 
+}
+
+/// Tell pass 2 which local lines may be this LB 5xx's evidence: its request and user agent,
+/// stamped (local clock: within the clock window) between its arrival and its answer — for an LB
+/// 504, an idle timeout (`opts`'s, or the ALB line's own) after it arrived.
+pub fn note(filter: &super::filter::Filter, opts: &Options, w: &Wanted) {
+    let window = (opts.window_secs * 1e6) as i64;
+    let idle = if w.alb_created { w.ts.micros - w.arrival_us } else { opts.lb_idle_timeout_secs as i64 * 1_000_000 };
+    // (when, after arrival, the local line may be stamped — see `local::SliceIndex` — and with
+    // which status: the backend's own answer is logged with the status the LB saw)
+    let (early, late, status) = match (w.lb_generated, w.elb_status) {
+        (true, 504) => (idle - window, idle + window, None),
+        (true, _) => (-window, window, None),
+        (false, _) => (-window, w.proc_us.unwrap_or(0).min(idle) + window, w.backend_status),
+    };
+    // (a local stamp is up to a second coarse)
+    let ua = &*w.user_agent;
+    let ua = (!ua.is_empty() && ua != b"-").then(|| super::local::text_hash(ua));
+    filter.add_range(w.key, ua, status, w.arrival_us + early - MARGIN_US, w.arrival_us + late + MARGIN_US);
+    filter.add_error_path(w.path_key);
 }
 
 /// One chunk of one ELB/ALB input, read by [`crate::fold`].
@@ -529,6 +540,20 @@ impl crate::fold::Worker for ElbWorker<'_> {
     }
 }
 
+/// Keep `(hash, w)` if its hash is among the [`super::idle::SAMPLE_504`] smallest: a uniform,
+/// deterministic sample of the LB 504s (the same whatever the chunks), spread over the logs.
+fn keep_sample(sample: &mut Vec<(u64, Wanted)>, e: (u64, Wanted)) {
+    sample.push(e);
+    if sample.len() >= 4 * super::idle::SAMPLE_504 {
+        trim_sample(sample);
+    }
+}
+
+fn trim_sample(sample: &mut Vec<(u64, Wanted)>) {
+    sample.sort_by_key(|(h, w)| (*h, w.arrival_us, w.key));
+    sample.truncate(super::idle::SAMPLE_504);
+}
+
 /// The coarsest local time stamp (a second) plus room for rounding (µs).
 pub const MARGIN_US: i64 = 1_000_001;
 
@@ -539,6 +564,7 @@ struct Totals {
     bases: Vec<Vec<u64>>,
     alb_idle: BTreeMap<u64, u64>,
     timeouts: u64,
+    probes: Vec<(u64, Wanted)>,
     summary: Summary,
     minutes: BTreeMap<i64, MinuteCounts>,
     /// Per backend token, in order of first appearance: the open run, requests, 5xx.
@@ -563,6 +589,9 @@ impl Totals {
             *self.alb_idle.entry(k).or_default() += v;
         }
         self.timeouts += c.timeouts;
+        for p in c.probes {
+            keep_sample(&mut self.probes, p);
+        }
         let s = &mut self.summary;
         s.elb_lines += c.summary.elb_lines;
         s.bad_lines += c.summary.bad_lines;
@@ -606,7 +635,8 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
         wanted: crate::spill::Sorted::default(),
         bases: Vec::new(),
         alb_idle: BTreeMap::new(),
-        timeouts: 0, summary: Summary::default(), minutes: BTreeMap::new(), backends: Vec::new(), backend_index: HashMap::default(), bursts: Vec::new() };
+        timeouts: 0,
+        probes: Vec::new(), summary: Summary::default(), minutes: BTreeMap::new(), backends: Vec::new(), backend_index: HashMap::default(), bursts: Vec::new() };
     let mut files = Vec::new();
     for path in &inputs {
         let name = path.display().to_string();
@@ -690,7 +720,10 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
         errors.push(e.clone());
     }
     summary.errors = errors;
-    Ingest { wanted: tot.wanted, summary, files, bases: tot.bases, alb_idle: tot.alb_idle, timeouts: tot.timeouts }
+    trim_sample(&mut tot.probes);
+    let mut probes: Vec<Wanted> = tot.probes.into_iter().map(|(_, w)| w).collect();
+    probes.sort_by_key(|w| (w.arrival_us, w.key));
+    Ingest { wanted: tot.wanted, summary, files, bases: tot.bases, alb_idle: tot.alb_idle, timeouts: tot.timeouts, probes }
 }
 
 #[cfg(test)]
@@ -767,7 +800,7 @@ mod tests {
                 all_backends: false,
                 window_secs: 5.0,
                 lb_idle_timeout_secs: 60,
-                infer_idle_timeout: false,
+                infer_idle_timeout: true,
                 burst_min: 3,
                 threads,
                 local_zone: None,
@@ -783,7 +816,10 @@ mod tests {
                 })
                 .collect();
             wanted.sort();
-            (wanted, serde_json::to_string(&ing.summary).unwrap())
+            // (the idle timeout's sample of LB 504s: the same whatever the chunks)
+            let probes: Vec<(i64, u64)> = ing.probes.iter().map(|w| (w.arrival_us, w.key)).collect();
+            assert_eq!(probes.len(), crate::correlate::idle::SAMPLE_504);
+            (wanted, serde_json::to_string(&ing.summary).unwrap(), probes)
         };
         let one = run(1);
         assert!(one.0.len() > 10_000, "{}", one.0.len());
@@ -795,6 +831,7 @@ mod tests {
             let many = run(threads);
             assert_eq!(many.0, one.0, "wanted lines with {threads} threads");
             assert_eq!(many.1, one.1, "summary with {threads} threads");
+            assert_eq!(many.2, one.2, "504 sample with {threads} threads");
         }
     }
 }

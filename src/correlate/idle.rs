@@ -7,8 +7,9 @@
 //! - **ALB**: a 504 the LB generated carries `request_creation_time` and `time`; their difference
 //!   is the timeout. The median over such lines (counted per second as the LB pass reads them).
 //! - **Classic ELB** stamps only the arrival of a `- -1 -1 -1 504` line. The local pass also
-//!   looks for the local line of a sample of those 504s anywhere in the range the LB allows (while
-//!   matching with the default); from the pairs that can only be each other — same request, same
+//!   keeps the local lines of a sample of those 504s (the LB pass keeps the 64 whose hash is
+//!   smallest: uniform, and the same however the logs are split) anywhere in the range the LB
+//!   allows; from the pairs that can only be each other — same request, same
 //!   client, one candidate each way, a server that stamps the request's end — the local end time
 //!   minus the arrival minus the clock offset (from the backend's own answers) is the timeout, the
 //!   median to the second; matching then uses it.
@@ -54,9 +55,10 @@ pub(super) fn to_secs(us: i64) -> u64 {
 pub enum Plan {
     /// Given, said by ALB lines, or nothing to infer it from.
     Known(IdleTimeout),
-    /// Classic ELB 504s: the first walk over the logs also looks for every `step`-th of them (at
-    /// most [`SAMPLE_504`]) across every value the LB allows; [`infer`] reads the result.
-    Infer { step: u64 },
+    /// Classic ELB 504s: the first walk over the logs also looks for a sample of them
+    /// ([`Ingest::probes`], at most [`SAMPLE_504`]) across every value the LB allows; [`infer`]
+    /// reads the result.
+    Infer,
 }
 
 /// The most Classic 504s the inference looks for (spread over the logs).
@@ -78,10 +80,10 @@ pub fn plan(opts: &Options, ing: &Ingest) -> Plan {
             }
         }
     }
-    if ing.timeouts == 0 || opts.local.is_empty() {
+    if ing.probes.is_empty() || opts.local.is_empty() {
         return Plan::Known(IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 });
     }
-    Plan::Infer { step: ing.timeouts.div_ceil(SAMPLE_504 as u64).max(1) }
+    Plan::Infer
 }
 
 /// The idle timeout from the probes' local lines: from the pairs that can only be each other,

@@ -117,16 +117,21 @@ pub struct OffsetPass {
     pub problems: Vec<String>,
 }
 
-/// Walk 1: the clock offset; with `probe_step`, every `probe_step`-th LB 504 (by arrival, at most
-/// `probe_max`) is looked for across every idle timeout the LB allows.
-pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probe_step: Option<u64>, probe_max: usize) -> OffsetPass {
+/// Walk 1: the clock offset; and the local lines of the `probes` (LB 504s) across every idle
+/// timeout the LB allows.
+pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<Wanted>) -> OffsetPass {
     let window_us = (opts.window_secs * 1e6) as i64;
     let idle_us = opts.lb_idle_timeout_secs as i64 * 1_000_000;
     let (early, late) = margins(opts);
     let mut online = OnlineOffset::default();
     let mut diffs: Sorter<i64> = Sorter::new(1 << 20);
-    let mut probes = Probes::default();
-    let mut nth_timeout = 0u64;
+    let mut probes = {
+        let mut p = Probes::default();
+        for w in probes {
+            p.add(w);
+        }
+        p
+    };
     let mut win: Window<'_, LocalRec> = Window::new(&local.access);
     let mut cands: Vec<Candidate> = Vec::new();
     let place = |r: &mut LocalRec| {
@@ -136,23 +141,7 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probe_step: 
     let stamp = |r: &LocalRec| local.stamps[r.file as usize];
     let mut slices = Slices::new(ing);
     while let Some(slice) = slices.next_slice() {
-        let first_new = probes.wanted.len();
-        if let Some(step) = probe_step {
-            for w in slice.iter().filter(|w| w.lb_generated && w.elb_status == 504) {
-                if nth_timeout.is_multiple_of(step) && probes.wanted.len() < probe_max {
-                    probes.add(w.clone());
-                }
-                nth_timeout += 1;
-            }
-        }
         let (s, e) = (slice[0].arrival_us, slice.last().expect("a slice is never empty").arrival_us);
-        // (new probes look at what is already held, then everything looks at what arrives)
-        win.advance(s - early, i64::MIN, |r| r.ts.micros, |_| {});
-        if probes.wanted.len() > first_new {
-            for r in &win.held {
-                probes.check_new(first_new, r, stamp(r), window_us);
-            }
-        }
         let p = &mut probes;
         win.advance(s - early, e + late, |r| r.ts.micros, |r| {
             place(r);
@@ -167,7 +156,7 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probe_step: 
             diffs.push(d);
         }
     }
-    // The rest of the local lines, for the probes of the last slices.
+    // The rest of the local lines, for the probes.
     if !probes.is_empty() {
         let p = &mut probes;
         win.advance(i64::MIN, i64::MAX, |r| r.ts.micros, |r| {

@@ -401,16 +401,10 @@ impl Probes {
     /// Whether kept line `r` may be one of the probes' local lines.
     #[inline]
     pub fn check(&mut self, r: &LocalRec, stamp: Stamp, window_us: i64) {
-        self.check_new(0, r, stamp, window_us)
-    }
-
-    /// As [`Probes::check`], for the probes from the `first`-th on.
-    #[inline]
-    pub fn check_new(&mut self, first: usize, r: &LocalRec, stamp: Stamp, window_us: i64) {
         let Some(list) = self.by_key.get(&r.key) else { return };
         let prec = r.ts.precision.micros();
         let (lo, hi) = (super::idle::RANGE.0 as i64 * 1_000_000 - window_us, super::idle::RANGE.1 as i64 * 1_000_000 + window_us);
-        for &(arrival, h) in list.iter().filter(|e| e.1.wi as usize >= first) {
+        for &(arrival, h) in list {
             let d = r.ts.micros - arrival;
             if d >= lo - prec && d <= hi + prec && h.same_agent(r) {
                 self.found.push(Candidate::of(h.wi, r, stamp, h.client_match(r), true));
@@ -561,7 +555,8 @@ impl crate::fold::Worker for Worker<'_> {
                 // (as the client sent it: the server may have escaped bytes in it)
                 let target = self.escaping.decode(a.request.path(), &mut self.path_buf);
                 let key = request_key(a.request.method, target);
-                if !self.filter.wants(key, ts.micros) {
+                let ua = a.user_agent.map(|u| text_hash(self.escaping.decode(u, &mut self.ua_buf)));
+                if !self.filter.wants(key, ua, a.status, ts.micros) {
                     return;
                 }
                 let mut xff = [0u64; 4];
@@ -570,7 +565,6 @@ impl crate::fold::Worker for Worker<'_> {
                         *slot = text_hash(p.trim_ascii());
                     }
                 }
-                let ua = a.user_agent.map(|u| text_hash(self.escaping.decode(u, &mut self.ua_buf)));
                 self.access.push(LocalRec {
                     ts,
                     file: self.file,

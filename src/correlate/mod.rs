@@ -300,28 +300,49 @@ pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
 /// load-balancer inputs (file index, line), in no particular order. Memory is bounded by the
 /// time window (see [`join`]), not by the number of LB 5xx.
 pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary {
+    let opts_in = opts;
     let t0 = std::time::Instant::now();
     let filter = filter::Filter::new();
     let ingest = elb::ingest(opts, &filter);
     let t1 = std::time::Instant::now();
-    let local = local::collect(opts, &filter);
+    // The idle timeout: the user's, or inferred from the logs, or the default. For a Classic
+    // inference the local pass also keeps the sampled 504s' lines across every timeout the LB
+    // allows, and the first walk finds them (and the clock offset).
+    let plan = idle::plan(opts, &ingest);
+    let probes = match plan {
+        idle::Plan::Infer => {
+            let window = (opts.window_secs * 1e6) as i64;
+            let (lo, hi) = (idle::RANGE.0 as i64 * 1_000_000 - window - elb::MARGIN_US, idle::RANGE.1 as i64 * 1_000_000 + window + elb::MARGIN_US);
+            for p in &ingest.probes {
+                let ua = (!p.user_agent.is_empty() && &*p.user_agent != b"-").then(|| local::text_hash(&p.user_agent));
+                filter.add_range(p.key, ua, None, p.arrival_us + lo, p.arrival_us + hi);
+            }
+            ingest.probes.clone()
+        }
+        idle::Plan::Known(_) => Vec::new(),
+    };
+    let mut local = local::collect(opts, &filter);
     drop(filter);
     let t2 = std::time::Instant::now();
-    // The idle timeout: the user's, or inferred from the logs, or the default. The first walk
-    // finds the clock offset and, for a Classic inference, the sampled 504s' local lines.
-    let plan = idle::plan(opts, &ingest);
-    let step = match &plan {
-        idle::Plan::Infer { step } => Some(*step),
-        idle::Plan::Known(_) => None,
-    };
-    let first = join::offset_pass(opts, &ingest, &local, step, idle::SAMPLE_504);
+    let first = join::offset_pass(opts, &ingest, &local, probes);
     let idle = match plan {
         idle::Plan::Known(t) => t,
-        idle::Plan::Infer { .. } => idle::infer(opts, first.offset, &first.probes),
+        idle::Plan::Infer => idle::infer(opts, first.offset, &first.probes),
     };
     let mut eff = opts.clone();
     eff.lb_idle_timeout_secs = idle.value;
     let opts = &eff;
+    // The local lines of Classic LB 504s lie an idle timeout after their arrival: when the one
+    // inferred is not the one the local pass kept lines for, keep them again (the clock offset,
+    // from the backend's own answers, does not depend on it).
+    let classic_timeouts = ingest.timeouts - ingest.alb_idle.values().sum::<u64>();
+    if idle.value != opts_in.lb_idle_timeout_secs && classic_timeouts > 0 && !opts.local.is_empty() {
+        let filter = filter::Filter::new();
+        for w in ingest.wanted.iter() {
+            elb::note(&filter, opts, &w);
+        }
+        local = local::collect(opts, &filter);
+    }
     let t3 = std::time::Instant::now();
     let zone = crate::time::Zone::for_local_times(local.local_offset.map(|o| (o, "the offset the access logs write".to_string())), opts.local_zone.as_ref());
     let errors = join::errors_by_instant(&local, zone.as_ref().map(|z| &z.0));
