@@ -226,7 +226,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
     // Findings stream out of the matcher by time; rendered at once and put in load-balancer
     // order on disk past a bound, so memory does not grow with their number.
     let ff = if cli.format == OutputFormat::Text { report::FindingFormat::Text } else { report::FindingFormat::Json };
-    let mut sorted: tailgate::spill::Sorter<tailgate::spill::Keyed<(u32, u64)>> = tailgate::spill::Sorter::new(1 << 14);
+    let mut sorted: tailgate::spill::Sorter<tailgate::spill::Keyed<(u32, u64)>> = tailgate::spill::Sorter::by_bytes(32 << 20);
     let mut summary = correlate::run(&opts, &mut |key, f| {
         let mut bytes = Vec::new();
         report::render_finding(ff, &f, st, &mut bytes);

@@ -22,6 +22,10 @@ pub trait Spill: Sized {
     fn encode(&self, out: &mut Vec<u8>);
     /// The record [`Spill::encode`] wrote; `None` if the bytes are not one.
     fn decode(d: &mut Dec<'_>) -> Option<Self>;
+    /// About how much memory it holds (for [`Sorter::by_bytes`]).
+    fn size(&self) -> usize {
+        std::mem::size_of::<Self>()
+    }
 }
 
 enum Run<T> {
@@ -33,6 +37,9 @@ enum Run<T> {
 pub struct Sorter<T: Spill> {
     buf: Vec<T>,
     cap: usize,
+    /// With [`Sorter::by_bytes`]: the bytes held, and the most before a run is written.
+    bytes: usize,
+    max_bytes: usize,
     runs: Vec<Run<T>>,
     error: Option<String>,
     len: u64,
@@ -41,14 +48,32 @@ pub struct Sorter<T: Spill> {
 impl<T: Spill> Sorter<T> {
     /// At most `cap` records in memory before a run is written.
     pub fn new(cap: usize) -> Self {
-        Sorter { buf: Vec::new(), cap: cap.max(1), runs: Vec::new(), error: None, len: 0 }
+        Sorter { buf: Vec::new(), cap: cap.max(1), bytes: 0, max_bytes: usize::MAX, runs: Vec::new(), error: None, len: 0 }
+    }
+
+    #[inline]
+    fn reserve(&mut self) {
+        // (a run's worth at once: address space only until written, and no copying as it grows)
+        if self.buf.capacity() == 0 && self.cap != usize::MAX {
+            self.buf.reserve_exact(self.cap);
+        }
+    }
+
+    /// At most about `max` bytes of records ([`Spill::size`]) in memory before a run is written.
+    pub fn by_bytes(max: usize) -> Self {
+        Sorter { max_bytes: max, cap: usize::MAX, ..Sorter::new(1) }
     }
 
     #[inline]
     pub fn push(&mut self, t: T) {
+        self.reserve();
+        if self.max_bytes != usize::MAX {
+            self.bytes += t.size();
+        }
         self.buf.push(t);
         self.len += 1;
-        if self.buf.len() >= self.cap {
+        if self.buf.len() >= self.cap || self.bytes >= self.max_bytes {
+            self.bytes = 0;
             self.spill();
         }
     }
@@ -350,6 +375,9 @@ impl Spill for Keyed<(u32, u64)> {
     }
     fn decode(d: &mut Dec<'_>) -> Option<Self> {
         Some(Keyed { key: (d.u32()?, d.u64()?), bytes: d.bytes()?.to_vec() })
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of::<Self>() + self.bytes.capacity()
     }
 }
 

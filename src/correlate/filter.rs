@@ -24,7 +24,7 @@ const ANY_UA: u64 = 0x5bd1_e995_0000_0001;
 const NO_LOCAL_UA: u64 = 0x5bd1_e995_0000_0002;
 
 pub struct Filter {
-    words: Vec<AtomicU64>,
+    words: Box<[AtomicU64]>,
 }
 
 impl Default for Filter {
@@ -73,7 +73,13 @@ fn pattern(key: u64, bucket: i64, class: u64) -> u64 {
 
 impl Filter {
     pub fn new() -> Filter {
-        Filter { words: (0..(1usize << WORDS_LOG2)).map(|_| AtomicU64::new(0)).collect() }
+        // (zeroed by the allocator: pages are only touched, and counted, when entries land)
+        const _: () = assert!(std::mem::align_of::<AtomicU64>() == std::mem::align_of::<u64>());
+        let zeroed: Box<[u64]> = vec![0u64; 1 << WORDS_LOG2].into_boxed_slice();
+        // SAFETY: `AtomicU64` has the same size and bit validity as `u64` (std documents it),
+        // and the same alignment here (checked above).
+        let words = unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [AtomicU64]) };
+        Filter { words }
     }
 
     fn set(&self, key: u64, bucket: i64, class: u64) {
@@ -100,10 +106,14 @@ impl Filter {
 
     /// Whether a local line of request `key` with user agent `ua` (hashed as for
     /// [`Filter::add_range`]; `None`: the log has none) and `status`, stamped `t`, may be evidence.
+    /// `ua` is only asked for when the answer depends on it.
     #[inline]
-    pub fn wants(&self, key: u64, ua: Option<u64>, status: Option<u16>, t: i64) -> bool {
+    pub fn wants(&self, key: u64, ua: impl FnOnce() -> Option<u64>, status: Option<u16>, t: i64) -> bool {
         let b = t.div_euclid(BUCKET_US);
         let w = self.words[word(key, b)].load(Ordering::Relaxed);
+        if w == 0 {
+            return false;
+        }
         let has = |ua: u64| {
             let p = pattern(key, b, variant(ua, ANY_STATUS));
             if w & p == p {
@@ -114,7 +124,7 @@ impl Filter {
                 w & p == p
             })
         };
-        match ua {
+        match ua() {
             Some(u) => has(u) || has(ANY_UA),
             None => has(NO_LOCAL_UA),
         }
@@ -141,25 +151,25 @@ mod tests {
         for k in 0..20_000u64 {
             let key = k.wrapping_mul(0x1234_5678_9ABC_DEF1);
             for dt in [0, 15_000_000, 30_000_000] {
-                assert!(f.wants(key, Some(77), Some(502), k as i64 * 1_000_000 + dt));
-                assert!(f.wants(key, None, Some(502), k as i64 * 1_000_000 + dt), "a log without user agents");
+                assert!(f.wants(key, || Some(77), Some(502), k as i64 * 1_000_000 + dt));
+                assert!(f.wants(key, || None, Some(502), k as i64 * 1_000_000 + dt), "a log without user agents");
                 // an entry for any status takes every status; one for 502 only 502 (bar false positives)
                 if k % 2 == 1 {
-                    assert!(f.wants(key, Some(77), Some(200), k as i64 * 1_000_000 + dt) && f.wants(key, Some(77), None, k as i64 * 1_000_000 + dt));
+                    assert!(f.wants(key, || Some(77), Some(200), k as i64 * 1_000_000 + dt) && f.wants(key, || Some(77), None, k as i64 * 1_000_000 + dt));
                 }
             }
         }
-        let fp = (0..20_000u64).step_by(2).filter(|k| f.wants(k.wrapping_mul(0x1234_5678_9ABC_DEF1), Some(77), Some(200), *k as i64 * 1_000_000)).count();
+        let fp = (0..20_000u64).step_by(2).filter(|k| f.wants(k.wrapping_mul(0x1234_5678_9ABC_DEF1), || Some(77), Some(200), *k as i64 * 1_000_000)).count();
         // (a blocked filter: the other status's bits are looked for in the word that holds this
         // key's own: about (8/64)³ of the time they are all there)
         assert!(fp < 100, "{fp} false positives by status");
-        let fp = (0..20_000u64).filter(|k| f.wants(k.wrapping_mul(0x1234_5678_9ABC_DEF1), Some(78), Some(502), *k as i64 * 1_000_000)).count();
+        let fp = (0..20_000u64).filter(|k| f.wants(k.wrapping_mul(0x1234_5678_9ABC_DEF1), || Some(78), Some(502), *k as i64 * 1_000_000)).count();
         assert!(fp < 200, "{fp} false positives by user agent");
         f.add_range(5, None, None, 0, 0);
-        assert!(f.wants(5, Some(78), Some(200), 0) && f.wants(5, None, None, 0), "an LB line without a user agent takes any");
-        let fp = (0..100_000u64).filter(|k| f.wants(k.wrapping_mul(31) ^ 0xFFFF_0000, Some(77), Some(502), 5_000_000_000)).count();
+        assert!(f.wants(5, || Some(78), Some(200), 0) && f.wants(5, || None, None, 0), "an LB line without a user agent takes any");
+        let fp = (0..100_000u64).filter(|k| f.wants(k.wrapping_mul(31) ^ 0xFFFF_0000, || Some(77), Some(502), 5_000_000_000)).count();
         assert!(fp < 10, "{fp} false positives");
-        assert!(!f.wants(42, Some(77), None, 0));
+        assert!(!f.wants(42, || Some(77), None, 0));
         f.add_error_path(7);
         assert!(f.wants_error_path(7) && !f.wants_error_path(8));
     }

@@ -555,10 +555,16 @@ impl crate::fold::Worker for Worker<'_> {
                 // (as the client sent it: the server may have escaped bytes in it)
                 let target = self.escaping.decode(a.request.path(), &mut self.path_buf);
                 let key = request_key(a.request.method, target);
-                let ua = a.user_agent.map(|u| text_hash(self.escaping.decode(u, &mut self.ua_buf)));
-                if !self.filter.wants(key, ua, a.status, ts.micros) {
+                let mut ua = None;
+                let (escaping, ua_buf) = (self.escaping, &mut self.ua_buf);
+                let ua_of = || {
+                    ua = Some(a.user_agent.map(|u| text_hash(escaping.decode(u, ua_buf))));
+                    ua.unwrap()
+                };
+                if !self.filter.wants(key, ua_of, a.status, ts.micros) {
                     return;
                 }
+                let ua = ua.unwrap_or_else(|| a.user_agent.map(|u| text_hash(self.escaping.decode(u, &mut self.ua_buf))));
                 let mut xff = [0u64; 4];
                 if let Some(x) = a.x_forwarded_for {
                     for (slot, p) in xff.iter_mut().zip(x.rsplit(|&b| b == b',')) {
