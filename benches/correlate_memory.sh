@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 n=${1:-5000000}
 peer=${2:-}
 cargo build --release --locked -q
-bin=target/release/tailgate
+bin=$PWD/target/release/tailgate
+peer=${peer:+$(realpath "$peer")}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 python3 - "$n" "$tmp" <<'PY'
@@ -37,7 +38,9 @@ for i in range(n):
         elb.write(f'{iso} my-lb {client}:4{i % 1000:03d} 10.0.1.11:80 -1 -1 -1 502 0 0 0 "GET http://lb.example.com:80{path} HTTP/1.1" "curl/{i % 9}" - -\n')
 PY
 echo "input: $n LB 502s ($(du -h "$tmp/elb.log" | cut -f1)), $(wc -l < "$tmp/access.log") nginx lines ($(du -h "$tmp/access.log" | cut -f1))"
-args=(--correlate -q --backend 10.0.1.11:80 --lb-idle-timeout 60 --log "$tmp/access.log" "$tmp/elb.log")
+# (relative names: the findings, and their digest, do not depend on where $TMPDIR is)
+cd "$tmp"
+args=(--correlate -q --backend 10.0.1.11:80 --lb-idle-timeout 60 --log access.log elb.log)
 for fmt in ndjson json text; do
   /usr/bin/time -f "  --format $fmt: peak RSS %M KiB, %e s" "$bin" "${args[@]}" --format "$fmt" > "$tmp/out.$fmt"
 done
