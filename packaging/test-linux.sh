@@ -8,6 +8,9 @@
 #            dpkg -P removes everything (user, group, state, events, config)
 #   rpm      rpmlint clean (packaging/rpm/rpmlint.toml); payload install + `rpm -V` into an
 #            alternate root; config(noreplace); scriptlets run with `rpm -i` / `rpm -e`
+#   old      both packages installed into a debootstrapped Debian 11 (glibc 2.31, the oldest the
+#            mirror serves; cached in target/old-userland): --version, and --scan of the demo log
+#            as the tailgate user gives the same totals as here
 #
 # Needs nginx installed (the README's test command installs it). Uses a free loopback port and
 # leaves the machine as it found it (the packages are removed, nginx stopped).
@@ -213,5 +216,43 @@ sh packaging/rpm/scripts/postinstall.sh 1
 rm -rf "$fake"
 rpm -e --nodeps tailgate
 echo "scriptlets: the systemd-219 unit in /etc on systemd < 235 only, removed on erase"
+
+step "oldest userland reachable here: Debian 11 (glibc 2.31), debootstrapped"
+# (the oldest release the Debian mirror still serves — buster and older are only on
+# archive.debian.org, which this machine cannot reach; the symbol check above stands for 2.17).
+# Both packages are installed into it with its own tools and scriptlets, and the binary, run
+# there as the tailgate user, must read the demo log as it does here.
+OLD=target/old-userland/bullseye
+if [ ! -x "$OLD/usr/bin/dpkg" ] || [ ! -x "$OLD/usr/bin/systemd-sysusers" ]; then
+  apt_need debootstrap
+  rm -rf "$OLD"; mkdir -p "$(dirname "$OLD")"
+  debootstrap --variant=minbase --include=systemd bullseye "$OLD" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
+    || { tail -5 "$work/debootstrap.log"; fail "debootstrap bullseye"; }
+fi
+mount -t proc proc "$OLD/proc"
+trap 'umount "$OLD/proc" 2>/dev/null || true; cleanup' EXIT
+chroot "$OLD" ldd --version | head -1
+cp "$deb" "$OLD/tmp/tailgate.deb"
+cp examples/demo/nginx_access.log "$OLD/tmp/access.log"
+old_scan() { chroot "$OLD" setpriv --reuid=tailgate --regid=tailgate --init-groups tailgate --scan /tmp/access.log --format json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["totals"], sort_keys=True))'; }
+want=$(target/x86_64-unknown-linux-gnu/release/tailgate --scan examples/demo/nginx_access.log --format json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["totals"], sort_keys=True))')
+chroot "$OLD" dpkg -i /tmp/tailgate.deb >/dev/null || fail "dpkg -i on Debian 11"
+chroot "$OLD" tailgate --version || fail "the .deb's binary does not run on Debian 11"
+chroot "$OLD" getent passwd tailgate >/dev/null || fail "the .deb's postinst did not create the user on Debian 11"
+[ "$(old_scan)" = "$want" ] || fail "the .deb's --scan on Debian 11 differs: $(old_scan) vs $want"
+chroot "$OLD" dpkg -P tailgate >/dev/null 2>&1
+! chroot "$OLD" getent passwd tailgate >/dev/null || fail "dpkg -P on Debian 11 left the user"
+echo "deb on Debian 11: installed, --version and --scan as the tailgate user, purged"
+rm -rf "$OLD/var/lib/rpm"
+rpm --root "$PWD/$OLD" --initdb
+rpm --root "$PWD/$OLD" -i --nodeps "$rpmf" 2>/dev/null || fail "rpm -i into Debian 11"
+chroot "$OLD" tailgate --version || fail "the .rpm's binary does not run on Debian 11"
+[ "$(old_scan)" = "$want" ] || fail "the .rpm's --scan on Debian 11 differs"
+rpm --root "$PWD/$OLD" -e --nodeps tailgate 2>/dev/null
+[ ! -e "$OLD/usr/bin/tailgate" ] || fail "rpm -e left the binary on Debian 11"
+chroot "$OLD" sh -c 'userdel tailgate 2>/dev/null; groupdel tailgate 2>/dev/null; true'
+echo "rpm on Debian 11: scriptlets, --version and --scan as the tailgate user, erased"
+umount "$OLD/proc"
+trap cleanup EXIT
 
 step "linux packages: all checks passed"
