@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Linux packages into target/packages/: tailgate_<v>_amd64.deb (cargo-deb) and
 # tailgate-<v>.x86_64.rpm (nfpm), from one release build plus the man page and completions
-# generated from the CLI definition. Installs cargo-deb, nfpm, cargo-zigbuild and Zig (PyPI's
+# generated from the CLI definition; then the arm64 ones (packaging/build-arm64.sh) unless
+# TAILGATE_SKIP_ARM64=1. Installs cargo-deb, nfpm, cargo-zigbuild and Zig (PyPI's
 # ziglang) when missing.
 #
 # The binary is linked against glibc 2.17 (cargo zigbuild's `<triple>.2.17`): it runs on CentOS 7,
@@ -25,4 +26,9 @@ version=$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,
 strip -o target/assets/tailgate "$bin"
 gzip -9n -c target/assets/tailgate.1 > target/assets/tailgate.1.gz
 VERSION="$version" nfpm package --config packaging/rpm/nfpm.yaml --packager rpm --target target/packages/ >/dev/null
+# And the arm64 (Graviton) .deb and aarch64 .rpm, unless TAILGATE_SKIP_ARM64=1 (packaging/build-arm64.sh:
+# Debian's rustc-web builds the aarch64 standard library; installing it needs root once).
+if [ "${TAILGATE_SKIP_ARM64:-0}" != 1 ]; then
+  bash packaging/build-arm64.sh
+fi
 ls -1 target/packages/
