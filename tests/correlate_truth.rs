@@ -95,9 +95,12 @@ fn synthetic_pairs_match_ground_truth() {
     assert!(pct >= 99.5 && std::env::var("SHOW_MISSES").is_err(), "{pct:.2} % right; first misses:\n{}", wrong.iter().take(30).cloned().collect::<Vec<_>>().join("\n"));
 }
 
-/// A local log large enough to be split across threads gives the same answer as one thread.
+/// A local log large enough to be split across threads gives the same answer as one thread; and
+/// the same again when every sorted run is 7 records and every slice 5 LB 5xx
+/// (`TAILGATE_SPILL_TEST=1`: thousands of runs on disk, merged, and matching across slice
+/// boundaries).
 #[test]
-fn threads_do_not_change_the_findings() {
+fn threads_and_spilling_do_not_change_the_findings() {
     let d = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/gen_logs.py");
     let out = Command::new("python3")
@@ -107,16 +110,21 @@ fn threads_do_not_change_the_findings() {
         .unwrap();
     assert!(out.status.success());
     assert!(std::fs::metadata(d.path().join("nginx_access.log")).unwrap().len() > 8 << 20, "big enough to split");
-    let run = |threads: &str| {
+    let run = |threads: &str, small: bool| {
         let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
             .args(["--correlate", "--format", "json", "--threads", threads, "--backend", "10.0.1.11:80", "--log"])
             .arg(d.path().join("nginx_access.log"))
             .arg(d.path().join("elb.log"))
+            .env("TAILGATE_SPILL_TEST", if small { "1" } else { "0" })
             .output()
             .unwrap();
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
     };
-    let (one, four) = (run("1"), run("4"));
-    assert!(one["summary"]["matched"].as_u64().unwrap() > 1000);
-    assert_eq!(one, four);
+    let one = run("1", false);
+    let v: Value = serde_json::from_slice(&one).unwrap();
+    assert!(v["summary"]["matched"].as_u64().unwrap() > 1000);
+    assert!(run("4", false) == one, "4 threads");
+    assert!(run("1", true) == one, "small runs and slices, 1 thread");
+    assert!(run("4", true) == one, "small runs and slices, 4 threads");
 }

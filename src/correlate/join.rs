@@ -39,6 +39,11 @@ impl<'a> Slices<'a> {
         Slices { peeked: it.next(), it, ing }
     }
 
+    /// When the next slice's first LB 5xx arrived.
+    fn peek_arrival(&self) -> Option<i64> {
+        self.peeked.as_ref().map(|w| w.arrival_us)
+    }
+
     fn next_slice(&mut self) -> Option<Vec<Wanted>> {
         let mut first = self.peeked.take()?;
         self.peeked = self.it.next();
@@ -48,7 +53,8 @@ impl<'a> Slices<'a> {
         while let Some(n) = &self.peeked {
             let last = v.last().map_or(start, |w| w.arrival_us);
             // (a slice never splits equal arrivals: the order within them is the matcher's)
-            if (v.len() >= SLICE_MAX || n.arrival_us - start > SLICE_SPAN_US) && n.arrival_us != last {
+            let (most, span) = if crate::spill::test_small() { (5, 10_000_000) } else { (SLICE_MAX, SLICE_SPAN_US) };
+            if (v.len() >= most || n.arrival_us - start > span) && n.arrival_us != last {
                 break;
             }
             let mut w = std::mem::replace(&mut self.peeked, self.it.next()).expect("peeked");
@@ -134,6 +140,7 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<
     };
     let mut win: Window<'_, LocalRec> = Window::new(&local.access);
     let mut cands: Vec<Candidate> = Vec::new();
+    let mut pending: HashMap<(u32, u64), (i64, u32, Option<i64>)> = HashMap::new();
     let place = |r: &mut LocalRec| {
         r.line = local.place(r.file, r.chunk, r.line);
         r.chunk = 0;
@@ -152,7 +159,26 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<
         for r in &win.held {
             idx.candidates(r, stamp(r), &mut online, true, &mut cands);
         }
-        for d in matcher::offset_samples(&slice, &cands) {
+        // A local line is a sample when, over every slice that can reach it, it is the one
+        // candidate of one LB line that has no other: counted across slices, and decided once no
+        // later slice can reach it (its LB line arrives at most a window after it).
+        for (line, t, d) in matcher::offset_candidates(&slice, &cands) {
+            let e = pending.entry(line).or_insert((t, 0, None));
+            e.1 += 1;
+            e.2 = d;
+        }
+        if let Some(next) = slices.peek_arrival() {
+            pending.retain(|_, &mut (t, n, d)| {
+                let open = t + window_us + MARGIN_US >= next;
+                if !open && n == 1 && let Some(d) = d {
+                    diffs.push(d);
+                }
+                open
+            });
+        }
+    }
+    for (_, (_, n, d)) in pending.drain() {
+        if n == 1 && let Some(d) = d {
             diffs.push(d);
         }
     }

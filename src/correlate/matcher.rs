@@ -47,17 +47,25 @@ pub(super) fn unambiguous(cands: &[Candidate], keep: impl Fn(&Candidate) -> bool
     kept.into_iter().filter(|c| per_wanted[&c.wanted] == 1 && per_local[&(c.file, c.line)] == 1).collect()
 }
 
-/// Samples of local clock minus LB clock, from the backend's own answers that can only be each
-/// other (the clock offset is their median over the whole run).
-pub fn offset_samples(wanted: &[Wanted], cands: &[Candidate]) -> Vec<i64> {
-    unambiguous(cands, |c| {
+/// The backend's own answers among a slice's candidates, for the clock offset: per local line
+/// (file, line) its time, and local clock minus LB clock when its LB line has no other such
+/// candidate (`None` otherwise). The offset is the median over the local lines that, across the
+/// whole run, have exactly one such candidate with a `Some` (see [`super::join::offset_pass`]).
+pub fn offset_candidates(wanted: &[Wanted], cands: &[Candidate]) -> Vec<((u32, u64), i64, Option<i64>)> {
+    let keep = |c: &Candidate| {
         let w = &wanted[c.wanted as usize];
         !w.lb_generated && c.status == w.backend_status
-    })
-    .into_iter()
-    // (the idle timeout plays no part for the backend's own answers)
-    .map(|c| local_mid(c) - expected(&wanted[c.wanted as usize], c, 0))
-    .collect()
+    };
+    let mut per_wanted: HashMap<u32, usize> = HashMap::new();
+    for c in cands.iter().filter(|c| keep(c)) {
+        *per_wanted.entry(c.wanted).or_default() += 1;
+    }
+    cands
+        .iter()
+        .filter(|c| keep(c))
+        // (the idle timeout plays no part for the backend's own answers)
+        .map(|c| ((c.file, c.line), c.ts.micros, (per_wanted[&c.wanted] == 1).then(|| local_mid(c) - expected(&wanted[c.wanted as usize], c, 0))))
+        .collect()
 }
 
 /// What one slice's matching leaves for the next: local lines already claimed and error lines
