@@ -234,6 +234,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
     });
     let sorted = sorted.finish();
     summary.errors.extend(sorted.error.clone());
+    summary.dedup_errors();
     for e in &summary.errors {
         tracing::warn!("{e}");
     }

@@ -128,3 +128,57 @@ fn threads_and_spilling_do_not_change_the_findings() {
     assert!(run("1", true) == one, "small runs and slices, 1 thread");
     assert!(run("4", true) == one, "small runs and slices, 4 threads");
 }
+
+/// Unmounts a tmpfs when the test ends, however it ends.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A full disk under TMPDIR (a real 64 KiB tmpfs; without root, a TMPDIR that does not exist):
+/// every sorted run that cannot be written stays in memory, the report is the same, byte for
+/// byte, the run succeeds, and the summary says once what happened and what to do.
+#[test]
+fn a_full_tmpdir_changes_nothing_but_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/gen_logs.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["--pair", d.path().to_str().unwrap(), "--lines", "20000", "--seed", "5", "--backends", "1", "--error-rate", "0.05"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tmp = d.path().join("small");
+    std::fs::create_dir(&tmp).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let _mount = if unsafe { libc::geteuid() } == 0 {
+        let st = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tailgate-test"]).arg(&tmp).status().unwrap();
+        assert!(st.success(), "mount a tmpfs");
+        Some(Mount(tmp.clone()))
+    } else {
+        std::fs::remove_dir(&tmp).unwrap();
+        None
+    };
+    let run = |tmpdir: Option<&Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tailgate"));
+        c.args(["--correlate", "-q", "--format", "json", "--backend", "10.0.1.11:80", "--log"])
+            .arg(d.path().join("nginx_access.log"))
+            .arg(d.path().join("elb.log"))
+            .env("TAILGATE_SPILL_TEST", "1");
+        if let Some(t) = tmpdir {
+            c.env("TMPDIR", t);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let (good, full) = (run(None), run(Some(&tmp)));
+    assert!(good["summary"]["matched"].as_u64().unwrap() > 100);
+    assert_eq!(good["findings"], full["findings"]);
+    let errors: Vec<&str> = full["summary"]["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(errors.iter().filter(|e| e.contains("cannot write temporary data") && e.contains("set TMPDIR")).count(), 1, "{errors:?}");
+    assert!(good["summary"]["errors"].as_array().unwrap().is_empty(), "{}", good["summary"]["errors"]);
+}

@@ -197,6 +197,14 @@ pub struct MinuteCounts {
     pub requests: u64,
 }
 
+impl Summary {
+    /// Each input problem once (every sorter that could not spill says the same thing).
+    pub fn dedup_errors(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        self.errors.retain(|e| seen.insert(e.clone()));
+    }
+}
+
 impl MinuteCounts {
     /// Add another count of the same minute.
     pub(crate) fn add(&mut self, o: &MinuteCounts) {
@@ -370,6 +378,7 @@ pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary
     s.errors.extend(first.problems);
     s.errors.extend(errors.error.clone());
     s.errors.extend(late_problems);
+    s.dedup_errors();
     s.clock_offset_ms = first.offset.map(|o| o as f64 / 1000.0);
     if has_error_logs {
         s.error_log_time_zone = Some(zone.map_or_else(|| "UTC: no access log offset and no host time zone".to_string(), |z| z.1));
