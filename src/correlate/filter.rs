@@ -25,6 +25,21 @@ const NO_LOCAL_UA: u64 = 0x5bd1_e995_0000_0002;
 
 pub struct Filter {
     words: Box<[AtomicU64]>,
+    /// Error-log paths, apart (1 MiB): scattered over the time-bucketed words, they touched
+    /// every page of them.
+    paths: Box<[AtomicU64]>,
+}
+
+/// 2^17 words of 64 bits for error-log paths.
+const PATH_WORDS_LOG2: u32 = 17;
+
+/// `n` zeroed words from the allocator (pages are only touched, and counted, when entries land).
+fn zeroed_words(n: usize) -> Box<[AtomicU64]> {
+    const _: () = assert!(std::mem::align_of::<AtomicU64>() == std::mem::align_of::<u64>());
+    let zeroed: Box<[u64]> = vec![0u64; n].into_boxed_slice();
+    // SAFETY: `AtomicU64` has the same size and bit validity as `u64` (std documents it), and
+    // the same alignment here (checked above).
+    unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [AtomicU64]) }
 }
 
 impl Default for Filter {
@@ -45,11 +60,15 @@ const REGION_LOG2: u32 = 10;
 fn word(key: u64, bucket: i64) -> usize {
     let h = (key ^ (bucket as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
     let h = h ^ (h >> 31);
-    if bucket == ERROR_PATH {
-        return (h >> (64 - WORDS_LOG2)) as usize;
-    }
     let region = (bucket as u64) & ((1 << (WORDS_LOG2 - REGION_LOG2)) - 1);
     ((region << REGION_LOG2) | (h >> (64 - REGION_LOG2))) as usize
+}
+
+/// The word of an error-log path.
+#[inline]
+fn path_word(path_key: u64) -> usize {
+    let h = path_key.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    ((h ^ (h >> 31)) >> (64 - PATH_WORDS_LOG2)) as usize
 }
 
 /// The class of an entry: its user agent (or marker) and status class.
@@ -73,13 +92,7 @@ fn pattern(key: u64, bucket: i64, class: u64) -> u64 {
 
 impl Filter {
     pub fn new() -> Filter {
-        // (zeroed by the allocator: pages are only touched, and counted, when entries land)
-        const _: () = assert!(std::mem::align_of::<AtomicU64>() == std::mem::align_of::<u64>());
-        let zeroed: Box<[u64]> = vec![0u64; 1 << WORDS_LOG2].into_boxed_slice();
-        // SAFETY: `AtomicU64` has the same size and bit validity as `u64` (std documents it),
-        // and the same alignment here (checked above).
-        let words = unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [AtomicU64]) };
-        Filter { words }
+        Filter { words: zeroed_words(1 << WORDS_LOG2), paths: zeroed_words(1 << PATH_WORDS_LOG2) }
     }
 
     fn set(&self, key: u64, bucket: i64, class: u64) {
@@ -101,7 +114,7 @@ impl Filter {
 
     /// Error-log lines naming this path (`request_key(b"", path)`) may be evidence.
     pub fn add_error_path(&self, path_key: u64) {
-        self.set(path_key, ERROR_PATH, ANY_STATUS);
+        self.paths[path_word(path_key)].fetch_or(pattern(path_key, ERROR_PATH, ANY_STATUS), Ordering::Relaxed);
     }
 
     /// Whether a local line of request `key` with user agent `ua` (hashed as for
@@ -133,7 +146,7 @@ impl Filter {
     #[inline]
     pub fn wants_error_path(&self, path_key: u64) -> bool {
         let p = pattern(path_key, ERROR_PATH, ANY_STATUS);
-        self.words[word(path_key, ERROR_PATH)].load(Ordering::Relaxed) & p == p
+        self.paths[path_word(path_key)].load(Ordering::Relaxed) & p == p
     }
 }
 
