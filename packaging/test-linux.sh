@@ -231,7 +231,7 @@ if [ ! -x "$OLD/usr/bin/dpkg" ] || [ ! -x "$OLD/usr/bin/systemd-sysusers" ]; the
 fi
 mount -t proc proc "$OLD/proc"
 trap 'umount "$OLD/proc" 2>/dev/null || true; cleanup' EXIT
-chroot "$OLD" ldd --version | head -1
+chroot "$OLD" ldd --version | sed -n 1p   # (sed reads to the end: no SIGPIPE under pipefail)
 cp "$deb" "$OLD/tmp/tailgate.deb"
 cp examples/demo/nginx_access.log "$OLD/tmp/access.log"
 old_scan() { chroot "$OLD" setpriv --reuid=tailgate --regid=tailgate --init-groups tailgate --scan /tmp/access.log --format json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["totals"], sort_keys=True))'; }
