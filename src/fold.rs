@@ -47,6 +47,31 @@ pub struct Done<W> {
     pub result: io::Result<()>,
 }
 
+/// Lines before each chunk of each file, from [`Done::base`]: records kept with their
+/// chunk-relative line (and the chunk) are placed in their file once every chunk is read.
+#[derive(Clone, Debug, Default)]
+pub struct Bases(Vec<Vec<u64>>);
+
+impl Bases {
+    /// Chunk `chunk` of file `file` starts after `base` lines.
+    pub fn set(&mut self, file: u32, chunk: u32, base: u64) {
+        let (f, c) = (file as usize, chunk as usize);
+        if self.0.len() <= f {
+            self.0.resize(f + 1, Vec::new());
+        }
+        if self.0[f].len() <= c {
+            self.0[f].resize(c + 1, 0);
+        }
+        self.0[f][c] = base;
+    }
+
+    /// Make a chunk-relative `line` the line in its file (and `chunk` 0).
+    pub fn place(&self, file: u32, chunk: &mut u32, line: &mut u64) {
+        *line += self.0.get(file as usize).and_then(|b| b.get(*chunk as usize)).copied().unwrap_or(0);
+        *chunk = 0;
+    }
+}
+
 /// What one worker reads.
 enum Job {
     Whole(Input),

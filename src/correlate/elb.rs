@@ -144,8 +144,7 @@ pub struct Ingest {
     pub summary: Summary,
     /// Input file names, indexed by `Wanted::file`.
     pub files: Vec<String>,
-    /// Lines before each chunk of each file (`[file][chunk]`).
-    bases: Vec<Vec<u64>>,
+    bases: crate::fold::Bases,
     /// ALB 504s the LB generated, by their idle timeout (`time - request_creation_time`, whole
     /// seconds as [`super::idle`] rounds them).
     pub alb_idle: BTreeMap<u64, u64>,
@@ -158,8 +157,7 @@ pub struct Ingest {
 impl Ingest {
     /// Make a wanted line's number the line in its file.
     pub fn place(&self, w: &mut Wanted) {
-        w.line += self.bases.get(w.file as usize).and_then(|b| b.get(w.chunk as usize)).copied().unwrap_or(0);
-        w.chunk = 0;
+        self.bases.place(w.file, &mut w.chunk, &mut w.line);
     }
 }
 
@@ -487,8 +485,8 @@ impl<'a> Chunk<'a> {
 /// stamped (local clock: within the clock window) between its arrival and its answer — for an LB
 /// 504, an idle timeout (`opts`'s, or the ALB line's own) after it arrived.
 pub fn note(filter: &super::filter::Filter, opts: &Options, w: &Wanted) {
-    let window = (opts.window_secs * 1e6) as i64;
-    let idle = if w.alb_created { w.ts.micros - w.arrival_us } else { opts.lb_idle_timeout_secs as i64 * 1_000_000 };
+    let window = opts.window_us();
+    let idle = if w.alb_created { w.ts.micros - w.arrival_us } else { opts.idle_us() };
     // (when, after arrival, the local line may be stamped — see `local::SliceIndex` — and with
     // which status: the backend's own answer is logged with the status the LB saw)
     let (early, late, status) = match (w.lb_generated, w.elb_status) {
@@ -497,9 +495,7 @@ pub fn note(filter: &super::filter::Filter, opts: &Options, w: &Wanted) {
         (false, _) => (-window, w.proc_us.unwrap_or(0).min(idle) + window, w.backend_status),
     };
     // (a local stamp is up to a second coarse)
-    let ua = &*w.user_agent;
-    let ua = (!ua.is_empty() && ua != b"-").then(|| super::local::text_hash(ua));
-    filter.add_range(w.key, ua, status, w.arrival_us + early - MARGIN_US, w.arrival_us + late + MARGIN_US);
+    filter.add_range(w.key, super::local::agent_hash(w), status, w.arrival_us + early - MARGIN_US, w.arrival_us + late + MARGIN_US);
     filter.add_error_path(w.path_key);
 }
 
@@ -561,7 +557,7 @@ pub const MARGIN_US: i64 = 1_000_001;
 /// that spans a chunk or file boundary is one run, as if read in one go.
 struct Totals {
     wanted: crate::spill::Sorted<Wanted>,
-    bases: Vec<Vec<u64>>,
+    bases: crate::fold::Bases,
     alb_idle: BTreeMap<u64, u64>,
     timeouts: u64,
     probes: Vec<(u64, Wanted)>,
@@ -577,14 +573,7 @@ impl Totals {
     /// Add a chunk whose first line is line `base + 1` of its file.
     fn merge(&mut self, c: Chunk<'_>, file: u32, base: u64, burst_min: usize) {
         self.wanted.absorb(c.wanted.finish());
-        if self.bases.len() <= file as usize {
-            self.bases.resize(file as usize + 1, Vec::new());
-        }
-        let b = &mut self.bases[file as usize];
-        if b.len() <= c.chunk as usize {
-            b.resize(c.chunk as usize + 1, 0);
-        }
-        b[c.chunk as usize] = base;
+        self.bases.set(file, c.chunk, base);
         for (k, v) in c.alb_idle {
             *self.alb_idle.entry(k).or_default() += v;
         }
@@ -633,7 +622,7 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
     let inputs = expand_inputs(&opts.elb_inputs, &mut errors);
     let mut tot = Totals {
         wanted: crate::spill::Sorted::default(),
-        bases: Vec::new(),
+        bases: crate::fold::Bases::default(),
         alb_idle: BTreeMap::new(),
         timeouts: 0,
         probes: Vec::new(), summary: Summary::default(), minutes: BTreeMap::new(), backends: Vec::new(), backend_index: HashMap::default(), bursts: Vec::new() };

@@ -109,9 +109,7 @@ const READ_BACK: &str = "temporary data (in TMPDIR) could not be read back: the 
 /// requests' (µs): the clock window, the idle timeout (an LB 504's request is logged that late,
 /// and no backend answer takes longer), a coarse stamp.
 fn margins(opts: &Options) -> (i64, i64) {
-    let window = (opts.window_secs * 1e6) as i64;
-    let idle = opts.lb_idle_timeout_secs as i64 * 1_000_000;
-    (window + MARGIN_US, idle + window + MARGIN_US)
+    (opts.window_us() + MARGIN_US, opts.idle_us() + opts.window_us() + MARGIN_US)
 }
 
 /// What the first walk learns.
@@ -126,8 +124,7 @@ pub struct OffsetPass {
 /// Walk 1: the clock offset; and the local lines of the `probes` (LB 504s) across every idle
 /// timeout the LB allows.
 pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<Wanted>) -> OffsetPass {
-    let window_us = (opts.window_secs * 1e6) as i64;
-    let idle_us = opts.lb_idle_timeout_secs as i64 * 1_000_000;
+    let window_us = opts.window_us();
     let (early, late) = margins(opts);
     let mut online = OnlineOffset::default();
     let mut diffs: Sorter<i64> = Sorter::new(1 << 20);
@@ -141,10 +138,7 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<
     let mut win: Window<'_, LocalRec> = Window::new(&local.access);
     let mut cands: Vec<Candidate> = Vec::new();
     let mut pending: HashMap<(u32, u64), (i64, u32, Option<i64>)> = HashMap::new();
-    let place = |r: &mut LocalRec| {
-        r.line = local.place(r.file, r.chunk, r.line);
-        r.chunk = 0;
-    };
+    let place = |r: &mut LocalRec| local.bases.place(r.file, &mut r.chunk, &mut r.line);
     let stamp = |r: &LocalRec| local.stamps[r.file as usize];
     let mut slices = Slices::new(ing);
     while let Some(slice) = slices.next_slice() {
@@ -154,11 +148,7 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<
             place(r);
             p.check(r, stamp(r), window_us);
         });
-        let mut idx = SliceIndex::new(&slice, window_us, idle_us);
-        cands.clear();
-        for r in &win.held {
-            idx.candidates(r, stamp(r), &mut online, true, &mut cands);
-        }
+        slice_candidates(opts, local, &slice, &win.held, &mut online, true, &mut cands);
         // A local line is a sample when, over every slice that can reach it, it is the one
         // candidate of one LB line that has no other: counted across slices, and decided once no
         // later slice can reach it (its LB line arrives at most a window after it).
@@ -212,8 +202,7 @@ pub fn match_pass(
     zone: Option<&crate::time::Zone>,
     sink: &mut dyn FnMut((u32, u64), Finding),
 ) -> Vec<String> {
-    let window_us = (opts.window_secs * 1e6) as i64;
-    let idle_us = opts.lb_idle_timeout_secs as i64 * 1_000_000;
+    let (window_us, idle_us) = (opts.window_us(), opts.idle_us());
     let (early, late) = margins(opts);
     let off = offset.unwrap_or(0);
     // Error lines are looked for around the local answer or the LB's time, an idle timeout on.
@@ -223,24 +212,13 @@ pub fn match_pass(
     let mut ewin: Window<'_, ErrorRec> = Window::new(errors);
     let mut carry = matcher::Carry::default();
     let mut cands: Vec<Candidate> = Vec::new();
-    let stamp = |r: &LocalRec| local.stamps[r.file as usize];
     let mut slices = Slices::new(ing);
     while let Some(slice) = slices.next_slice() {
         let (s, e) = (slice[0].arrival_us, slice.last().expect("a slice is never empty").arrival_us);
-        win.advance(s - early, e + late, |r| r.ts.micros, |r| {
-            r.line = local.place(r.file, r.chunk, r.line);
-            r.chunk = 0;
-        });
-        ewin.advance(s + off - err_margin, e + off + err_margin, |r| r.at, |r| {
-            r.e.line = local.place(r.e.file, r.chunk, r.e.line);
-            r.chunk = 0;
-        });
+        win.advance(s - early, e + late, |r| r.ts.micros, |r| local.bases.place(r.file, &mut r.chunk, &mut r.line));
+        ewin.advance(s + off - err_margin, e + off + err_margin, |r| r.at, |r| local.bases.place(r.e.file, &mut r.chunk, &mut r.e.line));
         carry.forget_before(s - early, s + off - err_margin);
-        let mut idx = SliceIndex::new(&slice, window_us, idle_us);
-        cands.clear();
-        for r in &win.held {
-            idx.candidates(r, stamp(r), &mut online, false, &mut cands);
-        }
+        slice_candidates(opts, local, &slice, &win.held, &mut online, false, &mut cands);
         let mut by_path: HashMap<u64, Vec<super::local::ErrorLine>> = HashMap::new();
         for r in &ewin.held {
             by_path.entry(r.path_key).or_default().push(r.e.clone());
@@ -251,6 +229,24 @@ pub fn match_pass(
         }
     }
     if win.failed() || ewin.failed() || slices.it.failed.get() { vec![READ_BACK.into()] } else { Vec::new() }
+}
+
+/// The candidates among the kept local lines `held` (in time order) for a slice's LB 5xx, into
+/// `out` (cleared first); `backend_only`: the backend's own answers alone (for the clock offset).
+fn slice_candidates(
+    opts: &Options,
+    local: &Collected,
+    slice: &[Wanted],
+    held: &VecDeque<LocalRec>,
+    online: &mut OnlineOffset,
+    backend_only: bool,
+    out: &mut Vec<Candidate>,
+) {
+    let mut idx = SliceIndex::new(slice, opts.window_us(), opts.idle_us());
+    out.clear();
+    for r in held {
+        idx.candidates(r, local.stamps[r.file as usize], online, backend_only, out);
+    }
 }
 
 /// Error lines re-sorted by the instant they name (their wall-clock time in `zone`), which is

@@ -135,6 +135,13 @@ pub fn text_hash(b: &[u8]) -> u64 {
     request_key(b"\x01", b)
 }
 
+/// The hash of an LB line's user agent (decoded), when there is one to compare: an LB line
+/// without one (empty or `-`) matches any local user agent.
+pub fn agent_hash(w: &Wanted) -> Option<u64> {
+    let ua = &*w.user_agent;
+    (!ua.is_empty() && ua != b"-").then(|| text_hash(ua))
+}
+
 /// A kept access-log line: what matching needs of it, in a fixed size.
 #[derive(Clone, Copy, Debug)]
 pub struct LocalRec {
@@ -248,7 +255,7 @@ struct Hot {
 
 impl Hot {
     fn of(wi: usize, w: &Wanted) -> Hot {
-        let ua = (!w.user_agent.is_empty() && &*w.user_agent != b"-").then(|| text_hash(&w.user_agent));
+        let ua = agent_hash(w);
         Hot {
             wi: wi as u32,
             elb_status: w.elb_status,
@@ -476,15 +483,9 @@ pub struct Collected {
     pub problems: Vec<String>,
     /// The UTC offset the access logs were written in (seconds), the most common one.
     pub local_offset: Option<i32>,
-    /// Lines before each chunk of each file (`[file][chunk]`).
-    bases: Vec<Vec<u64>>,
-}
-
-impl Collected {
-    /// The line in its file of a kept line numbered within its chunk.
-    pub fn place(&self, file: u32, chunk: u32, line: u64) -> u64 {
-        line + self.bases.get(file as usize).and_then(|b| b.get(chunk as usize)).copied().unwrap_or(0)
-    }
+    /// Lines before each chunk of each file: [`crate::fold::Bases::place`] makes a kept line's
+    /// number the line in its file.
+    pub bases: crate::fold::Bases,
 }
 
 /// How the server that writes a log in this format escapes the values in it (error logs: nginx
@@ -555,16 +556,14 @@ impl crate::fold::Worker for Worker<'_> {
                 // (as the client sent it: the server may have escaped bytes in it)
                 let target = self.escaping.decode(a.request.path(), &mut self.path_buf);
                 let key = request_key(a.request.method, target);
-                let mut ua = None;
+                // (hashed once, and only when the filter's answer depends on it)
                 let (escaping, ua_buf) = (self.escaping, &mut self.ua_buf);
-                let ua_of = || {
-                    ua = Some(a.user_agent.map(|u| text_hash(escaping.decode(u, ua_buf))));
-                    ua.unwrap()
-                };
-                if !self.filter.wants(key, ua_of, a.status, ts.micros) {
+                let mut hashed: Option<Option<u64>> = None;
+                let mut ua = || *hashed.get_or_insert_with(|| a.user_agent.map(|u| text_hash(escaping.decode(u, ua_buf))));
+                if !self.filter.wants(key, &mut ua, a.status, ts.micros) {
                     return;
                 }
-                let ua = ua.unwrap_or_else(|| a.user_agent.map(|u| text_hash(self.escaping.decode(u, &mut self.ua_buf))));
+                let ua = ua();
                 let mut xff = [0u64; 4];
                 if let Some(x) = a.x_forwarded_for {
                     for (slot, p) in xff.iter_mut().zip(x.rsplit(|&b| b == b',')) {
@@ -640,7 +639,7 @@ pub fn collect(opts: &Options, filter: &super::filter::Filter) -> Collected {
         stamps: Vec::new(),
         problems: Vec::new(),
         local_offset: None,
-        bases: Vec::new(),
+        bases: crate::fold::Bases::default(),
     };
     let mut offsets: HashMap<i32, u64> = HashMap::new();
     for log in &opts.local {
@@ -663,7 +662,6 @@ pub fn collect(opts: &Options, filter: &super::filter::Filter) -> Collected {
         let file = out.files.len() as u32;
         out.files.push(log.display.clone());
         out.stamps.push(stamp_of(&fmt));
-        out.bases.push(Vec::new());
         // Large plain files are split at line boundaries and read on every core; merged in file
         // order (line numbers of each chunk start after the previous chunk's).
         let (mut n, mut bad) = (0u64, 0u64);
@@ -691,7 +689,7 @@ pub fn collect(opts: &Options, filter: &super::filter::Filter) -> Collected {
             |_, _| {},
             |d| {
                 let (w, base) = (d.worker, d.base);
-                out.bases[file as usize].push(base);
+                out.bases.set(file, d.index as u32, base);
                 out.access.absorb(w.access.finish());
                 out.errors.absorb(w.errors.finish());
                 for (o, c) in w.offsets {

@@ -98,8 +98,7 @@ pub fn resolve(
     offset: Option<i64>,
     carry: &mut Carry,
 ) -> Vec<Finding> {
-    let idle_us = opts.lb_idle_timeout_secs as i64 * SEC;
-    let window_us = (opts.window_secs * 1e6) as i64;
+    let (idle_us, window_us) = (opts.idle_us(), opts.window_us());
     let off = offset.unwrap_or(0);
 
     // Score every admissible candidate.

@@ -124,6 +124,18 @@ pub struct Options {
     pub keepalive: Vec<KeepAliveSetting>,
 }
 
+impl Options {
+    /// The largest clock difference looked across (µs).
+    pub fn window_us(&self) -> i64 {
+        (self.window_secs * 1e6) as i64
+    }
+
+    /// The load balancer's idle timeout (µs).
+    pub fn idle_us(&self) -> i64 {
+        self.lb_idle_timeout_secs as i64 * 1_000_000
+    }
+}
+
 /// A web server's idle keep-alive timeout, where discovery found it.
 #[derive(Clone, Debug)]
 pub struct KeepAliveSetting {
@@ -308,7 +320,8 @@ pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
 /// load-balancer inputs (file index, line), in no particular order. Memory is bounded by the
 /// time window (see [`join`]), not by the number of LB 5xx.
 pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary {
-    let opts_in = opts;
+    // (the idle timeout the filter's entries for LB 504s were made with)
+    let kept_for_idle = opts.lb_idle_timeout_secs;
     let t0 = std::time::Instant::now();
     let filter = filter::Filter::new();
     let ingest = elb::ingest(opts, &filter);
@@ -319,11 +332,10 @@ pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary
     let plan = idle::plan(opts, &ingest);
     let probes = match plan {
         idle::Plan::Infer => {
-            let window = (opts.window_secs * 1e6) as i64;
+            let window = opts.window_us();
             let (lo, hi) = (idle::RANGE.0 as i64 * 1_000_000 - window - elb::MARGIN_US, idle::RANGE.1 as i64 * 1_000_000 + window + elb::MARGIN_US);
             for p in &ingest.probes {
-                let ua = (!p.user_agent.is_empty() && &*p.user_agent != b"-").then(|| local::text_hash(&p.user_agent));
-                filter.add_range(p.key, ua, None, p.arrival_us + lo, p.arrival_us + hi);
+                filter.add_range(p.key, local::agent_hash(p), None, p.arrival_us + lo, p.arrival_us + hi);
             }
             ingest.probes.clone()
         }
@@ -344,7 +356,7 @@ pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary
     // inferred is not the one the local pass kept lines for, keep them again (the clock offset,
     // from the backend's own answers, does not depend on it).
     let classic_timeouts = ingest.timeouts - ingest.alb_idle.values().sum::<u64>();
-    if idle.value != opts_in.lb_idle_timeout_secs && classic_timeouts > 0 && !opts.local.is_empty() {
+    if idle.value != kept_for_idle && classic_timeouts > 0 && !opts.local.is_empty() {
         let filter = filter::Filter::new();
         for w in ingest.wanted.iter() {
             elb::note(&filter, opts, &w);
