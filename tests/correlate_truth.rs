@@ -8,15 +8,16 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn generate(dir: &Path, seed: u32, skew_ms: i32, tz: &str, remote: &str) -> Value {
+/// An ELB + nginx pair from the generator in `dir`, with `args`.
+fn gen_pair(dir: &Path, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/gen_logs.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(["--pair", dir.to_str().unwrap(), "--lines", "30000", "--seed", &seed.to_string()])
-        .args(["--skew-ms", &skew_ms.to_string(), "--tz", tz, "--nginx-remote", remote, "--error-rate", "0.05", "--rps", "50"])
-        .output()
-        .expect("python3 runs the generator");
+    let out = Command::new("python3").arg(script).args(["--pair", dir.to_str().unwrap()]).args(args).output().expect("python3 runs the generator");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn generate(dir: &Path, seed: u32, skew_ms: i32, tz: &str, remote: &str) -> Value {
+    let (seed, skew_ms) = (seed.to_string(), skew_ms.to_string());
+    gen_pair(dir, &["--lines", "30000", "--seed", &seed, "--skew-ms", &skew_ms, "--tz", tz, "--nginx-remote", remote, "--error-rate", "0.05", "--rps", "50"]);
     serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap()
 }
 
@@ -102,13 +103,7 @@ fn synthetic_pairs_match_ground_truth() {
 #[test]
 fn threads_and_spilling_do_not_change_the_findings() {
     let d = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/gen_logs.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(["--pair", d.path().to_str().unwrap(), "--lines", "60000", "--seed", "9", "--backends", "1", "--error-rate", "0.05"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    gen_pair(d.path(), &["--lines", "60000", "--seed", "9", "--backends", "1", "--error-rate", "0.05"]);
     assert!(std::fs::metadata(d.path().join("nginx_access.log")).unwrap().len() > 8 << 20, "big enough to split");
     let run = |threads: &str, small: bool| {
         let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
@@ -144,13 +139,7 @@ impl Drop for Mount {
 #[test]
 fn a_full_tmpdir_changes_nothing_but_a_warning() {
     let d = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/gen_logs.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(["--pair", d.path().to_str().unwrap(), "--lines", "20000", "--seed", "5", "--backends", "1", "--error-rate", "0.05"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    gen_pair(d.path(), &["--lines", "20000", "--seed", "5", "--backends", "1", "--error-rate", "0.05"]);
     let tmp = d.path().join("small");
     std::fs::create_dir(&tmp).unwrap();
     // SAFETY: geteuid has no preconditions.
