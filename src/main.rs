@@ -167,44 +167,17 @@ fn run_correlate(cli: Cli) -> ExitCode {
             return fail(format!("--log-format: {e}"));
         }
     };
-    let mut local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::discover::path_text(p), format: forced.clone() }).collect();
-    // Discovery (cheap) for the logs when none are named, and for the keep-alive settings of
-    // the servers that write the logs correlated (a named log counts when discovery finds the
-    // server that writes it).
-    let d = tailgate::discover::discover(&discover_options(&cli));
-    let root = tailgate::discover::Root::new(cli.root.clone());
-    let writers: Vec<tailgate::discover::ServerKind> = d
-        .sources
-        .iter()
-        .filter(|s| cli.logs.is_empty() || s.files.iter().any(|f| cli.logs.iter().any(|l| *l == s.host_file(&root, f))))
-        .map(|s| s.server)
-        .collect();
-    let keepalive: Vec<correlate::KeepAliveSetting> = d
-        .keepalive
-        .iter()
-        .filter(|k| writers.contains(&k.server))
-        .filter_map(|k| {
-            let t = k.timeout_ms?;
-            Some(correlate::KeepAliveSetting {
-                timeout_ms: t,
-                directive: format!("{} {}", k.directive, tailgate::discover::format_ms(t)),
-                origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)),
-            })
-        })
-        .collect();
-    if cli.logs.is_empty() || cli.root.is_some() {
-        if backends.is_empty() && !cli.all_backends && cli.root.is_none() {
-            backends = d.platform.addresses.iter().map(|a| BackendFilter { ip: a.clone(), port: None }).collect();
-        }
-        for s in d.sources.iter().filter(|s| matches!(s.kind, tailgate::discover::LogKind::Access | tailgate::discover::LogKind::Error)) {
-            let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
-            for f in &s.files {
-                for h in tailgate::correlate::with_rotated(&s.host_file(&root, f)) {
-                    let display = tailgate::discover::path_text(&root.instance(&h));
-                    local.push(LocalLog { path: h, display, format: fmt.clone() });
-                }
-            }
-        }
+    let local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::discover::path_text(p), format: forced.clone() }).collect();
+    // Discovery (it runs the web servers' `-V`: tens of ms) finds the logs when none are named and
+    // the keep-alive settings of the servers that write the logs correlated. The load-balancer
+    // pass needs it only for the instance's own addresses; otherwise it runs beside that pass.
+    let needs_addresses = backends.is_empty() && !cli.all_backends && cli.root.is_none() && cli.logs.is_empty();
+    let dopts = discover_options(&cli);
+    let running = std::thread::spawn(move || tailgate::discover::discover(&dopts));
+    // (done, or still running)
+    let discovery = if needs_addresses { Ok(running.join().expect("discovery panicked")) } else { Err(running) };
+    if let Ok(d) = &discovery {
+        backends = d.platform.addresses.iter().map(|a| BackendFilter { ip: a.clone(), port: None }).collect();
     }
     if backends.is_empty() && !cli.all_backends {
         tracing::warn!("no instance address known: only LB 5xx without a backend address are in scope (use --backend IP or --all-backends)");
@@ -220,25 +193,31 @@ fn run_correlate(cli: Cli) -> ExitCode {
         burst_min: cli.burst.max(1),
         threads: cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1),
         local_zone: host_zone(&cli),
-        keepalive,
+        keepalive: Vec::new(),
+    };
+    let complete = |opts: &mut correlate::Options| {
+        let d = discovery.unwrap_or_else(|running| running.join().expect("discovery panicked"));
+        complete_from_discovery(&cli, &d, opts);
     };
     let st = Style { color: color() };
     // Findings stream out of the matcher by time; rendered at once and put in load-balancer
     // order on disk past a bound, so memory does not grow with their number.
     let ff = if cli.format == OutputFormat::Text { report::FindingFormat::Text } else { report::FindingFormat::Json };
     let mut sorted: tailgate::spill::Sorter<tailgate::spill::Keyed<(u32, u64)>> = tailgate::spill::Sorter::by_bytes(32 << 20);
-    let mut summary = correlate::run(&opts, &mut |key, f| {
-        let mut bytes = Vec::new();
-        report::render_finding(ff, &f, st, &mut bytes);
-        sorted.push(tailgate::spill::Keyed { key, bytes });
+    // (rendered into one buffer, then copied at its size: no growing per finding)
+    let mut scratch = Vec::with_capacity(4096);
+    let mut summary = correlate::run_completing(&opts, complete, &mut |key, f| {
+        scratch.clear();
+        report::render_finding(ff, &f, st, &mut scratch);
+        sorted.push(tailgate::spill::Keyed { key, bytes: scratch.clone() });
     });
-    let sorted = sorted.finish();
+    let mut sorted = sorted.finish();
     summary.errors.extend(sorted.error.clone());
     summary.dedup_errors();
     for e in &summary.errors {
         tracing::warn!("{e}");
     }
-    let mut findings = sorted.iter();
+    let mut findings = sorted.drain();
     let w = write_out(cli.format, |out| report::write_correlation(out, cli.format, &summary, &mut findings.by_ref().map(|k| k.bytes), st));
     if findings.failed.get() {
         tracing::error!("the findings' temporary file (in TMPDIR) could not be read back: the report is incomplete");
@@ -246,6 +225,44 @@ fn run_correlate(cli: Cli) -> ExitCode {
     }
     // An input that could not be read is not "0 LB 5xx": the report above says what was read.
     if w == ExitCode::SUCCESS && summary.inputs_failed > 0 { ExitCode::from(2) } else { w }
+}
+
+/// The local side of a correlation, from discovery: the logs (when none are named, or under
+/// `--root`) and the keep-alive settings of the servers that write the logs correlated (a named
+/// log counts when discovery finds the server that writes it).
+fn complete_from_discovery(cli: &Cli, d: &tailgate::discover::Discovery, opts: &mut tailgate::correlate::Options) {
+    use tailgate::correlate::{KeepAliveSetting, LocalLog};
+    let root = tailgate::discover::Root::new(cli.root.clone());
+    let writers: Vec<tailgate::discover::ServerKind> = d
+        .sources
+        .iter()
+        .filter(|s| cli.logs.is_empty() || s.files.iter().any(|f| cli.logs.iter().any(|l| *l == s.host_file(&root, f))))
+        .map(|s| s.server)
+        .collect();
+    opts.keepalive = d
+        .keepalive
+        .iter()
+        .filter(|k| writers.contains(&k.server))
+        .filter_map(|k| {
+            let t = k.timeout_ms?;
+            Some(KeepAliveSetting {
+                timeout_ms: t,
+                directive: format!("{} {}", k.directive, tailgate::discover::format_ms(t)),
+                origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)),
+            })
+        })
+        .collect();
+    if cli.logs.is_empty() || cli.root.is_some() {
+        for s in d.sources.iter().filter(|s| matches!(s.kind, tailgate::discover::LogKind::Access | tailgate::discover::LogKind::Error)) {
+            let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
+            for f in &s.files {
+                for h in tailgate::correlate::with_rotated(&s.host_file(&root, f)) {
+                    let display = tailgate::discover::path_text(&root.instance(&h));
+                    opts.local.push(LocalLog { path: h, display, format: fmt.clone() });
+                }
+            }
+        }
+    }
 }
 
 fn run_probe(cli: Cli) -> ExitCode {

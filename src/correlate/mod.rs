@@ -320,11 +320,21 @@ pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
 /// load-balancer inputs (file index, line), in no particular order. Memory is bounded by the
 /// time window (see [`join`]), not by the number of LB 5xx.
 pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary {
+    run_completing(opts, |_| {}, sink)
+}
+
+/// [`run`], with `complete` filling in the local side of `opts` (its local logs and keep-alive
+/// settings) once the load-balancer pass is done, which reads only the rest: the caller's
+/// discovery of the instance overlaps that pass instead of delaying it.
+pub fn run_completing(opts: &Options, complete: impl FnOnce(&mut Options), sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary {
     // (the idle timeout the filter's entries for LB 504s were made with)
     let kept_for_idle = opts.lb_idle_timeout_secs;
     let t0 = std::time::Instant::now();
     let filter = filter::Filter::new();
     let ingest = elb::ingest(opts, &filter);
+    let mut full = opts.clone();
+    complete(&mut full);
+    let opts = &full;
     let t1 = std::time::Instant::now();
     // The idle timeout: the user's, or inferred from the logs, or the default. For a Classic
     // inference the local pass also keeps the sampled 504s' lines across every timeout the LB
