@@ -168,21 +168,36 @@ impl<T: Spill + Clone> Sorted<T> {
 
     /// Every record in key order. A run that cannot be read back ends early; `failed` says so.
     pub fn iter(&self) -> Merge<'_, T> {
-        let mut srcs = Vec::with_capacity(self.runs.len());
+        Self::merge(self.runs.iter().map(|r| match r {
+            Run::Mem(v) => Src::Mem(v, 0),
+            Run::File(f) => Src::File(BufReader::with_capacity(1 << 16, f), Vec::new()),
+        }))
+    }
+
+    /// [`Sorted::iter`] for the last read: the records kept in memory are moved out, not copied.
+    pub fn drain(&mut self) -> Merge<'_, T> {
+        Self::merge(self.runs.iter_mut().map(|r| match r {
+            Run::Mem(v) => Src::Owned(std::mem::take(v).into_iter()),
+            Run::File(f) => Src::File(BufReader::with_capacity(1 << 16, &*f), Vec::new()),
+        }))
+    }
+
+    fn merge<'a>(runs: impl Iterator<Item = Src<'a, T>>) -> Merge<'a, T> {
+        let mut srcs = Vec::new();
         let failed = std::cell::Cell::new(false);
-        for r in &self.runs {
+        for r in runs {
             srcs.push(match r {
-                Run::Mem(v) => Src::Mem(v, 0),
-                Run::File(f) => {
-                    let mut f: &File = f;
-                    match f.rewind() {
-                        Ok(()) => Src::File(BufReader::with_capacity(1 << 16, f), Vec::new()),
+                Src::File(f, buf) => {
+                    let mut file: &File = f.get_ref();
+                    match file.rewind() {
+                        Ok(()) => Src::File(f, buf),
                         Err(_) => {
                             failed.set(true);
                             Src::Mem(&[], 0)
                         }
                     }
                 }
+                mem => mem,
             });
         }
         let mut m = Merge { srcs, heap: BinaryHeap::new(), heads: Vec::new(), failed };
@@ -196,6 +211,7 @@ impl<T: Spill + Clone> Sorted<T> {
 
 enum Src<'a, T> {
     Mem(&'a [T], usize),
+    Owned(std::vec::IntoIter<T>),
     File(BufReader<&'a File>, Vec<u8>),
 }
 
@@ -216,6 +232,7 @@ impl<T: Spill + Clone> Merge<'_, T> {
                 *pos += 1;
                 r
             }
+            Src::Owned(v) => v.next(),
             Src::File(r, buf) => {
                 let mut len = [0u8; 4];
                 match r.read_exact(&mut len) {
@@ -438,6 +455,9 @@ mod tests {
             assert_eq!(got, want, "cap {cap}");
             assert_eq!(sorted.iter().collect::<Vec<_>>(), want, "read again, cap {cap}");
             assert_eq!(median(&sorted), Some(want[2500]));
+            // The last read moves the in-memory runs out and reads the spilled ones as well.
+            let mut sorted = sorted;
+            assert_eq!(sorted.drain().collect::<Vec<_>>(), want, "drained, cap {cap}");
         }
         // Two writers, absorbed.
         let (mut a, mut b) = (Sorter::new(10), Sorter::new(13));

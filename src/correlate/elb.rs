@@ -26,23 +26,75 @@ pub struct Wanted {
     /// An ALB line with `request_creation_time`: for a 504 the LB generated, `ts - arrival` is
     /// its idle timeout.
     pub alb_created: bool,
-    pub backend: Option<String>,
     pub ours: bool,
     pub elb_status: u16,
     pub backend_status: Option<u16>,
     pub lb_generated: bool,
-    /// The request line as the LB wrote it (it escapes nothing in it).
-    pub request: String,
-    pub method: String,
     /// The hash of the origin-form target (`/p?q`) alone: the key error-log lines are found by.
     pub path_key: u64,
-    pub client: String,
-    /// The user agent the client sent (decoded: the LB writes `"` as `\"`).
-    pub user_agent: Box<[u8]>,
     pub sent_bytes: u64,
-    /// ALB `error_reason`.
-    pub error_reason: String,
     pub key: u64,
+    /// The backend, request, method, client, user agent and ALB `error_reason`.
+    pub text: Texts,
+}
+
+/// A wanted line's texts in one shared allocation: the walks over the wanted lines copy each
+/// one, and a copy is then a reference count, not six allocations.
+#[derive(Clone, Debug)]
+pub struct Texts {
+    bytes: std::sync::Arc<[u8]>,
+    /// Where each text ends in `bytes`: backend, request, method, client, user agent, error reason.
+    ends: [u32; 6],
+    has_backend: bool,
+}
+
+impl Texts {
+    /// `backend` (when the line names one), `request` (the request line as the LB wrote it: it
+    /// escapes nothing in it), `method`, `client`, `user_agent` (as the client sent it: decoded,
+    /// the LB writes `"` as `\"`), `error_reason` (ALB). All but the user agent are reported, as
+    /// lossy UTF-8. `buf` is scratch space.
+    pub fn new(backend: Option<&[u8]>, request: &[u8], method: &[u8], client: &[u8], user_agent: &[u8], error_reason: &[u8], buf: &mut Vec<u8>) -> Texts {
+        buf.clear();
+        let mut ends = [0u32; 6];
+        for (i, t) in [backend.unwrap_or(b""), request, method, client, user_agent, error_reason].into_iter().enumerate() {
+            if i == 4 {
+                buf.extend_from_slice(t);
+            } else {
+                buf.extend_from_slice(String::from_utf8_lossy(t).as_bytes());
+            }
+            ends[i] = buf.len() as u32;
+        }
+        Texts { bytes: buf.as_slice().into(), ends, has_backend: backend.is_some() }
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+
+    fn str(&self, i: usize) -> &str {
+        // (valid: written from lossy UTF-8 by `new`)
+        std::str::from_utf8(self.field(i)).unwrap_or_default()
+    }
+
+    pub fn backend(&self) -> Option<&str> {
+        self.has_backend.then(|| self.str(0))
+    }
+    pub fn request(&self) -> &str {
+        self.str(1)
+    }
+    pub fn method(&self) -> &str {
+        self.str(2)
+    }
+    pub fn client(&self) -> &str {
+        self.str(3)
+    }
+    pub fn user_agent(&self) -> &[u8] {
+        self.field(4)
+    }
+    pub fn error_reason(&self) -> &str {
+        self.str(5)
+    }
 }
 
 /// A 64-bit hash of method and path (both as the client sent them: decode what the server
@@ -90,25 +142,32 @@ impl crate::spill::Spill for Wanted {
         o.i64(self.arrival_us);
         o.u8(self.proc_us.is_some() as u8);
         o.i64(self.proc_us.unwrap_or(0));
-        o.u8(self.alb_created as u8 | (self.ours as u8) << 1 | (self.lb_generated as u8) << 2 | (self.backend.is_some() as u8) << 3);
-        o.bytes(self.backend.as_deref().unwrap_or("").as_bytes());
+        o.u8(self.alb_created as u8 | (self.ours as u8) << 1 | (self.lb_generated as u8) << 2 | (self.text.has_backend as u8) << 3);
         o.u16(self.elb_status);
         o.opt_u16(self.backend_status);
-        o.bytes(self.request.as_bytes());
-        o.bytes(self.method.as_bytes());
         o.u64(self.path_key);
-        o.bytes(self.client.as_bytes());
-        o.bytes(&self.user_agent);
         o.u64(self.sent_bytes);
-        o.bytes(self.error_reason.as_bytes());
         o.u64(self.key);
+        for e in self.text.ends {
+            o.u32(e);
+        }
+        o.bytes(&self.text.bytes);
     }
     fn decode(d: &mut crate::spill::Dec<'_>) -> Option<Self> {
         let (file, chunk, line, ts, arrival_us) = (d.u32()?, d.u32()?, d.u64()?, d.timestamp()?, d.i64()?);
         let has_proc = d.bool()?;
         let proc_us = d.i64()?;
         let flags = d.u8()?;
-        let backend = d.string()?;
+        let (elb_status, backend_status, path_key, sent_bytes, key) = (d.u16()?, d.opt_u16()?, d.u64()?, d.u64()?, d.u64()?);
+        let mut ends = [0u32; 6];
+        for e in ends.iter_mut() {
+            *e = d.u32()?;
+        }
+        let bytes: std::sync::Arc<[u8]> = d.bytes()?.into();
+        if ends.is_sorted() && ends[5] as usize == bytes.len() {
+        } else {
+            return None;
+        }
         Some(Wanted {
             file,
             chunk,
@@ -119,17 +178,12 @@ impl crate::spill::Spill for Wanted {
             alb_created: flags & 1 != 0,
             ours: flags & 2 != 0,
             lb_generated: flags & 4 != 0,
-            backend: (flags & 8 != 0).then_some(backend),
-            elb_status: d.u16()?,
-            backend_status: d.opt_u16()?,
-            request: d.string()?,
-            method: d.string()?,
-            path_key: d.u64()?,
-            client: d.string()?,
-            user_agent: d.bytes()?.into(),
-            sent_bytes: d.u64()?,
-            error_reason: d.string()?,
-            key: d.u64()?,
+            elb_status,
+            backend_status,
+            path_key,
+            sent_bytes,
+            key,
+            text: Texts { bytes, ends, has_backend: flags & 8 != 0 },
         })
     }
 }
@@ -330,6 +384,9 @@ struct Chunk<'a> {
     /// dozen bytes is cheaper than hashing them on every line.
     last_backend: usize,
     bursts: Vec<RawBurst>,
+    /// Scratch space for a wanted line's texts.
+    ua_buf: Vec<u8>,
+    text_buf: Vec<u8>,
 }
 
 fn backend_name(raw: &[u8]) -> String {
@@ -354,6 +411,8 @@ impl<'a> Chunk<'a> {
             backend_index: HashMap::default(),
             last_backend: 0,
             bursts: Vec::new(),
+            ua_buf: Vec::new(),
+            text_buf: Vec::new(),
         }
     }
 
@@ -419,7 +478,6 @@ impl<'a> Chunk<'a> {
         if r.backend_ip.is_some() && !ours {
             return;
         }
-        let backend = r.backend_ip.map(|_| backend_name(r.backend_raw));
         self.summary.lb_5xx += 1;
         if lb_gen {
             self.summary.lb_generated += 1;
@@ -442,7 +500,8 @@ impl<'a> Chunk<'a> {
         let path_key = request_key(b"", path);
         let alb_created = matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some();
         let elb_status = r.elb_status.unwrap_or(0);
-        let user_agent: Box<[u8]> = Escaping::Quotes.decode(r.user_agent, &mut Vec::new()).into();
+        let user_agent = Escaping::Quotes.decode(r.user_agent, &mut self.ua_buf);
+        let text = Texts::new(r.backend_ip.map(|_| r.backend_raw), r.request.raw, r.request.method, r.client_ip, user_agent, alb.error_reason, &mut self.text_buf);
         let probe = lb_gen && elb_status == 504;
         if probe {
             self.timeouts += 1;
@@ -458,19 +517,14 @@ impl<'a> Chunk<'a> {
             arrival_us,
             proc_us,
             alb_created,
-            backend,
             ours,
             elb_status,
             backend_status: r.backend_status(),
             lb_generated: lb_gen,
-            request: text(r.request.raw),
-            method: text(r.request.method),
             path_key,
-            client: text(r.client_ip),
-            user_agent,
             sent_bytes: r.sent_bytes,
-            error_reason: text(alb.error_reason),
             key,
+            text,
         };
         note(self.filter, self.opts, &w);
         if probe && self.opts.infer_idle_timeout {

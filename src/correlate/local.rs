@@ -138,7 +138,7 @@ pub fn text_hash(b: &[u8]) -> u64 {
 /// The hash of an LB line's user agent (decoded), when there is one to compare: an LB line
 /// without one (empty or `-`) matches any local user agent.
 pub fn agent_hash(w: &Wanted) -> Option<u64> {
-    let ua = &*w.user_agent;
+    let ua = w.text.user_agent();
     (!ua.is_empty() && ua != b"-").then(|| text_hash(ua))
 }
 
@@ -262,7 +262,7 @@ impl Hot {
             backend_status: w.backend_status,
             lb_generated: w.lb_generated,
             proc_us: w.proc_us.unwrap_or(0),
-            client: text_hash(w.client.as_bytes()),
+            client: text_hash(w.text.client().as_bytes()),
             ua,
         }
     }

@@ -118,7 +118,7 @@ pub fn resolve(
         }
         // A request the LB sent to no backend is claimed only on strong local evidence: the same
         // client, within the local stamp's own precision (a client's retry comes later).
-        if w.backend.is_none() && (w.elb_status == 503 || !c.client_match || r.abs() > prec / 2 + SEC / 4) {
+        if w.text.backend().is_none() && (w.elb_status == 503 || !c.client_match || r.abs() > prec / 2 + SEC / 4) {
             continue;
         }
         // Inside the stamp's precision every time is as good as another: order decides (below).
@@ -221,7 +221,7 @@ pub fn resolve(
         // timeout: the documented race (the backend closes an idle connection as the LB reuses it).
         if w.lb_generated
             && matches!(w.elb_status, 502 | 504)
-            && w.backend.is_some()
+            && w.text.backend().is_some()
             && evidence.is_empty()
             && let Some(k) = opts.keepalive.iter().filter(|k| k.timeout_ms < opts.lb_idle_timeout_secs * 1000).min_by_key(|k| k.timeout_ms)
         {
@@ -246,10 +246,10 @@ pub fn resolve(
                 file: elb_files[w.file as usize].clone(),
                 line: w.line,
                 timestamp: w.ts,
-                backend: w.backend.clone(),
+                backend: w.text.backend().map(str::to_string),
                 elb_status: w.elb_status,
                 backend_status: w.backend_status,
-                request: w.request.clone(),
+                request: w.text.request().to_string(),
             },
             source: if w.lb_generated { "lb" } else { "backend" },
             cause,
@@ -280,7 +280,7 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64) -
         };
     }
     match (w.elb_status, m) {
-        (503, None) if w.backend.is_none() => (
+        (503, None) if w.text.backend().is_none() => (
             Cause::NoHealthyBackend,
             "the load balancer answered 503 without choosing a backend: no healthy (or registered) instance, or its surge queue was full".into(),
         ),
@@ -317,10 +317,10 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64) -
         ),
         (502, None) => (
             Cause::ConnectionClosed,
-            if w.error_reason.is_empty() || w.error_reason == "-" {
+            if w.text.error_reason().is_empty() || w.text.error_reason() == "-" {
                 "the load balancer got no usable answer and the instance logged nothing: the connection was refused, closed or reset".into()
             } else {
-                format!("the load balancer got no usable answer ({}); the instance logged nothing", w.error_reason)
+                format!("the load balancer got no usable answer ({}); the instance logged nothing", w.text.error_reason())
             },
         ),
         (s, None) => (Cause::Unmatched, format!("the load balancer answered {s} itself and nothing on this instance explains it")),
