@@ -37,9 +37,12 @@ pub struct Cli {
     /// Treat DIR as the filesystem root (for a copied server tree).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Output format.
+    /// Output format (html: one self-contained page, for --scan and --correlate).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// An extra log to read (repeatable).
     #[arg(long = "log", value_name = "PATH")]
     pub logs: Vec<PathBuf>,

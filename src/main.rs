@@ -49,6 +49,9 @@ fn main() -> ExitCode {
         return run_service(cli);
     }
     init_tracing(&cli);
+    if cli.format == OutputFormat::Html && !(cli.scan || cli.correlate) {
+        return fail("--format html is for --scan and --correlate; use text, json or ndjson here");
+    }
     if cli.scan {
         return run_scan(cli);
     }
@@ -110,13 +113,25 @@ fn discover_options(cli: &Cli) -> tailgate::discover::Options {
     }
 }
 
-/// Write a report to stdout. Text goes through [`tailgate::text::SafeWriter`] (no control byte
-/// from a log reaches the terminal); JSON is escaped by serde already.
-fn write_out(format: OutputFormat, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let res = if format == OutputFormat::Text {
-        let mut safe = tailgate::text::SafeWriter::new(&mut out, color());
+/// Where the report goes: `--output FILE`, or stdout.
+fn output(cli: &Cli) -> io::Result<io::BufWriter<Box<dyn Write>>> {
+    let w: Box<dyn Write> = match &cli.output {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| io::Error::new(e.kind(), format!("--output {}: {e}", p.display())))?),
+        None => Box::new(io::stdout().lock()),
+    };
+    Ok(io::BufWriter::with_capacity(1 << 16, w))
+}
+
+/// Write a report to stdout or `--output`. Text goes through [`tailgate::text::SafeWriter`] (no
+/// control byte from a log reaches the terminal); JSON is escaped by serde already, HTML by
+/// [`tailgate::html`].
+fn write_out(cli: &Cli, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
+    let mut out = match output(cli) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let res = if cli.format == OutputFormat::Text {
+        let mut safe = tailgate::text::SafeWriter::new(&mut out, color(cli));
         f(&mut safe).and_then(|_| safe.flush())
     } else {
         f(&mut out)
@@ -130,8 +145,8 @@ fn write_out(format: OutputFormat, f: impl FnOnce(&mut dyn Write) -> io::Result<
     }
 }
 
-fn color() -> bool {
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+fn color(cli: &Cli) -> bool {
+    cli.output.is_none() && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 fn run_discover(cli: Cli) -> ExitCode {
@@ -140,10 +155,10 @@ fn run_discover(cli: Cli) -> ExitCode {
             return fail(format!("--root {}: not a directory", r.display()));
         }
     let d = tailgate::discover::discover(&discover_options(&cli));
-    let st = Style { color: color() };
-    write_out(cli.format, |out| match cli.format {
+    let st = Style { color: color(&cli) };
+    write_out(&cli, |out| match cli.format {
         OutputFormat::Text => report::write_discovery_text(out, &d, st),
-        OutputFormat::Json | OutputFormat::Ndjson => report::write_discovery_json(out, &d),
+        OutputFormat::Json | OutputFormat::Ndjson | OutputFormat::Html => report::write_discovery_json(out, &d),
     })
 }
 
@@ -199,7 +214,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
         let d = discovery.unwrap_or_else(|running| running.join().expect("discovery panicked"));
         complete_from_discovery(&cli, &d, opts);
     };
-    let st = Style { color: color() };
+    let st = Style { color: color(&cli) };
     // Findings stream out of the matcher by time; rendered at once and put in load-balancer
     // order on disk past a bound, so memory does not grow with their number.
     let ff = if cli.format == OutputFormat::Text { report::FindingFormat::Text } else { report::FindingFormat::Json };
@@ -218,7 +233,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
         tracing::warn!("{e}");
     }
     let mut findings = sorted.drain();
-    let w = write_out(cli.format, |out| report::write_correlation(out, cli.format, &summary, &mut findings.by_ref().map(|k| k.bytes), st));
+    let w = write_out(&cli, |out| report::write_correlation(out, cli.format, &summary, &mut findings.by_ref().map(|k| k.bytes), st));
     if findings.failed.get() {
         tracing::error!("the findings' temporary file (in TMPDIR) could not be read back: the report is incomplete");
         return ExitCode::from(2);
@@ -294,7 +309,7 @@ fn run_probe(cli: Cli) -> ExitCode {
             }
         }
     }
-    let st = Style { color: color() };
+    let st = Style { color: color(&cli) };
     let code = if rep.error.is_some() {
         ExitCode::from(2)
     } else if rep.violations.is_empty() {
@@ -302,9 +317,9 @@ fn run_probe(cli: Cli) -> ExitCode {
     } else {
         ExitCode::from(1)
     };
-    let w = write_out(cli.format, |out| match cli.format {
+    let w = write_out(&cli, |out| match cli.format {
         OutputFormat::Text => report::write_probe_text(out, &rep, &hints, st),
-        OutputFormat::Json | OutputFormat::Ndjson => report::write_probe_json(out, &rep, &hints),
+        OutputFormat::Json | OutputFormat::Ndjson | OutputFormat::Html => report::write_probe_json(out, &rep, &hints),
     });
     if w != ExitCode::SUCCESS {
         return w;
@@ -375,9 +390,11 @@ fn run_scan(cli: Cli) -> ExitCode {
             b.inc(n);
         }
     };
-    let stdout = io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let color = color(&cli);
+    let mut out = match output(&cli) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
     // ndjson: every event is written as it is found (memory does not grow with the log).
     let mut write_err: Option<io::Error> = None;
     let mut write_event = |e: tailgate::detect::Event| {
@@ -409,6 +426,7 @@ fn run_scan(cli: Cli) -> ExitCode {
         }
         OutputFormat::Json => report::write_json(&mut out, &reports),
         OutputFormat::Ndjson => report::write_ndjson_summaries(&mut out, reports),
+        OutputFormat::Html => tailgate::html::write_scan(&mut out, &reports),
     })
     .and_then(|_| out.flush());
     match res {

@@ -13,6 +13,8 @@ pub enum OutputFormat {
     Text,
     Json,
     Ndjson,
+    /// One self-contained page (`--scan`, `--correlate`): see [`crate::html`].
+    Html,
 }
 
 /// ANSI styling, on only when writing to a terminal.
@@ -193,6 +195,12 @@ pub fn write_json(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> 
     writeln!(out)
 }
 
+/// The document of [`write_json`], on one line (the HTML report's data).
+pub(crate) fn write_json_compact(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &ScanDoc { totals: totals(reports), logs: reports })?;
+    Ok(())
+}
+
 /// NDJSON: every event on its own line (`"type":"event"`), written as the scan finds it, then
 /// one summary line per log (`"type":"log"`, without the events).
 #[derive(Serialize)]
@@ -359,6 +367,7 @@ pub fn write_correlation(
             }
             Ok(())
         }
+        OutputFormat::Html => crate::html::write_correlation(out, s, findings),
     }
 }
 
