@@ -52,6 +52,7 @@ pub mod correlate;
 pub mod detect;
 pub mod discover;
 pub mod fold;
+pub mod html;
 pub mod format;
 pub mod limits;
 pub mod mapped;

@@ -332,7 +332,12 @@ struct BackendAcc {
     run: Run,
     requests: u64,
     lb_5xx: u64,
+    /// LB 5xx per minute (in the order read; only with `--all-backends`).
+    minutes: Vec<(i64, u64)>,
 }
+
+/// A backend's token, open run, requests, LB 5xx and LB 5xx per minute, over every chunk.
+type BackendTotal = (Box<[u8]>, Run, u64, u64, BTreeMap<i64, u64>);
 
 /// A finished run, long enough to be a burst.
 struct RawBurst {
@@ -450,6 +455,7 @@ impl<'a> Chunk<'a> {
                         run: Run::default(),
                         requests: 0,
                         lb_5xx: 0,
+                        minutes: Vec::new(),
                     });
                     self.last_backend = i;
                     i
@@ -459,6 +465,12 @@ impl<'a> Chunk<'a> {
             e.requests += 1;
             if is_5xx {
                 e.lb_5xx += 1;
+                if self.opts.all_backends {
+                    match e.minutes.last_mut() {
+                        Some((m, n)) if *m == minute => *n += 1,
+                        _ => e.minutes.push((minute, 1)),
+                    }
+                }
             }
             if r.elb_status == Some(502) {
                 if e.lead_closed { &mut e.run } else { &mut e.lead }.add(r.time, file, line);
@@ -617,8 +629,8 @@ struct Totals {
     probes: Vec<(u64, Wanted)>,
     summary: Summary,
     minutes: BTreeMap<i64, MinuteCounts>,
-    /// Per backend token, in order of first appearance: the open run, requests, 5xx.
-    backends: Vec<(Box<[u8]>, Run, u64, u64)>,
+    /// Per backend token, in order of first appearance: the open run, requests, 5xx, 5xx per minute.
+    backends: Vec<BackendTotal>,
     backend_index: HashMap<Box<[u8]>, usize, super::local::KeyHash>,
     bursts: Vec<RawBurst>,
 }
@@ -651,10 +663,13 @@ impl Totals {
             self.minutes.entry(m).or_default().add(&v);
         }
         for b in c.backends {
-            let i = entry_of(&mut self.backends, &mut self.backend_index, &b.token, || (b.token.clone(), Run::default(), 0, 0));
+            let i = entry_of(&mut self.backends, &mut self.backend_index, &b.token, || (b.token.clone(), Run::default(), 0, 0, BTreeMap::new()));
             let g = &mut self.backends[i];
             g.2 += b.requests;
             g.3 += b.lb_5xx;
+            for &(m, n) in &b.minutes {
+                *g.4.entry(m).or_default() += n;
+            }
             let joined = std::mem::take(&mut g.1).then(b.lead.shifted(base));
             if b.lead_closed {
                 close_run(&mut self.bursts, burst_min, &b.token, joined);
@@ -724,7 +739,7 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
             errors.push(f);
         }
     }
-    for (b, run, _, _) in tot.backends.iter_mut() {
+    for (b, run, _, _, _) in tot.backends.iter_mut() {
         close_run(&mut tot.bursts, opts.burst_min, b, std::mem::take(run));
     }
     let mut bursts: Vec<Burst> = tot
@@ -753,7 +768,13 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
         let mut v: Vec<BackendRate> = tot
             .backends
             .iter()
-            .map(|(b, _, n, e)| BackendRate { backend: backend_name(b), requests: *n, lb_5xx: *e, rate: if *n == 0 { 0.0 } else { *e as f64 / *n as f64 } })
+            .map(|(b, _, n, e, by_minute)| BackendRate {
+                backend: backend_name(b),
+                requests: *n,
+                lb_5xx: *e,
+                rate: if *n == 0 { 0.0 } else { *e as f64 / *n as f64 },
+                lb_5xx_by_minute: by_minute.iter().map(|(&m, &c)| (m, c)).collect(),
+            })
             .collect();
         v.sort_by(|a, b| b.rate.total_cmp(&a.rate).then(b.lb_5xx.cmp(&a.lb_5xx)));
         summary.backends = v;

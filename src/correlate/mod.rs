@@ -50,6 +50,30 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// Every cause, in the order reports list them.
+    pub const ALL: [Cause; 7] = [
+        Cause::Backend5xx,
+        Cause::MalformedResponse,
+        Cause::ConnectionClosed,
+        Cause::BackendTimeout,
+        Cause::NoHealthyBackend,
+        Cause::KeepaliveClosed,
+        Cause::Unmatched,
+    ];
+
+    /// One line for a person: what the cause means and where to look.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Cause::Backend5xx => "the instance answered 5xx itself: its web server (upstream failed, see the error log) or the application",
+            Cause::MalformedResponse => "the load balancer rejected what the instance sent (bad framing or headers; nginx logs status 009)",
+            Cause::ConnectionClosed => "the load balancer got no usable answer: the connection was refused, closed or reset, and the instance logged nothing",
+            Cause::BackendTimeout => "the instance took longer than the load balancer's idle timeout (it logged the request that much later, often as 499)",
+            Cause::NoHealthyBackend => "the load balancer had no healthy instance to send the request to (503 without a backend)",
+            Cause::KeepaliveClosed => "the web server closes idle keep-alive connections sooner than the load balancer's idle timeout: the LB reused a closing connection",
+            Cause::Unmatched => "no local line matches this request, and nothing else explains it",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::Backend5xx => "backend-5xx",
@@ -243,6 +267,10 @@ pub struct BackendRate {
     pub requests: u64,
     pub lb_5xx: u64,
     pub rate: f64,
+    /// Its LB 5xx per minute (Unix minute, count), minutes without any left out (the HTML
+    /// report's sparklines).
+    #[serde(skip)]
+    pub lb_5xx_by_minute: Vec<(i64, u64)>,
 }
 
 /// A rejected ELB line.
@@ -284,6 +312,10 @@ pub struct Summary {
     /// Load-balancer inputs that could not be read, or not to their end (a missing file, a
     /// directory with no files, a truncated `.gz`): the run exits 2 after its report.
     pub inputs_failed: u64,
+    /// The keep-alive settings of the servers that wrote the local logs (for the HTML report's
+    /// keep-alive check; a finding cites the one that explains it).
+    #[serde(skip)]
+    pub keepalive: Vec<KeepAliveSetting>,
 }
 
 /// The whole answer.
@@ -378,6 +410,7 @@ pub fn run_completing(opts: &Options, complete: impl FnOnce(&mut Options), sink:
     let errors = join::errors_by_instant(&local, zone.as_ref().map(|z| &z.0));
     let mut s = ingest.summary.clone();
     s.lb_idle_timeout_s = idle;
+    s.keepalive = opts.keepalive.clone();
     let mut counted = |key: (u32, u64), f: Finding| {
         s.matched += u64::from(!f.evidence.is_empty());
         *s.causes.entry(f.cause.as_str()).or_default() += 1;
