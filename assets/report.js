@@ -122,7 +122,9 @@
     // Timeline: CloudWatch's HTTPCode_ELB_5XX / HTTPCode_Backend_5XX and the requests.
     var xs = s.per_minute.map(function (m) { return secs(m.minute); });
     var bands = s.bursts.map(function (b) { return [secs(b.first), secs(b.last)]; });
-    chart(document.getElementById("tg-timeline"), xs, [
+    // (window.tailgate: the chart, for a console or a test to drive)
+    window.tailgate = {};
+    window.tailgate.timeline = chart(document.getElementById("tg-timeline"), xs, [
       { label: "HTTPCode_ELB_5XX", color: "#c62828", data: s.per_minute.map(function (m) { return m.HTTPCode_ELB_5XX; }), width: 2 },
       { label: "HTTPCode_Backend_5XX", color: "#ef6c00", data: s.per_minute.map(function (m) { return m.HTTPCode_Backend_5XX; }), width: 2 },
       { label: "requests", color: "#8a94a6", data: s.per_minute.map(function (m) { return m.requests; }), scale: "req", width: 1 },
@@ -293,7 +295,7 @@
     var data = island("tg-data-summary");
     var root = document.getElementById("tg-logs");
     data.logs.forEach(function (log) {
-      var sec = el("section", { cls: "log" }, [el("h2", {}, [el("span", { cls: "mono", text: log.path }), el("small", { text: log.format || "" })])]);
+      var sec = el("section", { cls: "log", "data-path": log.path }, [el("h2", {}, [el("span", { cls: "mono", text: log.path }), el("small", { text: log.format || "" })])]);
       root.appendChild(sec);
       if (log.error) sec.appendChild(el("div", { cls: "errors", text: log.error }));
       sec.appendChild(el("p", { text: fmt(log.lines || 0) + " lines, " + fmt(log.records || 0) + " records, " + fmt(log.bad_lines || 0) + " bad" + (log.first_time ? ", " + log.first_time + " to " + log.last_time : "") }));
@@ -308,6 +310,7 @@
       var cols = el("div", { cls: "cols" });
       sec.appendChild(cols);
       function part(title, node) {
+        node.setAttribute("data-part", title);
         cols.appendChild(el("div", {}, [el("h3", { text: title }), node]));
       }
       var st = log.status_5xx || {};
@@ -317,7 +320,7 @@
       var pr = log.problems || {};
       part("malformed output and upstream errors", table(["problem", "count"], Object.keys(pr).sort().map(function (k) { return [k, pr[k]]; }), [false, true]));
       part("top failing paths", table(["path", "5xx"], (log.top_failing_paths || []).map(function (p) { return [p[0], p[1]]; }), [false, true]));
-      part("bad lines", table(["line", "reason"], (log.bad_examples || []).map(function (b) { return [b.line, b.reason]; }), [true, false]));
+      part("bad lines", table(["line", "reason", "the line (start)"], (log.bad_examples || []).map(function (b) { return [b.line, b.reason, b.excerpt]; }), [true, false, false]));
       sec.appendChild(el("h3", { text: "example events" }));
       sec.appendChild(table(["line", "time", "kind", "status", "request", "detail"], (log.events || []).map(function (e) {
         return [e.file + ":" + e.line, e.timestamp || "", e.kind, e.status == null ? "" : e.status, e.request || "", e.message || e.problem || e.user_agent || ""];

@@ -94,6 +94,25 @@ fn the_demo_report_in_chromium() {
     c.eval("document.querySelector('.cause-link[data-cause=\"backend-5xx\"]').click()");
     assert!(rows(&mut c).iter().all(|r| r["cause"] == "backend-5xx"));
     choose(&mut c, "f-cause", "");
+    // A click on a minute of the timeline (real mouse events) shows that minute's findings.
+    let mut per_minute: BTreeMap<String, u64> = BTreeMap::new();
+    for f in findings {
+        *per_minute.entry(f["elb"]["timestamp"].as_str().unwrap()[..16].to_string()).or_default() += 1;
+    }
+    let (minute, n) = per_minute.iter().max_by_key(|(_, n)| **n).unwrap();
+    let at = c.eval(&format!(
+        "(() => {{ const u = window.tailgate.timeline; const i = u.data[0].indexOf(Date.parse('{minute}:00Z') / 1000);           const r = u.over.getBoundingClientRect(); return [r.left + u.valToPos(u.data[0][i], 'x'), r.top + r.height / 2, i]; }})()"
+    ));
+    assert!(at[2].as_i64().unwrap() >= 0, "{minute} is on the timeline");
+    let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+    c.call("Input.dispatchMouseEvent", json!({"type": "mouseMoved", "x": x, "y": y}));
+    c.call("Input.dispatchMouseEvent", json!({"type": "mousePressed", "x": x, "y": y, "button": "left", "clickCount": 1}));
+    c.call("Input.dispatchMouseEvent", json!({"type": "mouseReleased", "x": x, "y": y, "button": "left", "clickCount": 1}));
+    let shown = rows(&mut c);
+    assert_eq!(shown.len() as u64, *n, "{minute}");
+    assert!(shown.iter().all(|r| r["cells"][0].as_str().unwrap().starts_with(minute.as_str())), "{shown:?}");
+    c.eval("document.getElementById('f-minute-clear').click()");
+    assert_eq!(rows(&mut c).len(), findings.len());
     // A row opens to its evidence, file:line first, as the JSON report has it.
     let with = findings.iter().position(|f| !f["evidence"].as_array().unwrap().is_empty()).unwrap();
     let ev = &findings[with]["evidence"][0];
@@ -226,4 +245,61 @@ fn all_backends_are_ranked_with_a_sparkline_each() {
     let want: Vec<Value> = backends.iter().map(|b| json!([b["backend"], b["lb_5xx"].to_string(), 1])).collect();
     assert_eq!(shown, json!(want), "ranked as the JSON report ranks them, a sparkline each");
     clean(&c, &url);
+}
+
+#[test]
+fn the_scan_page_holds_what_the_scan_found() {
+    let d = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let demo = format!("{root}/examples/demo/nginx_access.log");
+    // A log with lines the parser rejects, between good ones.
+    let mut text = std::fs::read_to_string(&demo).unwrap().lines().take(200).collect::<Vec<_>>().join("\n");
+    text.push_str("\nthis is not an access log line\n\u{1b}[31mred\u{1b}[0m garbage\n");
+    let broken = d.path().join("broken.log");
+    std::fs::write(&broken, text).unwrap();
+    let html = d.path().join("scan.html");
+    tailgate(&["--scan", "-q", "--format", "html", "-o", html.to_str().unwrap(), &demo, broken.to_str().unwrap()]);
+    let json: Value = serde_json::from_slice(&tailgate(&["--scan", "-q", "--format", "json", &demo, broken.to_str().unwrap()]).stdout).unwrap();
+    let mut c = cdp::Chrome::start(1200, 1200);
+    let url = c.open(&html);
+    c.wait_for("document.body.dataset.ready === '1'");
+    assert_eq!(c.eval("document.getElementById('tg-http5xx').textContent"), json!(json["totals"]["http_5xx"].to_string()));
+    let table = |c: &mut cdp::Chrome, path: &str, part: &str| -> Value {
+        c.eval(&format!(
+            "Array.from(document.querySelectorAll('section.log')).filter(s => s.dataset.path === {path:?}).map(s => Array.from(s.querySelectorAll('table[data-part={part:?}] tbody tr')).map(r => Array.from(r.cells).map(td => td.textContent)))[0]"
+        ))
+    };
+    for log in json["logs"].as_array().unwrap() {
+        let path = log["path"].as_str().unwrap();
+        let st: Vec<Value> = log["status_5xx"].as_object().unwrap().iter().map(|(k, v)| json!([k, v.to_string()])).collect();
+        assert_eq!(table(&mut c, path, "5xx by status"), json!(st), "{path}");
+        let top: Vec<Value> = log["top_failing_paths"].as_array().unwrap().iter().map(|p| json!([p[0], p[1].to_string()])).collect();
+        assert_eq!(table(&mut c, path, "top failing paths"), json!(top), "{path}");
+        let bad: Vec<Value> = log["bad_examples"].as_array().unwrap().iter().map(|b| json!([b["line"].to_string(), b["reason"], b["excerpt"]])).collect();
+        assert_eq!(table(&mut c, path, "bad lines"), json!(bad), "{path}");
+    }
+    assert_eq!(json["logs"][1]["bad_examples"].as_array().unwrap().len(), 2, "the broken log's two bad lines");
+    assert_eq!(c.eval("document.querySelectorAll('section.log canvas').length"), json!(2), "a timeline per log");
+    clean(&c, &url);
+}
+
+/// `examples/demo/report.html` (linked from the README) is what this build writes for the demo.
+#[test]
+fn the_committed_demo_report_is_current() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let empty = tempfile::tempdir().unwrap();
+    // (the README's demo command, with an empty --root: this host's servers stay out of it)
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .current_dir(root)
+        .args(["--correlate", "examples/demo/elb.log", "--log", "examples/demo/nginx_access.log", "--backend", "10.0.1.11:80", "--root"])
+        .arg(empty.path())
+        .args(["--format", "html", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read(format!("{root}/examples/demo/report.html")).unwrap();
+    assert!(
+        out.stdout == committed,
+        "examples/demo/report.html is stale: regenerate it with `tailgate --correlate examples/demo/elb.log --log examples/demo/nginx_access.log --backend 10.0.1.11:80 --root $(mktemp -d) --format html -o examples/demo/report.html` (and its screenshot, examples/demo/README.md)"
+    );
 }
