@@ -303,3 +303,31 @@ fn the_committed_demo_report_is_current() {
         "examples/demo/report.html is stale: regenerate it with `tailgate --correlate examples/demo/elb.log --log examples/demo/nginx_access.log --backend 10.0.1.11:80 --root $(mktemp -d) --format html -o examples/demo/report.html` (and its screenshot, examples/demo/README.md)"
     );
 }
+
+/// The verdict's keep-alive check: a web server whose keep-alive timeout is shorter than the LB's
+/// idle timeout is flagged with its directive's file:line; a longer one is fine.
+#[test]
+fn the_keepalive_check_names_the_directive() {
+    let mut c = cdp::Chrome::start(1200, 900);
+    for (directive, class, says) in [("keepalive_timeout 5s;", "bad", "shorter than"), ("keepalive_timeout 75s;", "ok", "not shorter than")] {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("etc/nginx")).unwrap();
+        std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
+        std::fs::write(root.join("etc/nginx/nginx.conf"), format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {directive}\n    server {{ listen 80; }}\n}}\n")).unwrap();
+        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n").unwrap();
+        std::fs::write(root.join("elb.log"), "2026-11-25T08:00:01.000000Z lb 203.0.113.7:2817 10.0.1.11:80 -1 -1 -1 502 - 0 0 \"GET http://x:80/a HTTP/1.1\" \"curl/8\" - -\n").unwrap();
+        let html = root.join("k.html");
+        tailgate(&["--correlate", "-q", "--root", root.to_str().unwrap(), "--backend", "10.0.1.11:80", "--lb-idle-timeout", "60", "--format", "html", "-o", html.to_str().unwrap(), root.join("elb.log").to_str().unwrap()]);
+        let url = c.open(&html);
+        c.wait_for("document.body.dataset.ready === '1'");
+        let li = c.eval("Array.from(document.querySelectorAll('#tg-keepalive li')).map(l => [l.className, l.textContent])");
+        let li = li.as_array().unwrap();
+        assert_eq!(li.len(), 1, "{li:?}");
+        assert_eq!(li[0][0], class);
+        let text = li[0][1].as_str().unwrap();
+        assert!(text.contains(directive.trim_end_matches(';')) && text.contains("/etc/nginx/nginx.conf:4") && text.contains(says), "{text}");
+        assert_eq!(c.eval("document.getElementById('tg-idle').textContent"), json!("60 s, from --lb-idle-timeout"));
+        clean(&c, &url);
+    }
+}
