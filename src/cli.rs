@@ -40,6 +40,10 @@ pub struct Cli {
     /// Output format (html: one self-contained page, for --scan and --correlate).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
+    /// How reports name stdin (`-`) in findings and events: the S3 key a pipeline streams into
+    /// `tailgate … -`, say (default `-`).
+    #[arg(long, value_name = "NAME")]
+    pub stdin_name: Option<String>,
     /// Write the report to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -368,6 +368,8 @@ pub fn httperr_problem(reason: &[u8]) -> Problem {
 /// An event, owned: what the sinks and the correlator keep.
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
+    /// [`crate::correlate::SCHEMA`]: the version of this JSON.
+    pub schema: u32,
     pub kind: EventKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
@@ -377,6 +379,13 @@ pub struct Event {
     pub timestamp: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// For a load-balancer line: the status the backend sent (`status` is the one the load
+    /// balancer sent the client; none when the LB answered itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_status: Option<u16>,
+    /// For a load-balancer line: its name as the line gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lb: Option<String>,
     /// For LB 5xx: `lb` (the load balancer answered itself) or `backend`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<&'static str>,
@@ -442,12 +451,15 @@ impl Event {
     /// Copy an event out of its record.
     pub fn new(rec: &Record<'_>, class: Class, file: &str, line: u64) -> Event {
         let mut ev = Event {
+            schema: crate::correlate::SCHEMA,
             kind: class.kind,
             problem: class.problem,
             file: file.to_string(),
             line,
             timestamp: rec.time(),
             status: class.status,
+            backend_status: None,
+            lb: None,
             source: None,
             request: None,
             client: None,
@@ -479,6 +491,8 @@ impl Event {
                 ev.backend = l.backend_ip.map(|_| text(l.backend_raw));
                 ev.source = class.lb_generated.map(|g| if g { "lb" } else { "backend" });
                 ev.user_agent = Some(text(l.user_agent));
+                ev.lb = Some(text(l.elb));
+                ev.backend_status = l.backend_status();
             }
             Record::Error(e) => {
                 ev.request = e.request.as_ref().and_then(req);

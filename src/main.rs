@@ -209,6 +209,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
         threads: cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1),
         local_zone: host_zone(&cli),
         keepalive: Vec::new(),
+        stdin_name: cli.stdin_name.clone(),
     };
     let complete = |opts: &mut correlate::Options| {
         let d = discovery.unwrap_or_else(|running| running.join().expect("discovery panicked"));
@@ -373,6 +374,7 @@ fn run_scan(cli: Cli) -> ExitCode {
         threads,
         example_events: cli.examples,
         zones: tailgate::scan::Zones { host: host_zone(&cli), ..Default::default() },
+        stdin_name: cli.stdin_name.clone(),
     };
     let total: u64 = paths.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let bar = if !cli.quiet && io::stderr().is_terminal() && total > (64 << 20) {

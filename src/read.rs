@@ -325,6 +325,15 @@ pub fn range_reader(path: &Path, start: u64, end: u64) -> io::Result<impl Read> 
     Ok(f.take(end - start))
 }
 
+/// How reports name an input: stdin (`-`) by `stdin_name` when given (`--stdin-name`: the S3 key
+/// a pipeline streams, say), every other path as it is (see [`crate::discover::path_text`]).
+pub fn input_name(path: &Path, stdin_name: Option<&str>) -> String {
+    match stdin_name {
+        Some(n) if path.as_os_str() == "-" => n.to_string(),
+        _ => crate::discover::path_text(path),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,3 +438,4 @@ mod tests {
         assert_eq!(lines(&data)[0].len(), MAX_LINE - 1);
     }
 }
+

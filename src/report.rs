@@ -518,6 +518,7 @@ mod tests {
             threads: 1,
             local_zone: None,
             keepalive: Vec::new(),
+            stdin_name: None,
         };
         let base = crate::correlate::correlate(&opts);
         assert!(!base.findings.is_empty());

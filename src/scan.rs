@@ -39,11 +39,13 @@ pub struct ScanOptions {
     pub example_events: usize,
     /// The time zone of error logs (their times carry no offset).
     pub zones: Zones,
+    /// How reports name stdin (`-`), when not `-`.
+    pub stdin_name: Option<String>,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { format: None, since_micros: None, threads: 1, example_events: 20, zones: Zones::default() }
+        ScanOptions { format: None, since_micros: None, threads: 1, example_events: 20, zones: Zones::default(), stdin_name: None }
     }
 }
 
@@ -521,7 +523,7 @@ pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)
 /// gzip streams cannot be read twice); every event goes to `sink`, when given, in file order
 /// and as it is found.
 pub fn scan_log_as(path: &Path, format: Option<&Format>, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync), sink: Option<EventSink<'_>>) -> LogReport {
-    let name = crate::discover::path_text(path);
+    let name = read::input_name(path, opts.stdin_name.as_deref());
     let fail = |e: String, format: String, bytes: u64| LogReport { path: name.clone(), format, bytes, error: Some(e), ..Default::default() };
     let input = match read::Input::open(path, detect::SAMPLE_BYTES) {
         Ok(i) => i,

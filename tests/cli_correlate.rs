@@ -273,3 +273,58 @@ fn memory_is_bounded_by_the_window_not_the_number_of_5xx() {
     }
     eprintln!("peak RSS {peak_mb} MB for {N} LB 5xx");
 }
+
+/// What a pipeline over S3 objects needs (issue 15): `--stdin-name` names the object a stream
+/// came from (findings and scan events say it, not `-`); every finding and event carries the
+/// schema version, the load balancer's name and both status codes; a finding says whether local
+/// logs were available at all ("no local logs were available" is not "the instance logged nothing").
+#[test]
+fn streams_are_named_and_findings_say_what_they_rest_on() {
+    let key = "AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/25/x.log";
+    let input = format!("{LB_502}\n{BE_500}\n");
+    let d = tempfile::tempdir().unwrap();
+    let empty = d.path().join("root");
+    std::fs::create_dir(&empty).unwrap();
+    // No local logs at all (an empty --root, none named).
+    let v = correlate(&["--root", empty.to_str().unwrap(), "--stdin-name", key, "-"], Some(&input));
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 2);
+    for x in f {
+        assert_eq!(x["schema"], 1);
+        assert_eq!(x["elb"]["file"], key, "{x}");
+        assert_eq!(x["elb"]["lb"], "lb");
+        assert_eq!(x["evidence_available"], false, "{x}");
+        let e = x["explanation"].as_str().unwrap();
+        assert!(e.contains("no local logs were available") && !e.contains("logged nothing"), "{e}");
+    }
+    assert_eq!((f[0]["elb"]["elb_status"].as_u64(), f[0]["elb"]["backend_status"].as_u64()), (Some(502), None));
+    assert_eq!((f[1]["elb"]["elb_status"].as_u64(), f[1]["elb"]["backend_status"].as_u64()), (Some(500), Some(500)));
+    // With a local log that has nothing for them: available, and "logged nothing".
+    let log = d.path().join("access.log");
+    std::fs::write(&log, "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n").unwrap();
+    let v = correlate(&["--root", empty.to_str().unwrap(), "--lb-idle-timeout", "60", "--log", log.to_str().unwrap(), "-"], Some(&input));
+    let x = &v["findings"][0];
+    assert_eq!(x["evidence_available"], true);
+    assert_eq!(x["elb"]["file"], "-", "no --stdin-name: stdin is `-`");
+    assert!(x["explanation"].as_str().unwrap().contains("the instance logged nothing"), "{x}");
+    // The scan's events, from a gzip stream (found by its magic bytes).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(input.as_bytes()).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .args(["--scan", "-q", "--format", "ndjson", "--stdin-name", &format!("{key}.gz"), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(&gz.finish().unwrap()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    let events: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).filter(|e: &Value| e["type"] == "event").collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for e in &events {
+        assert_eq!(e["schema"], 1);
+        assert_eq!(e["file"], format!("{key}.gz"));
+        assert_eq!(e["lb"], "lb");
+    }
+    assert_eq!((events[0]["status"].as_u64(), events[0].get("backend_status")), (Some(502), None));
+    assert_eq!((events[1]["status"].as_u64(), events[1]["backend_status"].as_u64()), (Some(500), Some(500)));
+}

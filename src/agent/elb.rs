@@ -104,6 +104,7 @@ impl Job {
             threads: 1,
             local_zone: self.local_zone.clone(),
             keepalive: Vec::new(),
+            stdin_name: None,
         })
     }
 }

@@ -42,6 +42,8 @@ pub enum AgentEvent {
 /// no known line number.
 #[derive(Clone, Debug, Serialize)]
 pub struct LogEvent {
+    /// [`crate::correlate::SCHEMA`].
+    pub schema: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
     pub file: String,
@@ -51,6 +53,12 @@ pub struct LogEvent {
     pub timestamp: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// For a load-balancer line: the status the backend sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_status: Option<u16>,
+    /// For a load-balancer line: the load balancer's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lb: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,11 +120,14 @@ impl AgentEvent {
     /// The event for a classified record of a followed log.
     pub fn of_log(e: Event, offset: u64) -> AgentEvent {
         let l = LogEvent {
+            schema: e.schema,
             problem: e.problem,
             file: e.file,
             offset,
             timestamp: e.timestamp,
             status: e.status,
+            backend_status: e.backend_status,
+            lb: e.lb,
             source: e.source,
             request: e.request,
             client: e.client,
@@ -146,7 +157,7 @@ mod tests {
 
     #[test]
     fn kinds_are_the_stable_strings() {
-        let l = LogEvent { problem: None, file: "a.log".into(), offset: 7, timestamp: None, status: Some(502), source: None, request: None, client: None, upstream: None, user_agent: None, message: None };
+        let l = LogEvent { schema: 1, problem: None, file: "a.log".into(), offset: 7, timestamp: None, status: Some(502), backend_status: None, lb: None, source: None, request: None, client: None, upstream: None, user_agent: None, message: None };
         assert_eq!(String::from_utf8(AgentEvent::Http5xx(l.clone()).to_line()).unwrap(), r#"{"kind":"http-5xx","file":"a.log","offset":7,"status":502}"#);
         assert_eq!(String::from_utf8(AgentEvent::MalformedOutput(Malformed::Log(l)).to_line()).unwrap(), r#"{"kind":"malformed-output","file":"a.log","offset":7,"status":502}"#);
         let b = BadLine { file: "a.log".into(), offset: 0, reason: "no status".into(), excerpt: "x".into(), bad_lines: 1, not_reported: 0 };

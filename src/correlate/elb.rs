@@ -43,8 +43,9 @@ pub struct Wanted {
 #[derive(Clone, Debug)]
 pub struct Texts {
     bytes: std::sync::Arc<[u8]>,
-    /// Where each text ends in `bytes`: backend, request, method, client, user agent, error reason.
-    ends: [u32; 6],
+    /// Where each text ends in `bytes`: backend, request, method, client, user agent, error
+    /// reason, load balancer.
+    ends: [u32; 7],
     has_backend: bool,
 }
 
@@ -53,10 +54,11 @@ impl Texts {
     /// escapes nothing in it), `method`, `client`, `user_agent` (as the client sent it: decoded,
     /// the LB writes `"` as `\"`), `error_reason` (ALB). All but the user agent are reported, as
     /// lossy UTF-8. `buf` is scratch space.
-    pub fn new(backend: Option<&[u8]>, request: &[u8], method: &[u8], client: &[u8], user_agent: &[u8], error_reason: &[u8], buf: &mut Vec<u8>) -> Texts {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(backend: Option<&[u8]>, request: &[u8], method: &[u8], client: &[u8], user_agent: &[u8], error_reason: &[u8], lb: &[u8], buf: &mut Vec<u8>) -> Texts {
         buf.clear();
-        let mut ends = [0u32; 6];
-        for (i, t) in [backend.unwrap_or(b""), request, method, client, user_agent, error_reason].into_iter().enumerate() {
+        let mut ends = [0u32; 7];
+        for (i, t) in [backend.unwrap_or(b""), request, method, client, user_agent, error_reason, lb].into_iter().enumerate() {
             if i == 4 {
                 buf.extend_from_slice(t);
             } else {
@@ -94,6 +96,9 @@ impl Texts {
     }
     pub fn error_reason(&self) -> &str {
         self.str(5)
+    }
+    pub fn lb(&self) -> &str {
+        self.str(6)
     }
 }
 
@@ -159,12 +164,12 @@ impl crate::spill::Spill for Wanted {
         let proc_us = d.i64()?;
         let flags = d.u8()?;
         let (elb_status, backend_status, path_key, sent_bytes, key) = (d.u16()?, d.opt_u16()?, d.u64()?, d.u64()?, d.u64()?);
-        let mut ends = [0u32; 6];
+        let mut ends = [0u32; 7];
         for e in ends.iter_mut() {
             *e = d.u32()?;
         }
         let bytes: std::sync::Arc<[u8]> = d.bytes()?.into();
-        if ends.is_sorted() && ends[5] as usize == bytes.len() {
+        if ends.is_sorted() && ends[6] as usize == bytes.len() {
         } else {
             return None;
         }
@@ -513,7 +518,7 @@ impl<'a> Chunk<'a> {
         let alb_created = matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some();
         let elb_status = r.elb_status.unwrap_or(0);
         let user_agent = Escaping::Quotes.decode(r.user_agent, &mut self.ua_buf);
-        let text = Texts::new(r.backend_ip.map(|_| r.backend_raw), r.request.raw, r.request.method, r.client_ip, user_agent, alb.error_reason, &mut self.text_buf);
+        let text = Texts::new(r.backend_ip.map(|_| r.backend_raw), r.request.raw, r.request.method, r.client_ip, user_agent, alb.error_reason, r.elb, &mut self.text_buf);
         let probe = lb_gen && elb_status == 504;
         if probe {
             self.timeouts += 1;
@@ -697,7 +702,7 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
         probes: Vec::new(), summary: Summary::default(), minutes: BTreeMap::new(), backends: Vec::new(), backend_index: HashMap::default(), bursts: Vec::new() };
     let mut files = Vec::new();
     for path in &inputs {
-        let name = path.display().to_string();
+        let name = read::input_name(path, opts.stdin_name.as_deref());
         // Opened once: stdin and FIFOs cannot be read twice; gzip is found by its magic bytes.
         let input = read::Input::open(path, detect::SAMPLE_BYTES);
         let fmt = match &input {
@@ -869,6 +874,7 @@ mod tests {
                 threads,
                 local_zone: None,
                 keepalive: Vec::new(),
+                stdin_name: None,
             };
             let ing = ingest(&opts, &crate::correlate::filter::Filter::new());
             let mut wanted: Vec<(u32, u64, u64, u16)> = ing

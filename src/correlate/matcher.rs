@@ -216,13 +216,16 @@ pub fn resolve(
             });
         }
         let problems: Vec<Problem> = err_ev.iter().filter_map(|e| e.problem).collect();
-        let (mut cause, mut explanation) = explain(w, matched, &problems, opts.lb_idle_timeout_secs);
+        // (no local log was read: "the instance logged nothing" would be a guess)
+        let available = !local_files.is_empty();
+        let (mut cause, mut explanation) = explain(w, matched, &problems, opts.lb_idle_timeout_secs, available);
         // Nothing on the instance for an LB 502/504, and a keep-alive shorter than the LB's idle
         // timeout: the documented race (the backend closes an idle connection as the LB reuses it).
         if w.lb_generated
             && matches!(w.elb_status, 502 | 504)
             && w.text.backend().is_some()
             && evidence.is_empty()
+            && available
             && let Some(k) = opts.keepalive.iter().filter(|k| k.timeout_ms < opts.lb_idle_timeout_secs * 1000).min_by_key(|k| k.timeout_ms)
         {
             cause = Cause::KeepaliveClosed;
@@ -242,7 +245,10 @@ pub fn resolve(
             }
         }
         findings.push(Finding {
+            schema: super::SCHEMA,
+            evidence_available: available,
             elb: ElbRef {
+                lb: w.text.lb().to_string(),
                 file: elb_files[w.file as usize].clone(),
                 line: w.line,
                 timestamp: w.ts,
@@ -264,8 +270,9 @@ fn is_connection_failure(p: &Problem) -> bool {
     matches!(p, Problem::PrematureClose | Problem::ConnectionReset | Problem::ScriptEndedEarly | Problem::ConnectFailed | Problem::NoLiveUpstream)
 }
 
-fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64) -> (Cause, String) {
+fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64, available: bool) -> (Cause, String) {
     let first_problem = problems.first().map(|p| p.as_str()).unwrap_or("");
+    let nothing = if available { "the instance logged nothing" } else { "no local logs were available" };
     if !w.lb_generated {
         let st = w.backend_status.unwrap_or(w.elb_status);
         return match (m, problems.is_empty()) {
@@ -276,6 +283,7 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64) -
             (Some(_), true) => {
                 (Cause::Backend5xx, format!("the instance answered {st}: the application made it (the web server logged it, with no upstream error)"))
             }
+            (None, _) if !available => (Cause::Backend5xx, format!("the backend answered {st}; no local logs were available")),
             (None, _) => (Cause::Backend5xx, format!("the backend answered {st}; no local log line matches this request")),
         };
     }
@@ -294,7 +302,11 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64) -
         }
         (504, None) => (
             Cause::BackendTimeout,
-            format!("the backend did not answer within the load balancer's {idle}s idle timeout; the instance logged nothing for it (yet)"),
+            if available {
+                format!("the backend did not answer within the load balancer's {idle}s idle timeout; the instance logged nothing for it (yet)")
+            } else {
+                format!("the backend did not answer within the load balancer's {idle}s idle timeout; no local logs were available")
+            },
         ),
         (_, Some(c)) if c.status == Some(499) => (
             Cause::ConnectionClosed,
@@ -318,9 +330,9 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64) -
         (502, None) => (
             Cause::ConnectionClosed,
             if w.text.error_reason().is_empty() || w.text.error_reason() == "-" {
-                "the load balancer got no usable answer and the instance logged nothing: the connection was refused, closed or reset".into()
+                format!("the load balancer got no usable answer and {nothing}: the connection was refused, closed or reset")
             } else {
-                format!("the load balancer got no usable answer ({}); the instance logged nothing", w.text.error_reason())
+                format!("the load balancer got no usable answer ({}); {nothing}", w.text.error_reason())
             },
         ),
         (s, None) => (Cause::Unmatched, format!("the load balancer answered {s} itself and nothing on this instance explains it")),

@@ -146,6 +146,8 @@ pub struct Options {
     pub local_zone: Option<(crate::time::Zone, String)>,
     /// The instance's web servers' idle keep-alive timeouts (from discovery).
     pub keepalive: Vec<KeepAliveSetting>,
+    /// How reports name stdin (`-`), when not `-`.
+    pub stdin_name: Option<String>,
 }
 
 impl Options {
@@ -197,9 +199,16 @@ pub struct Evidence {
     pub problem: Option<crate::detect::Problem>,
 }
 
+/// The version of the findings' and events' JSON: bumped when a field changes meaning or goes
+/// away (new fields do not bump it).
+pub const SCHEMA: u32 = 1;
+
 /// The LB line a finding explains.
 #[derive(Clone, Debug, Serialize)]
 pub struct ElbRef {
+    /// The load balancer's name, as its log line gives it (Classic: the name; ALB:
+    /// `app/<name>/<id>`).
+    pub lb: String,
     pub file: String,
     pub line: u64,
     pub timestamp: crate::time::Timestamp,
@@ -212,11 +221,16 @@ pub struct ElbRef {
 /// One explained LB 5xx.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
+    /// [`SCHEMA`].
+    pub schema: u32,
     pub elb: ElbRef,
     /// `lb` or `backend`.
     pub source: &'static str,
     pub cause: Cause,
     pub explanation: String,
+    /// Whether any local log was read: `false` is "no local logs were available", not "the
+    /// instance logged nothing".
+    pub evidence_available: bool,
     pub evidence: Vec<Evidence>,
 }
 
