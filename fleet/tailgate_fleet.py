@@ -218,6 +218,66 @@ def correlate_group(binary, idle, names, group, items):
     return out
 
 
+def host_of(backend):
+    """`10.0.1.11` of `10.0.1.11:80`, `fd00::1` of `[fd00::1]:80`."""
+    if backend.startswith("["):
+        return backend[1:].split("]", 1)[0]
+    return backend.rsplit(":", 1)[0] if backend.count(":") == 1 else backend
+
+
+def instance_files(prefix, ip):
+    d = os.path.join(prefix, ip)
+    return list_local(d) if os.path.isdir(d) else []
+
+
+def correlate_instance(binary, names, prefix, ip, items):
+    """`tailgate --correlate … --log <ip's logs> --backend <ip>` on the lines in its scope (its
+    own and those without a backend), Classic and ALB lines as two inputs; positions mapped."""
+    logs = instance_files(prefix, ip)
+    d = tempfile.mkdtemp(prefix="tailgate-instance-")
+    try:
+        root = os.path.join(d, "root")
+        os.mkdir(root)
+        inputs, pos = [], {}
+        for kind in ("classic", "alb"):
+            mine = sorted((o, n, t) for k, o, n, t in items if k == kind)
+            if not mine:
+                continue
+            path = os.path.join(d, kind + ".log")
+            with open(path, "wb") as f:
+                f.write(b"".join(t + b"\n" for _, _, t in mine))
+            inputs.append(path)
+            pos[path] = [(names[o], n) for o, n, _ in mine]
+        args = [binary, "--correlate", "-q", "--root", root, "--format", "json", "--backend", ip]
+        for l in logs:
+            args += ["--log", l]
+        p = subprocess.run(args + inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode not in (0, 2) or not p.stdout:
+            raise RuntimeError("tailgate failed (%d): %s" % (p.returncode, p.stderr.decode("utf-8", "replace")))
+        doc = json.loads(p.stdout)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    out = [("summary", (ip, doc["summary"]))]
+    for f in doc["findings"]:
+        f["elb"]["file"], f["elb"]["line"] = pos[f["elb"]["file"]][f["elb"]["line"] - 1]
+        out.append(("finding", (ip, f)))
+    return out
+
+
+# What a correlation scoped to one instance says of the whole input (every line counts in them),
+# and what it says of its scope.
+WHOLE = ("elb_lines", "bad_lines", "per_minute", "bursts", "bad_examples", "inputs_failed")
+
+
+def instance_summary(whole, scoped, errors):
+    s = dict(scoped)
+    for k in WHOLE:
+        s[k] = whole[k]
+    s.pop("backends", None)
+    s["errors"] = list(errors) + [e for e in scoped.get("errors", []) if e not in errors]
+    return s
+
+
 def merge(partials, idle_timeout, errors):
     """Stage 4: the partial summaries as one, in tailgate's order."""
     s = {
@@ -277,6 +337,10 @@ def main(argv=None):
     ap.add_argument("--to", dest="date_to", help="last day (yyyy-mm-dd) read")
     ap.add_argument("--lb", action="append", default=[], help="only these load balancers (repeatable; names as the lines write them)")
     ap.add_argument("--partitions", type=int, default=0, help="Spark partitions for the groups (default: the default parallelism)")
+    ap.add_argument("--shards", action="store_true", help="also write each backend's lines as gzip text under "
+                    "OUTPUT/shards/lb=…/backend=…/dt=…/ (in input order), for its agent's elb_log_dir")
+    ap.add_argument("--instance-logs", metavar="PREFIX", help="the instances' own logs, under PREFIX/<backend-ip>/ (a path every executor sees): "
+                    "for each, OUTPUT/instances/<ip>/ holds what `tailgate --correlate INPUT --log <its logs> --backend <ip>` says")
     a = ap.parse_args(argv)
 
     from pyspark.sql import SparkSession, Row
@@ -358,6 +422,40 @@ def main(argv=None):
     partials = results.filter(lambda r: r[0] == "summary").map(lambda r: r[1]).collect()
     summary = merge(partials, idle, errors)
     summary["objects"] = {"read": len(chosen), "skipped_by_key": skipped}
+
+    # Per-backend shards: an instance's agent syncs only its own share.
+    if a.shards:
+        def shard_row(kv):
+            (kind, backend, lb), (o, n, t) = kv
+            f = t.split(b" ", 4)
+            name = lb if backend == "-" else (f[1] if kind == "classic" else f[2]).decode("utf-8", "replace")
+            day = (f[0] if kind == "classic" else f[1])[:10].decode("utf-8", "replace")
+            return Row(lb=name, backend=backend, dt=day, o=o, n=n, value=t.decode("utf-8", "replace"))
+
+        shards = spark.createDataFrame(lines.map(shard_row))
+        (shards.repartition("lb", "backend", "dt").sortWithinPartitions("o", "n").select("lb", "backend", "dt", "value")
+         .write.mode("overwrite").option("compression", "gzip").partitionBy("lb", "backend", "dt").text(a.output.rstrip("/") + "/shards"))
+
+    # With the instances' own logs: one correlation per instance, over the lines in its scope.
+    if a.instance_logs:
+        prefix = a.instance_logs
+        ips = sorted(e for e in os.listdir(prefix) if os.path.isdir(os.path.join(prefix, e))) if os.path.isdir(prefix) else []
+        bc_ips = sc.broadcast(set(ips))
+
+        def scope(kv):
+            (kind, backend, _), (o, n, t) = kv
+            if backend == "-":
+                return [(ip, (kind, o, n, t)) for ip in bc_ips.value]
+            h = host_of(backend)
+            return [(h, (kind, o, n, t))] if h in bc_ips.value else []
+
+        per = lines.flatMap(scope).groupByKey(parts).flatMap(
+            lambda kv: correlate_instance(binary, bc_names.value, prefix, kv[0], list(kv[1]))).persist()
+        for ip, scoped in per.filter(lambda r: r[0] == "summary").map(lambda r: r[1]).collect():
+            write_text(spark, "%s/instances/%s/summary.json" % (a.output.rstrip("/"), ip), json.dumps(instance_summary(summary, scoped, errors), indent=1))
+        for ip in ips:
+            mine = per.filter(lambda r, ip=ip: r[0] == "finding" and r[1][0] == ip).map(lambda r: json.dumps(r[1][1]))
+            mine.saveAsTextFile("%s/instances/%s/findings" % (a.output.rstrip("/"), ip))
 
     # Stage 4: findings as Parquet (lb/dt) and NDJSON parts.
     findings = results.filter(lambda r: r[0] == "finding").map(lambda r: r[1])

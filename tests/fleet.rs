@@ -25,11 +25,16 @@ fn generate(dir: &Path, lines: u32) {
 }
 
 fn fleet(input: &Path, output: &Path) -> Output {
+    fleet_with(input, output, &[])
+}
+
+fn fleet_with(input: &Path, output: &Path, extra: &[&str]) -> Output {
     let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new("bash")
         .arg(repo().join("fleet/run-local.sh"))
         .arg(input)
         .arg(output)
+        .args(extra)
         .env("TAILGATE", env!("CARGO_BIN_EXE_tailgate"))
         .env("TAILGATE_FLEET_VENV", repo().join("target/fleet-venv"))
         .output()
@@ -93,9 +98,22 @@ fn spark_gives_the_answers_one_machine_gives() {
     // (the data has what the contract is about)
     assert!(s["backends"].as_array().unwrap().len() >= 20 && !s["bursts"].as_array().unwrap().is_empty());
     assert_eq!(s["lb_idle_timeout_s"]["from"], "inferred", "ALB 504s say the idle timeout");
-    let out = fleet(&input, &output);
+    let out = fleet_with(&input, &output, &["--shards"]);
     assert!(out.status.success(), "{}", said(&out));
     assert_eq!(summary(&output), *s, "summary.json = tailgate's summary");
+    // Each backend's shard (Spark escapes `:` in a partition's name), read by tailgate as an agent
+    // would read its elb_log_dir, holds that backend's lines: its requests, 5xx and rate as the
+    // whole input gives them.
+    for b in s["backends"].as_array().unwrap().iter().take(3) {
+        let name = b["backend"].as_str().unwrap();
+        let dirs: Vec<PathBuf> = std::fs::read_dir(output.join("shards")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).flat_map(|lb| std::fs::read_dir(lb).unwrap()).map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy() == format!("backend={}", name.replace(':', "%3A"))).collect();
+        assert!(!dirs.is_empty(), "a shard for {name}");
+        let root = tempfile::tempdir().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--correlate", "-q", "--all-backends", "--format", "json", "--root"]).arg(root.path()).args(&dirs).output().unwrap();
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["summary"]["backends"].as_array().unwrap().len(), 1, "{name}");
+        assert_eq!(v["summary"]["backends"][0], *b, "{name}: the same requests, 5xx and rate");
+    }
     let want_f: BTreeSet<Key> = want["findings"].as_array().unwrap().iter().map(key).collect();
     assert_eq!(fleet_findings(&output), want_f);
     // The Parquet copy, partitioned by lb/dt, read back by Spark.
@@ -164,4 +182,79 @@ fn bad_objects_are_reported_and_a_format_change_fails_loudly() {
     assert!(said(&o).contains("are not ELB/ALB lines"), "{}", said(&o));
     let s2: Value = serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
     assert!(s2["failed"].as_str().unwrap().contains("format change"), "{s2}");
+}
+
+/// With the instances' own logs in storage (`--instance-logs PREFIX`, PREFIX/<ip>/…), each such
+/// instance gets what `tailgate --correlate DIR --log <its logs> --backend <ip>` says: the same
+/// summary and findings, evidence included.
+#[test]
+fn with_an_instances_logs_spark_gives_that_instances_answers() {
+    let d = tempfile::tempdir().unwrap();
+    let (input, output, logs) = (d.path().join("in"), d.path().join("out"), d.path().join("instances"));
+    // A Classic ELB + nginx pair from the project's generator, the ELB log split between two LB
+    // nodes' objects, beside a generated fleet (ALB lines too).
+    let pair = d.path().join("pair");
+    let st = Command::new("python3")
+        .arg(repo().join("tests/fixtures/bench/gen_logs.py"))
+        .args(["--pair", pair.to_str().unwrap(), "--lines", "20000", "--seed", "5", "--backends", "4", "--skew-ms", "900"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    generate(&input, 6_000);
+    let day = input.join("AWSLogs/123456789012/elasticloadbalancing/us-east-1/2024/03/14");
+    std::fs::create_dir_all(&day).unwrap();
+    let elb = std::fs::read_to_string(pair.join("elb.log")).unwrap();
+    for node in 0..2 {
+        let mine: String = elb.lines().enumerate().filter(|(i, _)| i % 2 == node).map(|(_, l)| format!("{l}\n")).collect();
+        std::fs::write(day.join(format!("123456789012_elasticloadbalancing_us-east-1_prod-web-elb_20240314T0605Z_10.0.1.20{node}_0000000{node}.log")), mine).unwrap();
+    }
+    let ip = "10.0.1.11";
+    std::fs::create_dir_all(logs.join(ip)).unwrap();
+    let access = logs.join(ip).join("access.log");
+    std::fs::copy(pair.join("nginx_access.log"), &access).unwrap();
+    let o = {
+        let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("bash")
+            .arg(repo().join("fleet/run-local.sh"))
+            .arg(&input)
+            .arg(&output)
+            .arg("--instance-logs")
+            .arg(&logs)
+            .env("TAILGATE", env!("CARGO_BIN_EXE_tailgate"))
+            .env("TAILGATE_FLEET_VENV", repo().join("target/fleet-venv"))
+            .output()
+            .unwrap()
+    };
+    assert!(o.status.success(), "{}", said(&o));
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .args(["--correlate", "-q", "--format", "json", "--backend", ip, "--root"])
+        .arg(root.path())
+        .arg("--log")
+        .arg(&access)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let want: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(want["summary"]["matched"].as_u64().unwrap() > 30, "the instance's lines are evidence: {}", want["summary"]);
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(output.join("instances").join(ip).join("summary.json")).unwrap()).unwrap();
+    assert_eq!(got, want["summary"]);
+    let mut findings = BTreeSet::new();
+    for e in std::fs::read_dir(output.join("instances").join(ip).join("findings")).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("part-") {
+            for l in std::fs::read_to_string(&p).unwrap().lines() {
+                let f: Value = serde_json::from_str(l).unwrap();
+                let ev: Vec<(String, u64)> = f["evidence"].as_array().unwrap().iter().map(|e| (e["file"].as_str().unwrap().to_string(), e["line"].as_u64().unwrap())).collect();
+                findings.insert((key(&f), ev));
+            }
+        }
+    }
+    let want_f: BTreeSet<(Key, Vec<(String, u64)>)> = want["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (key(f), f["evidence"].as_array().unwrap().iter().map(|e| (e["file"].as_str().unwrap().to_string(), e["line"].as_u64().unwrap())).collect()))
+        .collect();
+    assert_eq!(findings, want_f, "the same findings with the same evidence");
 }
