@@ -202,8 +202,11 @@ impl<T: Spill + Clone> Sorted<T> {
         }
         let mut m = Merge { srcs, heap: BinaryHeap::new(), heads: Vec::new(), failed };
         m.heads = (0..m.srcs.len()).map(|_| None).collect();
-        for i in 0..m.srcs.len() {
-            m.refill(i);
+        // (one run, the usual case below the bound, is read straight, without the heap)
+        if m.srcs.len() > 1 {
+            for i in 0..m.srcs.len() {
+                m.refill(i);
+            }
         }
         m
     }
@@ -226,7 +229,15 @@ pub struct Merge<'a, T: Spill> {
 
 impl<T: Spill + Clone> Merge<'_, T> {
     fn refill(&mut self, i: usize) {
-        let next = match &mut self.srcs[i] {
+        if let Some(t) = self.read(i) {
+            self.heap.push(Reverse((t.key(), i)));
+            self.heads[i] = Some(t);
+        }
+    }
+
+    /// The next record of run `i`.
+    fn read(&mut self, i: usize) -> Option<T> {
+        match &mut self.srcs[i] {
             Src::Mem(v, pos) => {
                 let r = v.get(*pos).cloned();
                 *pos += 1;
@@ -259,10 +270,6 @@ impl<T: Spill + Clone> Merge<'_, T> {
                     }
                 }
             }
-        };
-        if let Some(t) = next {
-            self.heap.push(Reverse((t.key(), i)));
-            self.heads[i] = Some(t);
         }
     }
 }
@@ -271,6 +278,9 @@ impl<T: Spill + Clone> Iterator for Merge<'_, T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
+        if self.srcs.len() == 1 {
+            return self.read(0);
+        }
         let Reverse((_, i)) = self.heap.pop()?;
         let t = self.heads[i].take();
         self.refill(i);
@@ -443,7 +453,7 @@ mod tests {
         let input: Vec<i64> = (0..5000).map(|i: i64| (i * 7919) % 5003 - 2500).collect();
         let mut want = input.clone();
         want.sort();
-        for cap in [1, 7, 1000, 100_000] {
+        for cap in [1, 7, 1000, 5000, 100_000] {
             let mut s = Sorter::new(cap);
             for &v in &input {
                 s.push(v);
