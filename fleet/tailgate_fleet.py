@@ -191,9 +191,9 @@ def run_tailgate(binary, lines, idle, extra=()):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def correlate_group(binary, idle, names, group, items):
+def correlate_group(binary, idle, names, group, batches):
     """Stage 3 for one group: its lines in input order through tailgate; positions mapped back."""
-    items = sorted(items)  # (object index, line, text)
+    items = [(o, n, l) for o, ns, blob in sorted(batches, key=lambda b: b[0]) for n, l in zip(ns, blob.split(b"\n"))]
     doc = run_tailgate(binary, [t for _, _, t in items], idle)
     pos = [(names[o], n, o) for o, n, _ in items]
 
@@ -398,29 +398,41 @@ def main(argv=None):
             return
         if lerr:
             yield ("error", "%s: read error after line %d: %s (the lines before it are used)" % (p, len(lines), lerr))
+        # One record per (object, group), its lines in one blob: the shuffle moves few, large
+        # records rather than a record per line.
+        groups = {}
         for n, l in lines:
-            yield (route(l, object_lb, object_kind), (i, n, l))
+            g = route(l, object_lb, object_kind)
+            ns, ls = groups.setdefault(g, ([], []))
+            ns.append(n)
+            ls.append(l)
+            if b" 504 " in l:
+                f = l.split(b" ", 9)
+                if len(f) > 8 and not f[0][:1].isdigit() and f[8] == b"504":
+                    yield ("alb504", (i, n, l))
+        for g, (ns, ls) in groups.items():
+            yield (g, (i, ns, b"\n".join(ls)))
 
     routed = raw.flatMap(explode).persist()
     errors += routed.filter(lambda kv: kv[0] == "error").map(lambda kv: kv[1]).collect()
-    lines = routed.filter(lambda kv: kv[0] != "error")
-    total_lines = lines.count()
+    batches = routed.filter(lambda kv: isinstance(kv[0], tuple))
+    lines = batches.flatMap(lambda kv: [(kv[0], (kv[1][0], n, l)) for n, l in zip(kv[1][1], kv[1][2].split(b"\n"))])
+    total_lines = batches.map(lambda kv: len(kv[1][1])).sum()
+    stages = {"list_and_route": round(time.time() - t0, 3)}
 
     # The idle timeout, once, by tailgate, from every ALB 504 (their own lines say it).
-    def alb_504(kv):
-        f = kv[1][2].split(b" ", 9)
-        return len(f) > 8 and not f[0][:1].isdigit() and f[8] == b"504"
-
-    idle_doc = run_tailgate(binary, [t for _, (_, _, t) in sorted(lines.filter(alb_504).collect(), key=lambda kv: kv[1][:2])], None)
+    alb504 = sorted(routed.filter(lambda kv: kv[0] == "alb504").map(lambda kv: kv[1]).collect())
+    idle_doc = run_tailgate(binary, [t for _, _, t in alb504], None)
     idle = idle_doc["summary"]["lb_idle_timeout_s"]
 
     # Stage 3: one tailgate per group.
     parts = a.partitions or max(1, sc.defaultParallelism)
     bc_names = sc.broadcast(names)
     value = idle["value"]
-    results = lines.groupByKey(parts).flatMap(lambda kv: correlate_group(binary, value, bc_names.value, kv[0], list(kv[1]))).persist()
+    results = batches.groupByKey(parts).flatMap(lambda kv: correlate_group(binary, value, bc_names.value, kv[0], list(kv[1]))).persist()
     partials = results.filter(lambda r: r[0] == "summary").map(lambda r: r[1]).collect()
     summary = merge(partials, idle, errors)
+    stages["correlate"] = round(time.time() - t0 - sum(stages.values()), 3)
     summary["objects"] = {"read": len(chosen), "skipped_by_key": skipped}
 
     # Per-backend shards: an instance's agent syncs only its own share.
@@ -469,7 +481,8 @@ def main(argv=None):
     if not findings.isEmpty():
         spark.createDataFrame(rows).write.mode("overwrite").partitionBy("lb", "dt").parquet(a.output.rstrip("/") + "/findings/parquet")
     elapsed = time.time() - t0
-    summary["job"] = {"seconds": round(elapsed, 3), "lines": total_lines, "cores": sc.defaultParallelism,
+    stages["write"] = round(elapsed - sum(stages.values()), 3)
+    summary["job"] = {"seconds": round(elapsed, 3), "stages": stages, "lines": total_lines, "cores": sc.defaultParallelism,
                       "lines_per_second_per_core": round(total_lines / elapsed / max(1, sc.defaultParallelism), 1)}
     failed = summary["elb_lines"] and summary["bad_lines"] > MAX_BAD_FRACTION * summary["elb_lines"]
     if failed:
