@@ -112,6 +112,25 @@ impl Filter {
         }
     }
 
+    /// Bring the region of time bucket `bucket` into cache ahead of its look-ups: the local
+    /// pass, reading lines in about time order, calls it for the next bucket when it enters one,
+    /// so a bucket's first look-ups do not each wait on memory (a sixth of the local pass on
+    /// the 2 M-pair bench). A hint only: elsewhere than x86_64 it does nothing.
+    #[inline]
+    pub fn warm(&self, bucket: i64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let first = word(0, bucket) & !((1 << REGION_LOG2) - 1);
+            let region = &self.words[first..first + (1 << REGION_LOG2)];
+            for line in region.chunks(8) {
+                // SAFETY: a prefetch of memory this slice owns; it reads nothing and cannot fault.
+                unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line.as_ptr() as *const i8) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bucket;
+    }
+
     /// Error-log lines naming this path (`request_key(b"", path)`) may be evidence.
     pub fn add_error_path(&self, path_key: u64) {
         self.paths[path_word(path_key)].fetch_or(pattern(path_key, ERROR_PATH, ANY_STATUS), Ordering::Relaxed);

@@ -523,6 +523,8 @@ struct Worker<'a> {
     escaping: Escaping,
     path_buf: Vec<u8>,
     ua_buf: Vec<u8>,
+    /// The filter's time bucket of the previous line (see [`super::filter::Filter::warm`]).
+    bucket: i64,
 }
 
 impl crate::fold::Worker for Worker<'_> {
@@ -542,6 +544,14 @@ impl crate::fold::Worker for Worker<'_> {
         match rec {
             Record::Access(a) => {
                 let Some(ts) = a.time else { return };
+                let bucket = ts.micros.div_euclid(super::filter::BUCKET_US);
+                if bucket != self.bucket {
+                    if bucket != self.bucket + 1 {
+                        self.filter.warm(bucket);
+                    }
+                    self.filter.warm(bucket + 1);
+                    self.bucket = bucket;
+                }
                 if let Some(o) = ts.offset {
                     // (one map update per run of equal offsets, not per line)
                     if o == self.last_offset.0 {
@@ -685,6 +695,7 @@ pub fn collect(opts: &Options, filter: &super::filter::Filter) -> Collected {
                 escaping: escaping_of(&fmt),
                 path_buf: Vec::new(),
                 ua_buf: Vec::new(),
+                bucket: i64::MIN,
             },
             |_, _| {},
             |d| {
