@@ -258,3 +258,49 @@ fn with_an_instances_logs_spark_gives_that_instances_answers() {
         .collect();
     assert_eq!(findings, want_f, "the same findings with the same evidence");
 }
+
+/// Stage 1 reads only the objects whose key is in the date range and names a chosen load
+/// balancer, and the answers are those of tailgate on exactly those objects.
+#[test]
+fn the_key_prunes_by_day_and_load_balancer() {
+    let d = tempfile::tempdir().unwrap();
+    let (input, output, chosen) = (d.path().join("in"), d.path().join("out"), d.path().join("chosen"));
+    for (day, seed) in [("2026-11-24", "3"), ("2026-11-25", "4"), ("2026-11-26", "5")] {
+        let st = Command::new("python3").arg(repo().join("fleet/gen_fleet_data.py")).arg(&input).args(["--lines", "3000", "--backends", "24", "--seed", seed, "--day", day]).status().unwrap();
+        assert!(st.success());
+    }
+    // What should be read: the 25th, the two Classic load balancers.
+    let day = "AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/25";
+    let (mut read, mut all) = (0, 0);
+    std::fs::create_dir_all(chosen.join(day)).unwrap();
+    for e in walk(&input) {
+        all += 1;
+        let name = e.file_name().unwrap().to_string_lossy().to_string();
+        if e.to_string_lossy().contains(day) && (name.contains("_shop-web_") || name.contains("_shop-api_")) {
+            std::fs::copy(&e, chosen.join(day).join(&name)).unwrap();
+            read += 1;
+        }
+    }
+    assert!(read > 0 && read < all);
+    let o = fleet_with(&input, &output, &["--from", "2026-11-25", "--to", "2026-11-25", "--lb", "shop-web", "--lb", "shop-api"]);
+    assert!(o.status.success(), "{}", said(&o));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(output.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["objects"]["read"], read);
+    assert_eq!(s["objects"]["skipped_by_key"], all - read);
+    // The same answers as tailgate on those objects alone (their names differ only by the root).
+    let want = reference(&chosen);
+    let rename = |k: Key| (k.0.replace(chosen.to_str().unwrap(), input.to_str().unwrap()), k.1, k.2, k.3);
+    let want_f: BTreeSet<Key> = want["findings"].as_array().unwrap().iter().map(key).map(rename).collect();
+    assert_eq!(fleet_findings(&output), want_f);
+    assert_eq!(summary(&output)["per_minute"], want["summary"]["per_minute"]);
+    assert_eq!(summary(&output)["lb_5xx"], want["summary"]["lb_5xx"]);
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
