@@ -28,9 +28,10 @@ fn bench_format(c: &mut Criterion, name: &str, rel: &str, format: Format) {
                 let line = &data[start..nl];
                 start = nl + 1;
                 if let Ok(r) = p.parse(line)
-                    && classify(&r).is_some() {
-                        n5 += 1;
-                    }
+                    && classify(&r).is_some()
+                {
+                    n5 += 1;
+                }
             }
             black_box(n5)
         })

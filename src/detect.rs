@@ -55,11 +55,34 @@ impl Problem {
     pub const ALL: [Problem; 28] = {
         use Problem::*;
         [
-            InvalidHeader, InvalidStatusLine, Http09Response, TooBigHeader, DuplicateHeader, LengthAndChunked,
-            InvalidContentLength, UnknownTransferEncoding, BadChunking, BadTrailer, ExtraData, FastcgiProtocol,
-            PrematureClose, ScriptEndedEarly, ConnectionReset, Timeout, ConnectFailed, NoLiveUpstream, TlsError,
-            RequestSendFailed, ProxyError, AppStderr, ConnectionDropped, ConnectionAbandoned, IdleTimeout,
-            ServiceUnavailable, ClientError, Other,
+            InvalidHeader,
+            InvalidStatusLine,
+            Http09Response,
+            TooBigHeader,
+            DuplicateHeader,
+            LengthAndChunked,
+            InvalidContentLength,
+            UnknownTransferEncoding,
+            BadChunking,
+            BadTrailer,
+            ExtraData,
+            FastcgiProtocol,
+            PrematureClose,
+            ScriptEndedEarly,
+            ConnectionReset,
+            Timeout,
+            ConnectFailed,
+            NoLiveUpstream,
+            TlsError,
+            RequestSendFailed,
+            ProxyError,
+            AppStderr,
+            ConnectionDropped,
+            ConnectionAbandoned,
+            IdleTimeout,
+            ServiceUnavailable,
+            ClientError,
+            Other,
         ]
     };
 
@@ -173,21 +196,12 @@ pub struct Class {
 pub fn classify(rec: &Record<'_>) -> Option<Class> {
     match rec {
         Record::Access(a) => match a.status {
-            Some(9) => Some(Class {
-                kind: EventKind::MalformedOutput,
-                problem: Some(Problem::Http09Response),
-                status: Some(9),
-                lb_generated: None,
-            }),
-            Some(s) if (500..600).contains(&s) => {
-                Some(Class { kind: EventKind::Http5xx, problem: None, status: Some(s), lb_generated: None })
-            }
+            Some(9) => Some(Class { kind: EventKind::MalformedOutput, problem: Some(Problem::Http09Response), status: Some(9), lb_generated: None }),
+            Some(s) if (500..600).contains(&s) => Some(Class { kind: EventKind::Http5xx, problem: None, status: Some(s), lb_generated: None }),
             _ => None,
         },
         Record::Lb(l) => match l.elb_status {
-            Some(s) if (500..600).contains(&s) => {
-                Some(Class { kind: EventKind::Lb5xx, problem: None, status: Some(s), lb_generated: Some(l.lb_generated()) })
-            }
+            Some(s) if (500..600).contains(&s) => Some(Class { kind: EventKind::Lb5xx, problem: None, status: Some(s), lb_generated: Some(l.lb_generated()) }),
             _ => None,
         },
         Record::Error(e) => {
@@ -195,9 +209,7 @@ pub fn classify(rec: &Record<'_>) -> Option<Class> {
             let kind = if p.is_malformed_output() { EventKind::MalformedOutput } else { EventKind::UpstreamError };
             Some(Class { kind, problem: Some(p), status: None, lb_generated: None })
         }
-        Record::HttpErr(h) => {
-            Some(Class { kind: EventKind::HttpErr, problem: Some(httperr_problem(h.reason)), status: h.status, lb_generated: None })
-        }
+        Record::HttpErr(h) => Some(Class { kind: EventKind::HttpErr, problem: Some(httperr_problem(h.reason)), status: h.status, lb_generated: None }),
         Record::Meta => None,
     }
 }
@@ -304,11 +316,7 @@ pub fn error_problem(e: &ErrorRecord<'_>) -> Option<Problem> {
                 if let Some(p) = errno_problem(e.errno) {
                     return Some(p);
                 }
-                return Some(if matches!(call, b"writev" | b"send" | b"sendfile" | b"write") {
-                    Problem::RequestSendFailed
-                } else {
-                    Problem::PrematureClose
-                });
+                return Some(if matches!(call, b"writev" | b"send" | b"sendfile" | b"write") { Problem::RequestSendFailed } else { Problem::PrematureClose });
             }
             None
         }
@@ -350,17 +358,30 @@ pub fn error_problem(e: &ErrorRecord<'_>) -> Option<Problem> {
 /// HTTP.sys `s-reason` → problem (the reasons Microsoft documents for HTTPERR).
 pub fn httperr_problem(reason: &[u8]) -> Problem {
     match reason {
-        r if r.starts_with(b"Connection_Dropped") || r == b"Client_Reset" || r == b"Request_Cancelled" => {
-            Problem::ConnectionDropped
-        }
+        r if r.starts_with(b"Connection_Dropped") || r == b"Client_Reset" || r == b"Request_Cancelled" => Problem::ConnectionDropped,
         r if r.starts_with(b"Connection_Abandoned") => Problem::ConnectionAbandoned,
         b"Timer_ConnectionIdle" => Problem::IdleTimeout,
         r if r.starts_with(b"Timer_") => Problem::Timeout,
-        b"QueueFull" | b"AppOffline" | b"AppPoolTimer" | b"AppShutdown" | b"Disabled" | b"DisabledByPolicy" | b"ConnLimit"
-        | b"ServiceUnavailable" => Problem::ServiceUnavailable,
-        b"BadRequest" | b"Hostname" | b"Header" | b"URL" | b"URL_Length" | b"Verb" | b"Version_N/S" | b"FieldLength"
-        | b"RequestLength" | b"Forbidden" | b"Invalid_CR/LF" | b"Number" | b"LengthRequired" | b"PreconditionFailed"
-        | b"RangeNotSatisfiable" | b"EntityTooLarge" | b"URL_Length_Exceeded" => Problem::ClientError,
+        b"QueueFull" | b"AppOffline" | b"AppPoolTimer" | b"AppShutdown" | b"Disabled" | b"DisabledByPolicy" | b"ConnLimit" | b"ServiceUnavailable" => {
+            Problem::ServiceUnavailable
+        }
+        b"BadRequest"
+        | b"Hostname"
+        | b"Header"
+        | b"URL"
+        | b"URL_Length"
+        | b"Verb"
+        | b"Version_N/S"
+        | b"FieldLength"
+        | b"RequestLength"
+        | b"Forbidden"
+        | b"Invalid_CR/LF"
+        | b"Number"
+        | b"LengthRequired"
+        | b"PreconditionFailed"
+        | b"RangeNotSatisfiable"
+        | b"EntityTooLarge"
+        | b"URL_Length_Exceeded" => Problem::ClientError,
         _ => Problem::Other,
     }
 }
@@ -478,11 +499,7 @@ impl Event {
                 }
                 ev.client = a.client.map(text);
                 ev.upstream = a.upstream_addr.map(text);
-                ev.user_agent = a.user_agent.map(|u| if a.w3c {
-                    crate::format::w3c::decode_plus(u)
-                } else {
-                    unescape(u)
-                });
+                ev.user_agent = a.user_agent.map(|u| if a.w3c { crate::format::w3c::decode_plus(u) } else { unescape(u) });
             }
             Record::Lb(l) => {
                 ev.request = req(&l.request);

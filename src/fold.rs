@@ -96,9 +96,7 @@ pub fn fold<W: Worker>(
     let path = input.path.clone();
     let join = joins(format);
     let ranges = match input.file_len() {
-        Some(len) if threads > 1 && format.stateless() && !join && len >= PARALLEL_MIN_BYTES => {
-            read::split_ranges(&path, threads).unwrap_or_default()
-        }
+        Some(len) if threads > 1 && format.stateless() && !join && len >= PARALLEL_MIN_BYTES => read::split_ranges(&path, threads).unwrap_or_default(),
         _ => Vec::new(),
     };
     let jobs: Vec<Job> = if ranges.len() > 1 { ranges.into_iter().map(Job::Range).collect() } else { vec![Job::Whole(input)] };
@@ -141,14 +139,7 @@ pub fn joins(format: &Format) -> bool {
 /// starts with its `YYYY/MM/DD HH:MM:SS ` timestamp.
 pub fn starts_record(line: &[u8]) -> bool {
     let l = line;
-    l.len() >= 20
-        && l[..4].iter().all(u8::is_ascii_digit)
-        && l[4] == b'/'
-        && l[7] == b'/'
-        && l[10] == b' '
-        && l[13] == b':'
-        && l[16] == b':'
-        && l[19] == b' '
+    l.len() >= 20 && l[..4].iter().all(u8::is_ascii_digit) && l[4] == b'/' && l[7] == b'/' && l[10] == b' ' && l[13] == b':' && l[16] == b':' && l[19] == b' '
 }
 
 /// Lines → records: counts lines and, when joining, holds the record being continued.

@@ -114,10 +114,7 @@ fn verdict(s: &Summary) -> Verdict {
         lb_generated: s.lb_generated,
         backend_generated: s.backend_generated,
         matched: s.matched,
-        causes: Cause::ALL
-            .iter()
-            .filter_map(|c| s.causes.get(c.as_str()).map(|&n| CauseRow { name: c.as_str(), count: n, meaning: c.meaning() }))
-            .collect(),
+        causes: Cause::ALL.iter().filter_map(|c| s.causes.get(c.as_str()).map(|&n| CauseRow { name: c.as_str(), count: n, meaning: c.meaning() })).collect(),
         clock_offset: s.clock_offset_ms.map_or_else(|| "unknown (no unambiguous pair)".to_string(), |o| format!("{o:+.1} ms (instance minus load balancer)")),
         idle_timeout: {
             let t = &s.lb_idle_timeout_s;
@@ -166,7 +163,15 @@ impl Write for Island<'_> {
     }
 }
 
-fn page(out: &mut dyn Write, title: &str, mode: &str, verdict: Option<Verdict>, scan: Option<ScanTotals>, data: impl FnOnce(&mut Island<'_>) -> io::Result<()>, findings: &mut dyn Iterator<Item = Vec<u8>>) -> io::Result<()> {
+fn page(
+    out: &mut dyn Write,
+    title: &str,
+    mode: &str,
+    verdict: Option<Verdict>,
+    scan: Option<ScanTotals>,
+    data: impl FnOnce(&mut Island<'_>) -> io::Result<()>,
+    findings: &mut dyn Iterator<Item = Vec<u8>>,
+) -> io::Result<()> {
     let style = format!("{UPLOT_CSS}\n{REPORT_CSS}");
     let csp = format!(
         "default-src 'none'; script-src {} {}; style-src {}; img-src data:; base-uri 'none'; form-action 'none'",
@@ -209,7 +214,15 @@ pub fn write_correlation(out: &mut dyn Write, s: &Summary, findings: &mut dyn It
         backend_minutes: s.backends.iter().map(|b| b.lb_5xx_by_minute.as_slice()).collect(),
         causes: Cause::ALL.iter().map(|c| (c.as_str(), c.meaning())).collect(),
     };
-    page(out, "tailgate — load-balancer 5xx explained", "correlate", Some(verdict(s)), None, |w| serde_json::to_writer(w, &data).map_err(io::Error::from), findings)
+    page(
+        out,
+        "tailgate — load-balancer 5xx explained",
+        "correlate",
+        Some(verdict(s)),
+        None,
+        |w| serde_json::to_writer(w, &data).map_err(io::Error::from),
+        findings,
+    )
 }
 
 /// `tailgate --scan --format html`: per log, its timeline, 5xx, events, top failing paths and

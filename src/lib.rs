@@ -52,8 +52,8 @@ pub mod correlate;
 pub mod detect;
 pub mod discover;
 pub mod fold;
-pub mod html;
 pub mod format;
+pub mod html;
 pub mod limits;
 pub mod mapped;
 pub mod paths;
@@ -71,11 +71,4 @@ pub mod text;
 pub mod time;
 
 /// `tailgate --version`: version, git commit and target.
-pub const VERSION_LONG: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("TAILGATE_GIT_COMMIT"),
-    ", target ",
-    env!("TAILGATE_TARGET"),
-    ")"
-);
+pub const VERSION_LONG: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TAILGATE_GIT_COMMIT"), ", target ", env!("TAILGATE_TARGET"), ")");

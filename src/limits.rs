@@ -54,11 +54,7 @@ pub const SINK_BYTES: Range = range(1024.0, (1u64 << 50) as f64, "bytes");
 impl Range {
     fn describe(&self) -> String {
         let unit = if self.unit.is_empty() { String::new() } else { format!(" {}", self.unit) };
-        if self.min_open {
-            format!("more than {} and at most {}{unit}", self.min, self.max)
-        } else {
-            format!("from {} to {}{unit}", self.min, self.max)
-        }
+        if self.min_open { format!("more than {} and at most {}{unit}", self.min, self.max) } else { format!("from {} to {}{unit}", self.min, self.max) }
     }
 
     /// `v` if it lies in the range; else what is wrong, naming `what`.

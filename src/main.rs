@@ -30,12 +30,7 @@ fn init_tracing(cli: &Cli) {
             _ => "debug",
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter(level))
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(env_filter(level)).with_writer(io::stderr).with_ansi(io::stderr().is_terminal()).with_target(false).init();
 }
 
 /// RUST_LOG when set, else `level`.
@@ -68,9 +63,7 @@ fn main() -> ExitCode {
     let extra = cli.logs.clone();
     match tailgate::agent::run(cli.config.as_deref(), &extra, &discover_options(&cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            fail(e)
-        }
+        Err(e) => fail(e),
     }
 }
 
@@ -138,9 +131,7 @@ fn write_out(cli: &Cli, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Exi
     };
     match res.and_then(|_| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            fail(format!("writing the report: {e}"))
-        }
+        Err(e) => fail(format!("writing the report: {e}")),
         Ok(()) => ExitCode::SUCCESS,
     }
 }
@@ -151,9 +142,10 @@ fn color(cli: &Cli) -> bool {
 
 fn run_discover(cli: Cli) -> ExitCode {
     if let Some(r) = &cli.root
-        && !r.is_dir() {
-            return fail(format!("--root {}: not a directory", r.display()));
-        }
+        && !r.is_dir()
+    {
+        return fail(format!("--root {}: not a directory", r.display()));
+    }
     let d = tailgate::discover::discover(&discover_options(&cli));
     let st = Style { color: color(&cli) };
     write_out(&cli, |out| match cli.format {
@@ -165,7 +157,9 @@ fn run_discover(cli: Cli) -> ExitCode {
 fn run_correlate(cli: Cli) -> ExitCode {
     use tailgate::correlate::{self, BackendFilter, LocalLog};
     if cli.paths.is_empty() {
-        return fail("--correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin");
+        return fail(
+            "--correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin",
+        );
     }
     let mut backends = Vec::new();
     for b in &cli.backends {
@@ -182,7 +176,8 @@ fn run_correlate(cli: Cli) -> ExitCode {
             return fail(format!("--log-format: {e}"));
         }
     };
-    let local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::discover::path_text(p), format: forced.clone() }).collect();
+    let local: Vec<LocalLog> =
+        cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::discover::path_text(p), format: forced.clone() }).collect();
     // Discovery (it runs the web servers' `-V`: tens of ms) finds the logs when none are named and
     // the keep-alive settings of the servers that write the logs correlated. The load-balancer
     // pass needs it only for the instance's own addresses; otherwise it runs beside that pass.

@@ -58,9 +58,11 @@ impl WebProcess {
                 return it.next().map(|s| s.to_string());
             }
             if let Some(v) = a.strip_prefix(flag)
-                && !v.is_empty() && flag.len() == 2 {
-                    return Some(v.to_string());
-                }
+                && !v.is_empty()
+                && flag.len() == 2
+            {
+                return Some(v.to_string());
+            }
         }
         None
     }
@@ -80,10 +82,7 @@ pub struct Platform {
 
 /// Parse os-release (`KEY=value`, values optionally quoted).
 pub fn os_release(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').trim_matches('\'').to_string()))
-        .collect()
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').trim_matches('\'').to_string())).collect()
 }
 
 /// The family for os-release `ID` / `ID_LIKE`.
@@ -149,12 +148,9 @@ pub fn detect(root: &Root) -> Platform {
 /// This host's IP addresses (loopback excluded).
 pub fn addresses() -> Vec<String> {
     let mut v: Vec<String> = match sysinfo::Networks::new_with_refreshed_list() {
-        Ok(n) => (&n)
-            .into_iter()
-            .flat_map(|(_, data)| data.ip_networks().iter().map(|ip| ip.addr))
-            .filter(|a| !a.is_loopback())
-            .map(|a| a.to_string())
-            .collect(),
+        Ok(n) => {
+            (&n).into_iter().flat_map(|(_, data)| data.ip_networks().iter().map(|ip| ip.addr)).filter(|a| !a.is_loopback()).map(|a| a.to_string()).collect()
+        }
         Err(_) => Vec::new(),
     };
     v.sort();
@@ -166,11 +162,7 @@ pub fn addresses() -> Vec<String> {
 pub fn processes() -> Vec<WebProcess> {
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
     let Ok(mut sys) = System::new() else { return Vec::new() };
-    sys.refresh_processes_specifics(
-        ProcessesToUpdate::All,
-        true,
-        ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always).with_exe(UpdateKind::Always),
-    );
+    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always).with_exe(UpdateKind::Always));
     let mut v: Vec<WebProcess> = sys
         .processes()
         .values()

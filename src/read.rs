@@ -31,11 +31,7 @@ pub enum Line<'a> {
 
 /// Read every line of `r`, calling `f(line)`; `progress(bytes)` is told of each block read.
 /// A final line without `\n` is delivered too.
-pub fn for_each_line<R: Read>(
-    mut r: R,
-    mut f: impl FnMut(Line<'_>),
-    mut progress: impl FnMut(u64),
-) -> io::Result<()> {
+pub fn for_each_line<R: Read>(mut r: R, mut f: impl FnMut(Line<'_>), mut progress: impl FnMut(u64)) -> io::Result<()> {
     let mut buf = vec![0u8; CHUNK * 2];
     let mut start = 0usize; // start of the unconsumed part
     let mut end = 0usize; // end of valid data
@@ -118,9 +114,7 @@ fn lines_in(path: &Path, range: Option<(u64, u64)>, mmap: bool, mut f: impl FnMu
             if end <= start {
                 return Ok(());
             }
-            if mmap
-                && let Some(m) = crate::mapped::Mapped::new(&file, start, (end - start) as usize)
-            {
+            if mmap && let Some(m) = crate::mapped::Mapped::new(&file, start, (end - start) as usize) {
                 return lines_of_mapping(&m, start, &mut f, &mut progress);
             }
             extent = Some(end);
@@ -372,13 +366,32 @@ mod tests {
         let collect = |mmap: bool, range: Option<(u64, u64)>| {
             let mut v = Vec::new();
             if mmap {
-                for_each_line_in(&p, range, |l| if let Line::Text(t) = l { v.push(t.to_vec()) }, |_| {}).unwrap();
+                for_each_line_in(
+                    &p,
+                    range,
+                    |l| {
+                        if let Line::Text(t) = l {
+                            v.push(t.to_vec())
+                        }
+                    },
+                    |_| {},
+                )
+                .unwrap();
             } else {
                 let r: Box<dyn Read> = match range {
                     Some((a, b)) => Box::new(range_reader(&p, a, b).unwrap()),
                     None => Box::new(File::open(&p).unwrap()),
                 };
-                for_each_line(r, |l| if let Line::Text(t) = l { v.push(t.to_vec()) }, |_| {}).unwrap();
+                for_each_line(
+                    r,
+                    |l| {
+                        if let Line::Text(t) = l {
+                            v.push(t.to_vec())
+                        }
+                    },
+                    |_| {},
+                )
+                .unwrap();
             }
             v
         };
@@ -438,4 +451,3 @@ mod tests {
         assert_eq!(lines(&data)[0].len(), MAX_LINE - 1);
     }
 }
-

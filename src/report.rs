@@ -413,7 +413,15 @@ fn correlation_summary_text(out: &mut dyn Write, s: &crate::correlate::Summary, 
     if !s.bursts.is_empty() {
         writeln!(out, "\n{}", st.bold("bursts of successive 502s per backend"))?;
         for b in s.bursts.iter().take(20) {
-            writeln!(out, "  {:<22} {:>5} × 502  {} … {}  (from {})", esc(&b.backend), b.count, b.first.to_rfc3339(), b.last.to_rfc3339(), esc(&b.first_line.to_string()))?;
+            writeln!(
+                out,
+                "  {:<22} {:>5} × 502  {} … {}  (from {})",
+                esc(&b.backend),
+                b.count,
+                b.first.to_rfc3339(),
+                b.last.to_rfc3339(),
+                esc(&b.first_line.to_string())
+            )?;
         }
     }
     if !s.backends.is_empty() {

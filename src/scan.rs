@@ -279,10 +279,11 @@ impl Acc {
         };
         if let Some(t) = time {
             if let Some(since) = self.since
-                && t.micros < since {
-                    self.skipped_old += 1;
-                    return;
-                }
+                && t.micros < since
+            {
+                self.skipped_old += 1;
+                return;
+            }
             if self.first.is_none_or(|f| t.micros < f.micros) {
                 self.first = Some(t);
             }
@@ -434,13 +435,15 @@ impl Acc {
         self.paths_floor = self.paths_floor.max(other.paths_floor);
         self.trim_paths();
         if let Some(f) = other.first
-            && self.first.is_none_or(|s| f.micros < s.micros) {
-                self.first = Some(f);
-            }
+            && self.first.is_none_or(|s| f.micros < s.micros)
+        {
+            self.first = Some(f);
+        }
         if let Some(l) = other.last
-            && self.last.is_none_or(|s| l.micros > s.micros) {
-                self.last = Some(l);
-            }
+            && self.last.is_none_or(|s| l.micros > s.micros)
+        {
+            self.last = Some(l);
+        }
         self.cur_minute = i64::MIN;
         self.cur_minute_us = i64::MIN / 2;
     }
@@ -462,11 +465,7 @@ impl Acc {
             lb_5xx: if self.is_lb { Some(self.lb) } else { None },
             events_by_kind: self.kinds.into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect(),
             problems: self.problems.into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect(),
-            timeline: self
-                .minutes
-                .into_iter()
-                .map(|(m, c)| (crate::time::format_utc(m * 1_000_000, crate::time::Precision::Second), c))
-                .collect(),
+            timeline: self.minutes.into_iter().map(|(m, c)| (crate::time::format_utc(m * 1_000_000, crate::time::Precision::Second), c)).collect(),
             top_failing_paths: paths.into_iter().take(TOP_PATHS).map(|(p, c)| (crate::format::unescape(&p), c)).collect(),
             first_time: self.first,
             last_time: self.last,
@@ -517,7 +516,6 @@ impl crate::fold::Worker for ScanWorker {
 pub fn scan_log(path: &Path, opts: &ScanOptions, progress: &(dyn Fn(u64) + Sync)) -> LogReport {
     scan_log_as(path, opts.format.as_ref(), opts, progress, None)
 }
-
 
 /// Scan one log in a given format (`None`: detect it). The log is opened once (stdin, FIFOs and
 /// gzip streams cannot be read twice); every event goes to `sink`, when given, in file order
@@ -654,4 +652,3 @@ pub fn scan_all(paths: &[(PathBuf, Option<Format>)], opts: &ScanOptions, progres
         })
         .collect()
 }
-

@@ -46,7 +46,11 @@ fn status(state: ServiceState, exit: u32) -> ServiceStatus {
     ServiceStatus {
         service_type: ServiceType::OWN_PROCESS,
         current_state: state,
-        controls_accepted: if state == ServiceState::Running { ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN } else { ServiceControlAccept::empty() },
+        controls_accepted: if state == ServiceState::Running {
+            ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN
+        } else {
+            ServiceControlAccept::empty()
+        },
         exit_code: ServiceExitCode::Win32(exit),
         checkpoint: 0,
         wait_hint: if state == ServiceState::Running { Duration::default() } else { Duration::from_secs(10) },

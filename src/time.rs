@@ -250,8 +250,7 @@ fn month(b: &[u8]) -> Option<u32> {
 /// An English month name at the start of `b`, abbreviated (`Oct`) or full (`October`): the month
 /// and how many bytes it takes.
 pub fn month_name(b: &[u8]) -> Option<(u32, usize)> {
-    const FULL: [&str; 12] =
-        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    const FULL: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
     let m = month(b.get(..3)?)?;
     let full = FULL[m as usize - 1].as_bytes();
     Some((m, if b.starts_with(full) { full.len() } else { 3 }))

@@ -182,11 +182,8 @@ fn a_config_change_triggers_discovery() {
     std::fs::write(&conf, "events {}\nhttp {\n access_log /var/log/nginx/a.log;\n server { listen 80; }\n}\n").unwrap();
     std::fs::write(root.join("var/log/nginx/a.log"), "").unwrap();
     let cfg = d.path().join("t.toml");
-    std::fs::write(
-        &cfg,
-        format!("state_dir = {:?}\nstart_at = \"beginning\"\npoll_interval_ms = 100\n", d.path().join("state").display().to_string()),
-    )
-    .unwrap();
+    std::fs::write(&cfg, format!("state_dir = {:?}\nstart_at = \"beginning\"\npoll_interval_ms = 100\n", d.path().join("state").display().to_string()))
+        .unwrap();
     let mut a = start_with(&cfg, &["--root", root.to_str().unwrap()]);
     std::thread::sleep(Duration::from_millis(500));
     append(&root.join("var/log/nginx/a.log"), &line(1, 500));
@@ -327,8 +324,14 @@ fn nginx_error_records_with_continuation_lines() {
     // A record whose continuation arrives in a later write: still no bad line.
     append(&log, "2026/11/28 10:00:00 [error] 7#7: *9 FastCGI sent in stderr: \"PHP message: PHP Fatal error:  boom\n");
     std::thread::sleep(Duration::from_millis(600));
-    append(&log, "PHP message: second line\" while reading response header from upstream, client: 10.0.0.1, server: x, request: \"GET /php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php-fpm.sock:\", host: \"x\"\n");
-    append(&log, "2026/11/28 10:00:01 [error] 7#7: *10 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: x, request: \"GET /down HTTP/1.1\", upstream: \"http://127.0.0.1:9/down\", host: \"x\"\n");
+    append(
+        &log,
+        "PHP message: second line\" while reading response header from upstream, client: 10.0.0.1, server: x, request: \"GET /php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php-fpm.sock:\", host: \"x\"\n",
+    );
+    append(
+        &log,
+        "2026/11/28 10:00:01 [error] 7#7: *10 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: x, request: \"GET /down HTTP/1.1\", upstream: \"http://127.0.0.1:9/down\", host: \"x\"\n",
+    );
     let ev = a.take(2, 10);
     let kinds: Vec<(&str, &str)> = ev.iter().map(|e| (e["kind"].as_str().unwrap(), e["problem"].as_str().unwrap_or("-"))).collect();
     assert_eq!(kinds, [("upstream-error", "app-stderr"), ("upstream-error", "connect-failed")], "{ev:?}");

@@ -196,7 +196,12 @@ fn a_full_disk_under_the_sink_loses_nothing() {
     std::fs::remove_file(&filler).unwrap();
     let err2 = d.path().join("stderr2");
     let mut b = agent_with_stderr(&cfg, &err2);
-    assert!(wait_for(|| counts(&sink_events(&sink)).len() == 3100, 20), "every event after the restart: {} (had {} before)", counts(&sink_events(&sink)).len(), counts(&partial).len());
+    assert!(
+        wait_for(|| counts(&sink_events(&sink)).len() == 3100, 20),
+        "every event after the restart: {} (had {} before)",
+        counts(&sink_events(&sink)).len(),
+        counts(&partial).len()
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(b.signal("TERM"), Some(0));
     exactly_once(&counts(&sink_events(&sink)), 0..3100, "across a full disk, a stop and a restart");

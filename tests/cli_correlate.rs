@@ -105,8 +105,12 @@ fn all_backends_ranks_instances_by_5xx_rate() {
         // 10.0.0.1: 1 of 10 fails; 10.0.0.2: 5 of 10 fail
         let s1 = if i == 0 { "500 500" } else { "200 200" };
         let s2 = if i % 2 == 0 { "502 502" } else { "200 200" };
-        log.push_str(&format!("2026-11-25T08:00:{i:02}.000001Z lb 203.0.113.7:4000 10.0.0.1:80 0.00002 0.001 0.00001 {s1} 0 10 \"GET http://x:80/a HTTP/1.1\" \"c\" - -\n"));
-        log.push_str(&format!("2026-11-25T08:00:{i:02}.500001Z lb 203.0.113.7:4001 10.0.0.2:80 0.00002 0.001 0.00001 {s2} 0 10 \"GET http://x:80/b HTTP/1.1\" \"c\" - -\n"));
+        log.push_str(&format!(
+            "2026-11-25T08:00:{i:02}.000001Z lb 203.0.113.7:4000 10.0.0.1:80 0.00002 0.001 0.00001 {s1} 0 10 \"GET http://x:80/a HTTP/1.1\" \"c\" - -\n"
+        ));
+        log.push_str(&format!(
+            "2026-11-25T08:00:{i:02}.500001Z lb 203.0.113.7:4001 10.0.0.2:80 0.00002 0.001 0.00001 {s2} 0 10 \"GET http://x:80/b HTTP/1.1\" \"c\" - -\n"
+        ));
     }
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("elb.log");
@@ -177,7 +181,8 @@ fn a_short_keepalive_explains_silent_lb_errors() {
             format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {keepalive}\n    server {{ listen 80; }}\n}}\n"),
         )
         .unwrap();
-        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n").unwrap();
+        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n")
+            .unwrap();
         let elb = root.join("elb.log");
         std::fs::write(
             &elb,
@@ -228,7 +233,12 @@ fn memory_is_bounded_by_the_window_not_the_number_of_5xx() {
         let client = format!("198.51.{}.{}", i % 250, i % 200);
         let path = format!("/user/{i}/profile?x={i}");
         if i % 2 == 0 {
-            writeln!(a, r#"{iso} lb {client}:4000 10.0.1.5:80 0.000041 0.012000 0.000020 502 502 0 157 "GET http://lb.example.com:80{path} HTTP/1.1" "curl/{}" - -"#, i % 9).unwrap();
+            writeln!(
+                a,
+                r#"{iso} lb {client}:4000 10.0.1.5:80 0.000041 0.012000 0.000020 502 502 0 157 "GET http://lb.example.com:80{path} HTTP/1.1" "curl/{}" - -"#,
+                i % 9
+            )
+            .unwrap();
             let (_, local) = stamp(us + 312_000);
             writeln!(ngx, r#"{client} - - [{local}] "GET {path} HTTP/1.1" 502 157 "-" "curl/{}""#, i % 9).unwrap();
         } else {
@@ -318,7 +328,8 @@ fn streams_are_named_and_findings_say_what_they_rest_on() {
         .unwrap();
     c.stdin.take().unwrap().write_all(&gz.finish().unwrap()).unwrap();
     let out = c.wait_with_output().unwrap();
-    let events: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).filter(|e: &Value| e["type"] == "event").collect();
+    let events: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).filter(|e: &Value| e["type"] == "event").collect();
     assert_eq!(events.len(), 2, "{events:?}");
     for e in &events {
         assert_eq!(e["schema"], 1);

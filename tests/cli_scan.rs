@@ -105,12 +105,7 @@ fn gzip_stdin_and_ndjson() {
     assert_eq!(v["logs"][0]["format"], "elb");
     assert_eq!(v["logs"][0]["records"], 3);
 
-    let mut child = bin()
-        .args(["--scan", "--format", "ndjson", "--log-format", "elb", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = bin().args(["--scan", "--format", "ndjson", "--log-format", "elb", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

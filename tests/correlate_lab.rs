@@ -138,7 +138,11 @@ impl Logged {
         let created = tailgate::time::format_utc(self.accept_us + SKEW_US, tailgate::time::Precision::Micro);
         let done = tailgate::time::format_utc(self.accept_us + SKEW_US + self.ta * 1000, tailgate::time::Precision::Micro);
         let (times, tstatus) = self.times_and_backend_status();
-        let mut l = format!("http {done} app/test-alb/50dc6c495c0c9188 {} {} {times} {} {tstatus} {} {} \"", self.client, self.server, self.status, self.recv, self.sent).into_bytes();
+        let mut l = format!(
+            "http {done} app/test-alb/50dc6c495c0c9188 {} {} {times} {} {tstatus} {} {} \"",
+            self.client, self.server, self.status, self.recv, self.sent
+        )
+        .into_bytes();
         l.extend(self.request_line());
         l.extend(b"\" \"");
         l.extend(self.lb_ua());
@@ -161,7 +165,9 @@ fn drive(port: u16) -> usize {
             let q = QUERIES[(i + n) % QUERIES.len()];
             let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
             s.set_read_timeout(Some(std::time::Duration::from_secs(15))).unwrap();
-            let req = [&format!("GET {path}?n={n}&").into_bytes()[..], q, b" HTTP/1.1\r\nHost: test.local\r\nUser-Agent: ", ua, b"\r\nConnection: close\r\n\r\n"].concat();
+            let req =
+                [&format!("GET {path}?n={n}&").into_bytes()[..], q, b" HTTP/1.1\r\nHost: test.local\r\nUser-Agent: ", ua, b"\r\nConnection: close\r\n\r\n"]
+                    .concat();
             s.write_all(&req).unwrap();
             let mut sink = Vec::new();
             let _ = s.read_to_end(&mut sink);
@@ -237,7 +243,8 @@ fn lab(name: &str, start: impl FnOnce(&Path, u16) -> support::Server) {
             assert_eq!(f["source"], want_src, "{name} {flavour} n={id} ({} {}): {f:#}", l.status, l.state);
             if let Some(&line) = local.get(&id) {
                 with_local += 1;
-                let access: Vec<u64> = f["evidence"].as_array().unwrap().iter().filter(|e| e["kind"] == "access").map(|e| e["line"].as_u64().unwrap()).collect();
+                let access: Vec<u64> =
+                    f["evidence"].as_array().unwrap().iter().filter(|e| e["kind"] == "access").map(|e| e["line"].as_u64().unwrap()).collect();
                 assert_eq!(access, [line], "{name} {flavour} n={id}: the server's own line for this request is the evidence: {f:#}");
             }
         }

@@ -93,7 +93,11 @@ fn synthetic_pairs_match_ground_truth() {
     eprintln!("ground truth: {right}/{total} = {pct:.2} %");
     assert!(total > 1000, "enough cases: {total}");
     // SHOW_MISSES=1 fails the test on purpose to print every miss.
-    assert!(pct >= 99.5 && std::env::var("SHOW_MISSES").is_err(), "{pct:.2} % right; first misses:\n{}", wrong.iter().take(30).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        pct >= 99.5 && std::env::var("SHOW_MISSES").is_err(),
+        "{pct:.2} % right; first misses:\n{}",
+        wrong.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    );
 }
 
 /// A local log large enough to be split across threads gives the same answer as one thread; and

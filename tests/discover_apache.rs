@@ -12,8 +12,6 @@ fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/apache").join(rel)
 }
 
-
-
 #[test]
 fn debian_default_install() {
     let root = Root::new(Some(fixture("debian-bookworm-2.4.71")));
@@ -54,10 +52,7 @@ fn constructed_rhel_tree() {
     let root = Root::new(Some(tmp.path().to_path_buf()));
     let mut cfg = apache::discover(&root, &Settings::rhel(), Default::default());
     fill_files(&mut cfg.sources, &root);
-    assert_eq!(
-        support::targets(&cfg.sources, LogKind::Error),
-        ["/etc/httpd/logs/error_log", "/var/log/app-httpd/app_error.log", "syslog:local1"]
-    );
+    assert_eq!(support::targets(&cfg.sources, LogKind::Error), ["/etc/httpd/logs/error_log", "/var/log/app-httpd/app_error.log", "syslog:local1"]);
     assert_eq!(
         support::targets(&cfg.sources, LogKind::Access),
         [

@@ -75,7 +75,10 @@ fn logformat_scope_order_globallog_keepalive_units_and_stdout() {
     let closed_after = idle_from.elapsed();
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
-    assert!(closed_after >= Duration::from_millis(1300) && closed_after < Duration::from_millis(3000), "httpd closed the idle connection after {closed_after:?}");
+    assert!(
+        closed_after >= Duration::from_millis(1300) && closed_after < Duration::from_millis(3000),
+        "httpd closed the idle connection after {closed_after:?}"
+    );
 
     let cfg = apache::discover(&Root::new(None), &settings(&conf, d), HashMap::new());
     assert_eq!(cfg.keepalive_timeout_ms, 1500);

@@ -18,11 +18,8 @@ fn assert_warned(warnings: &[Warning], needle: &str, at: &str) {
 }
 
 fn access_files(sources: &[tailgate::discover::Source]) -> Vec<String> {
-    let mut v: Vec<String> = sources
-        .iter()
-        .filter(|s| s.kind == LogKind::Access)
-        .filter_map(|s| if let Target::File(f) = &s.target { Some(f.clone()) } else { None })
-        .collect();
+    let mut v: Vec<String> =
+        sources.iter().filter(|s| s.kind == LogKind::Access).filter_map(|s| if let Target::File(f) = &s.target { Some(f.clone()) } else { None }).collect();
     v.sort();
     v
 }

@@ -16,7 +16,10 @@ fn real_debian_nginx_and_apache_are_discovered() {
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["platform"]["family"], "debian", "{d}");
     let compiled: Vec<&str> = d["compiled_in"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(compiled.iter().any(|c| c.starts_with("nginx: /usr/sbin/nginx -V") && c.contains("error-log-path stderr") && c.contains("prefix /usr/share/nginx")), "{compiled:?}");
+    assert!(
+        compiled.iter().any(|c| c.starts_with("nginx: /usr/sbin/nginx -V") && c.contains("error-log-path stderr") && c.contains("prefix /usr/share/nginx")),
+        "{compiled:?}"
+    );
     assert!(compiled.iter().any(|c| c.starts_with("apache: /usr/sbin/apache2 -V") && c.contains("server root /etc/apache2")), "{compiled:?}");
     let sources = d["sources"].as_array().unwrap();
     let find = |server: &str, kind: &str, path: &str| {

@@ -98,7 +98,10 @@ fn escape_trees() -> Trees {
     symlink(&format!("{o}/z.conf"), &root.join("etc/nginx/conf.d/site.conf"));
     symlink("/etc/nginx/real.conf", &root.join("etc/nginx/conf.d/debian-style.conf"));
     write(&root.join("etc/nginx/real.conf"), "access_log /var/log/nginx/through-absolute-link.log;\n");
-    write(&root.join("etc/apache2/apache2.conf"), &format!("Include {up}{o}/a.conf\nIncludeOptional /../..{o}/a.conf\nCustomLog /var/log/apache2/inside.log combined\n"));
+    write(
+        &root.join("etc/apache2/apache2.conf"),
+        &format!("Include {up}{o}/a.conf\nIncludeOptional /../..{o}/a.conf\nCustomLog /var/log/apache2/inside.log combined\n"),
+    );
     write(&root.join("etc/lighttpd/lighttpd.conf"), &format!("include \"{up}{o}/l.conf\"\naccesslog.filename = \"/var/log/lighttpd/inside.log\"\n"));
     Trees { _tmp: tmp, root, outside }
 }

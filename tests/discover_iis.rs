@@ -14,7 +14,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/iis")
 }
 
-
 /// A Windows system drive: the site-mode config plus the real log samples.
 fn drive(mode: &str) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();

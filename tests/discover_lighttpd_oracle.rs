@@ -80,7 +80,11 @@ fn no_accesslog_filename_means_no_access_log() {
     let conf = dir.path().join("lighttpd.conf");
     let output = run(&conf, port, &["x.example"]);
     assert!(!output.contains("GET /x"), "lighttpd wrote an access line to its output: {output}");
-    let logs: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".log") && n != "error.log").collect();
+    let logs: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log") && n != "error.log")
+        .collect();
     assert!(logs.is_empty(), "{logs:?}");
     let cfg = lighttpd::discover(&Root::new(None), &conf);
     assert!(!cfg.sources.iter().any(|s| s.kind == LogKind::Access), "{:?}", cfg.sources);

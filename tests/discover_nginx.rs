@@ -13,7 +13,9 @@ fn fixtures() -> PathBuf {
 }
 
 fn debian() -> Settings {
-    Settings::from_v("nginx version: nginx/1.22.1\nconfigure arguments: --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --http-log-path=/var/log/nginx/access.log --error-log-path=stderr")
+    Settings::from_v(
+        "nginx version: nginx/1.22.1\nconfigure arguments: --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --http-log-path=/var/log/nginx/access.log --error-log-path=stderr",
+    )
 }
 
 fn discover(root: &Path, conf: &str, s: &Settings) -> (Vec<Source>, Vec<String>) {
@@ -23,7 +25,6 @@ fn discover(root: &Path, conf: &str, s: &Settings) -> (Vec<Source>, Vec<String>)
     warnings.extend(cfg.warnings);
     (sources, warnings.iter().map(ToString::to_string).collect())
 }
-
 
 #[test]
 fn debian_default() {
@@ -55,12 +56,7 @@ fn constructed_pitfalls() {
     let (s, w) = discover(&fixtures().join("constructed-pitfalls"), "/etc/nginx/nginx.conf", &debian());
     assert_eq!(
         support::targets(&s, LogKind::Error),
-        [
-            "/usr/share/nginx/logs/api-error.log",
-            "/var/log/nginx/app-error.log",
-            "/var/log/nginx/main-error.log",
-            "syslog:server=unix:/dev/log,tag=nginx",
-        ]
+        ["/usr/share/nginx/logs/api-error.log", "/var/log/nginx/app-error.log", "/var/log/nginx/main-error.log", "syslog:server=unix:/dev/log,tag=nginx",]
     );
     assert_eq!(
         support::targets(&s, LogKind::Access),
@@ -131,4 +127,3 @@ fn crossplane_table() {
         }
     }
 }
-

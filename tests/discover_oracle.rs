@@ -14,7 +14,6 @@ fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs").join(rel)
 }
 
-
 /// Rewrite absolute paths in every file under `dir` so they point into `tmp`.
 fn remap(dir: &Path, tmp: &Path, prefixes: &[&str]) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -80,7 +79,9 @@ fn nginx_opens_exactly_the_discovered_files() {
 
     // Discovery on the untouched fixture, with Debian's compiled-in settings.
     let root = Root::new(Some(fixture("nginx/constructed-pitfalls")));
-    let s = tailgate::discover::nginx::Settings::from_v("--prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --http-log-path=/var/log/nginx/access.log --error-log-path=stderr");
+    let s = tailgate::discover::nginx::Settings::from_v(
+        "--prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --http-log-path=/var/log/nginx/access.log --error-log-path=stderr",
+    );
     let cfg = tailgate::discover::nginx::load(&root, Path::new("/etc/nginx/nginx.conf"));
     let (sources, _) = tailgate::discover::nginx::logs(&cfg, &s);
     assert_eq!(files(&sources), opened, "nginx -t said: {err}");
@@ -117,7 +118,15 @@ fn apache_opens_exactly_the_discovered_files() {
     let conf = t.join("etc/httpd/conf/httpd.conf");
     let text = std::fs::read_to_string(&conf)
         .unwrap()
-        .replace("Listen 80", &format!("Listen 127.0.0.1:{port}\nPidFile {}/run/httpd.pid\nDefaultRuntimeDir {}/run\nMutex file:{}/run default\nServerName localhost", t.display(), t.display(), t.display()))
+        .replace(
+            "Listen 80",
+            &format!(
+                "Listen 127.0.0.1:{port}\nPidFile {}/run/httpd.pid\nDefaultRuntimeDir {}/run\nMutex file:{}/run default\nServerName localhost",
+                t.display(),
+                t.display(),
+                t.display()
+            ),
+        )
         .replace("User apache", "User nobody")
         .replace("Group apache", "Group nogroup");
     std::fs::write(&conf, text).unwrap();
@@ -126,11 +135,7 @@ fn apache_opens_exactly_the_discovered_files() {
     std::fs::write(&app, std::fs::read_to_string(&app).unwrap().replace("/usr/sbin/rotatelogs", rotatelogs)).unwrap();
     remap(&t.join("etc/httpd"), t, &["/etc/httpd", "/var/log/"]);
 
-    let mut child = Command::new(apache)
-        .args(["-f", &conf.display().to_string(), "-DFOREGROUND"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(apache).args(["-f", &conf.display().to_string(), "-DFOREGROUND"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let t0 = std::time::Instant::now();
     while !support::listening(port) {
         if let Ok(Some(st)) = child.try_wait() {

@@ -50,7 +50,9 @@ fn assert_clean(what: &str, out: &[u8], must_show: &[&str]) {
 fn real_nginx_log(dir: &Path) -> String {
     let closed = support::free_port();
     let ng = support::nginx(dir, closed, None);
-    for req in [&b"GET /c\xc2\x9b31m/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..], b"GET /a\x1b[2Jb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"] {
+    for req in
+        [&b"GET /c\xc2\x9b31m/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..], b"GET /a\x1b[2Jb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]
+    {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", ng.port)).unwrap();
         s.write_all(req).unwrap();
         let mut v = Vec::new();

@@ -20,7 +20,12 @@ fn repo() -> &'static Path {
 }
 
 fn generate(dir: &Path, lines: u32) {
-    let st = Command::new("python3").arg(repo().join("fleet/gen_fleet_data.py")).arg(dir).args(["--lines", &lines.to_string(), "--backends", "24"]).status().unwrap();
+    let st = Command::new("python3")
+        .arg(repo().join("fleet/gen_fleet_data.py"))
+        .arg(dir)
+        .args(["--lines", &lines.to_string(), "--backends", "24"])
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
@@ -64,7 +69,12 @@ fn reference(input: &Path) -> Value {
 type Key = (String, u64, String, String);
 
 fn key(f: &Value) -> Key {
-    (f["elb"]["file"].as_str().unwrap().to_string(), f["elb"]["line"].as_u64().unwrap(), f["source"].as_str().unwrap().to_string(), f["cause"].as_str().unwrap().to_string())
+    (
+        f["elb"]["file"].as_str().unwrap().to_string(),
+        f["elb"]["line"].as_u64().unwrap(),
+        f["source"].as_str().unwrap().to_string(),
+        f["cause"].as_str().unwrap().to_string(),
+    )
 }
 
 fn fleet_findings(output: &Path) -> BTreeSet<Key> {
@@ -106,10 +116,22 @@ fn spark_gives_the_answers_one_machine_gives() {
     // whole input gives them.
     for b in s["backends"].as_array().unwrap().iter().take(3) {
         let name = b["backend"].as_str().unwrap();
-        let dirs: Vec<PathBuf> = std::fs::read_dir(output.join("shards")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).flat_map(|lb| std::fs::read_dir(lb).unwrap()).map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy() == format!("backend={}", name.replace(':', "%3A"))).collect();
+        let dirs: Vec<PathBuf> = std::fs::read_dir(output.join("shards"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .flat_map(|lb| std::fs::read_dir(lb).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy() == format!("backend={}", name.replace(':', "%3A")))
+            .collect();
         assert!(!dirs.is_empty(), "a shard for {name}");
         let root = tempfile::tempdir().unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--correlate", "-q", "--all-backends", "--format", "json", "--root"]).arg(root.path()).args(&dirs).output().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+            .args(["--correlate", "-q", "--all-backends", "--format", "json", "--root"])
+            .arg(root.path())
+            .args(&dirs)
+            .output()
+            .unwrap();
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["summary"]["backends"].as_array().unwrap().len(), 1, "{name}");
         assert_eq!(v["summary"]["backends"][0], *b, "{name}: the same requests, 5xx and rate");
@@ -206,7 +228,8 @@ fn with_an_instances_logs_spark_gives_that_instances_answers() {
     let elb = std::fs::read_to_string(pair.join("elb.log")).unwrap();
     for node in 0..2 {
         let mine: String = elb.lines().enumerate().filter(|(i, _)| i % 2 == node).map(|(_, l)| format!("{l}\n")).collect();
-        std::fs::write(day.join(format!("123456789012_elasticloadbalancing_us-east-1_prod-web-elb_20240314T0605Z_10.0.1.20{node}_0000000{node}.log")), mine).unwrap();
+        std::fs::write(day.join(format!("123456789012_elasticloadbalancing_us-east-1_prod-web-elb_20240314T0605Z_10.0.1.20{node}_0000000{node}.log")), mine)
+            .unwrap();
     }
     let ip = "10.0.1.11";
     std::fs::create_dir_all(logs.join(ip)).unwrap();
@@ -245,7 +268,8 @@ fn with_an_instances_logs_spark_gives_that_instances_answers() {
         if p.file_name().unwrap().to_string_lossy().starts_with("part-") {
             for l in std::fs::read_to_string(&p).unwrap().lines() {
                 let f: Value = serde_json::from_str(l).unwrap();
-                let ev: Vec<(String, u64)> = f["evidence"].as_array().unwrap().iter().map(|e| (e["file"].as_str().unwrap().to_string(), e["line"].as_u64().unwrap())).collect();
+                let ev: Vec<(String, u64)> =
+                    f["evidence"].as_array().unwrap().iter().map(|e| (e["file"].as_str().unwrap().to_string(), e["line"].as_u64().unwrap())).collect();
                 findings.insert((key(&f), ev));
             }
         }
@@ -266,7 +290,12 @@ fn the_key_prunes_by_day_and_load_balancer() {
     let d = tempfile::tempdir().unwrap();
     let (input, output, chosen) = (d.path().join("in"), d.path().join("out"), d.path().join("chosen"));
     for (day, seed) in [("2026-11-24", "3"), ("2026-11-25", "4"), ("2026-11-26", "5")] {
-        let st = Command::new("python3").arg(repo().join("fleet/gen_fleet_data.py")).arg(&input).args(["--lines", "3000", "--backends", "24", "--seed", seed, "--day", day]).status().unwrap();
+        let st = Command::new("python3")
+            .arg(repo().join("fleet/gen_fleet_data.py"))
+            .arg(&input)
+            .args(["--lines", "3000", "--backends", "24", "--seed", seed, "--day", day])
+            .status()
+            .unwrap();
         assert!(st.success());
     }
     // What should be read: the 25th, the two Classic load balancers.

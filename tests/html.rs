@@ -2,9 +2,9 @@
 //! protocol): what the browser itself reports — exceptions, console and log errors (content
 //! security policy violations among them), every network request — and what its DOM holds.
 
-mod support;
 #[path = "support/cdp.rs"]
 mod cdp;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -56,7 +56,9 @@ fn rows(c: &mut cdp::Chrome) -> Vec<Value> {
 }
 
 fn choose(c: &mut cdp::Chrome, select: &str, value: &str) {
-    c.eval(&format!("(() => {{ const s = document.getElementById({select:?}); s.value = {value:?}; s.dispatchEvent(new Event('change')); return s.value; }})()"));
+    c.eval(&format!(
+        "(() => {{ const s = document.getElementById({select:?}); s.value = {value:?}; s.dispatchEvent(new Event('change')); return s.value; }})()"
+    ));
 }
 
 #[test]
@@ -135,10 +137,17 @@ fn hostile_log_text_renders_as_text() {
     // nginx access line whose user agent does (the scan shows it).
     std::fs::write(
         d.path().join("elb.log"),
-        format!("2026-11-25T03:00:57.394664Z lb 203.0.113.9:4000 10.0.1.11:80 -1 -1 -1 502 - 0 0 \"GET http://www.example.com:80/{evil} HTTP/1.1\" \"{}\" - -\n", evil.replace('"', "\\\"")),
+        format!(
+            "2026-11-25T03:00:57.394664Z lb 203.0.113.9:4000 10.0.1.11:80 -1 -1 -1 502 - 0 0 \"GET http://www.example.com:80/{evil} HTTP/1.1\" \"{}\" - -\n",
+            evil.replace('"', "\\\"")
+        ),
     )
     .unwrap();
-    std::fs::write(d.path().join("access.log"), format!("203.0.113.9 - - [25/Nov/2026:03:00:58 +0000] \"GET /x HTTP/1.1\" 502 157 \"-\" \"{}\"\n", evil.replace('"', "\\x22"))).unwrap();
+    std::fs::write(
+        d.path().join("access.log"),
+        format!("203.0.113.9 - - [25/Nov/2026:03:00:58 +0000] \"GET /x HTTP/1.1\" 502 157 \"-\" \"{}\"\n", evil.replace('"', "\\x22")),
+    )
+    .unwrap();
     let corr = d.path().join("corr.html");
     let scan = d.path().join("scan.html");
     let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
@@ -182,7 +191,21 @@ fn a_hundred_thousand_findings_open_and_filter() {
     let html = d.path().join("big.html");
     // (an empty --root: this host's own web servers' keep-alive settings stay out of it)
     let empty = tempfile::tempdir().unwrap();
-    tailgate(&["--correlate", "-q", "--root", empty.path().to_str().unwrap(), "--backend", "10.0.1.5", "--lb-idle-timeout", "60", "--format", "html", "-o", html.to_str().unwrap(), elb.to_str().unwrap()]);
+    tailgate(&[
+        "--correlate",
+        "-q",
+        "--root",
+        empty.path().to_str().unwrap(),
+        "--backend",
+        "10.0.1.5",
+        "--lb-idle-timeout",
+        "60",
+        "--format",
+        "html",
+        "-o",
+        html.to_str().unwrap(),
+        elb.to_str().unwrap(),
+    ]);
     let mut c = cdp::Chrome::start(1400, 1000);
     let url = c.open(&html);
     c.wait_for("document.body.dataset.ready === '1'");
@@ -217,7 +240,10 @@ fn html_is_for_scan_and_correlate_and_output_names_a_file() {
     let d = tempfile::tempdir().unwrap();
     let bad = d.path().join("no/such/dir/report.html");
     let root = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--scan", "-q", "--format", "json", "-o", bad.to_str().unwrap(), &format!("{root}/examples/demo/nginx_access.log")]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+        .args(["--scan", "-q", "--format", "json", "-o", bad.to_str().unwrap(), &format!("{root}/examples/demo/nginx_access.log")])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--output"), "{}", String::from_utf8_lossy(&out.stderr));
     // Every format goes to --output when given, and nothing to stdout.
@@ -314,11 +340,34 @@ fn the_keepalive_check_names_the_directive() {
         let root = d.path();
         std::fs::create_dir_all(root.join("etc/nginx")).unwrap();
         std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
-        std::fs::write(root.join("etc/nginx/nginx.conf"), format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {directive}\n    server {{ listen 80; }}\n}}\n")).unwrap();
-        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n").unwrap();
-        std::fs::write(root.join("elb.log"), "2026-11-25T08:00:01.000000Z lb 203.0.113.7:2817 10.0.1.11:80 -1 -1 -1 502 - 0 0 \"GET http://x:80/a HTTP/1.1\" \"curl/8\" - -\n").unwrap();
+        std::fs::write(
+            root.join("etc/nginx/nginx.conf"),
+            format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {directive}\n    server {{ listen 80; }}\n}}\n"),
+        )
+        .unwrap();
+        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n")
+            .unwrap();
+        std::fs::write(
+            root.join("elb.log"),
+            "2026-11-25T08:00:01.000000Z lb 203.0.113.7:2817 10.0.1.11:80 -1 -1 -1 502 - 0 0 \"GET http://x:80/a HTTP/1.1\" \"curl/8\" - -\n",
+        )
+        .unwrap();
         let html = root.join("k.html");
-        tailgate(&["--correlate", "-q", "--root", root.to_str().unwrap(), "--backend", "10.0.1.11:80", "--lb-idle-timeout", "60", "--format", "html", "-o", html.to_str().unwrap(), root.join("elb.log").to_str().unwrap()]);
+        tailgate(&[
+            "--correlate",
+            "-q",
+            "--root",
+            root.to_str().unwrap(),
+            "--backend",
+            "10.0.1.11:80",
+            "--lb-idle-timeout",
+            "60",
+            "--format",
+            "html",
+            "-o",
+            html.to_str().unwrap(),
+            root.join("elb.log").to_str().unwrap(),
+        ]);
         let url = c.open(&html);
         c.wait_for("document.body.dataset.ready === '1'");
         let li = c.eval("Array.from(document.querySelectorAll('#tg-keepalive li')).map(l => [l.className, l.textContent])");

@@ -36,10 +36,7 @@ fn nginx_messages() {
             r#"upstream sent duplicate header line: "Content-Length: 5", previous value: "Content-Length: 4" while reading response header from upstream"#,
             DuplicateHeader,
         ),
-        (
-            r#"upstream sent "Content-Length" and "Transfer-Encoding" headers at the same time while reading response header from upstream"#,
-            LengthAndChunked,
-        ),
+        (r#"upstream sent "Content-Length" and "Transfer-Encoding" headers at the same time while reading response header from upstream"#, LengthAndChunked),
         (r#"upstream sent invalid "Content-Length" header: "Content-Length: 12a" while reading response header from upstream"#, InvalidContentLength),
         (r#"upstream sent unknown "Transfer-Encoding": "gzip" while reading response header from upstream"#, UnknownTransferEncoding),
         (r#"upstream sent more data than specified in "Content-Length" header while reading upstream"#, ExtraData),

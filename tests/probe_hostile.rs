@@ -164,7 +164,8 @@ fn bodies_are_judged_while_streaming_in_bounded_memory() {
         ("an endless body after Connection: close", close_delimited, vec!["timeout"]),
     ];
     let runs: Vec<Run> = thread::scope(|sc| {
-        let hs: Vec<_> = cases.iter().map(|(_, port, _)| sc.spawn(move || probe(&format!("http://127.0.0.1:{port}/"), &["--timeout", "2", "--idle", "0"]))).collect();
+        let hs: Vec<_> =
+            cases.iter().map(|(_, port, _)| sc.spawn(move || probe(&format!("http://127.0.0.1:{port}/"), &["--timeout", "2", "--idle", "0"]))).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for ((what, _, want), r) in cases.iter().zip(&runs) {
@@ -244,7 +245,9 @@ fn interim_responses_are_skipped_and_bounded() {
         thread::sleep(Duration::from_secs(3));
     });
     let (then_good, _) = server(true, |s| {
-        let _ = s.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        let _ = s.write_all(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        );
         thread::sleep(Duration::from_secs(3));
     });
     let (switching, _) = server(true, |s| {
@@ -320,7 +323,8 @@ fn agent_probes_run_independently() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--config", cfg.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--config", cfg.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let out = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {

@@ -124,10 +124,7 @@ fn classic_field_values() {
     assert!(lb(ls[26], &f).lb_generated());
 
     // 29: Route 53 health checker UA with ';' and a URL
-    assert_eq!(
-        lb(ls[28], &f).user_agent,
-        b"Amazon Route 53 Health Check Service; ref:9003f1bf-04a8-4408-ae81-a021e7f0f1c2; report http://amzn.to/1vsZADi"
-    );
+    assert_eq!(lb(ls[28], &f).user_agent, b"Amazon Route 53 Health Check Service; ref:9003f1bf-04a8-4408-ae81-a021e7f0f1c2; report http://amzn.to/1vsZADi");
 }
 
 #[test]
@@ -215,10 +212,7 @@ fn alb_field_values() {
     // 25: 2026 line with unknown trailing fields after the transform fields
     let r = lb(ls[24], &f);
     assert_eq!(r.alb().conn_trace_id, b"TID_558e26a7adede44b9fdb98006014afcf");
-    assert_eq!(
-        (r.alb().transformed_host, r.alb().transformed_uri, r.alb().request_transform_status),
-        (&b"-"[..], &b"-"[..], &b"-"[..])
-    );
+    assert_eq!((r.alb().transformed_host, r.alb().transformed_uri, r.alb().request_transform_status), (&b"-"[..], &b"-"[..], &b"-"[..]));
     assert_eq!(r.alb().extra, br#"100.51.96.60 "-" "-""#);
     assert_eq!(r.alb().actions_executed, b"fixed-response");
 

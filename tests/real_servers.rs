@@ -11,12 +11,7 @@ use serde_json::Value;
 use support::{BEHAVIOURS, Backend};
 
 fn scan(paths: &[&Path], extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
-        .args(["--scan", "--format", "ndjson"])
-        .args(extra)
-        .args(paths)
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--scan", "--format", "ndjson"]).args(extra).args(paths).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut events = Vec::new();
     let mut logs = Vec::new();
@@ -59,15 +54,8 @@ fn dump(dir: &Path) -> String {
 /// Error-log lines that name a backend failure, found independently of tailgate (plain substring
 /// search for the messages these servers write), as 1-based line numbers.
 fn failure_lines(error_log: &Path) -> Vec<u64> {
-    const NEEDLES: &[&str] =
-        &["upstream sent", "upstream prematurely", "upstream timed out", "() failed (", "AH01102", "AH00898", "AH01106"];
-    std::fs::read_to_string(error_log)
-        .unwrap()
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| NEEDLES.iter().any(|n| l.contains(n)))
-        .map(|(i, _)| i as u64 + 1)
-        .collect()
+    const NEEDLES: &[&str] = &["upstream sent", "upstream prematurely", "upstream timed out", "() failed (", "AH01102", "AH00898", "AH01106"];
+    std::fs::read_to_string(error_log).unwrap().lines().enumerate().filter(|(_, l)| NEEDLES.iter().any(|n| l.contains(n))).map(|(i, _)| i as u64 + 1).collect()
 }
 
 /// Check tailgate's events against the server's own logs, and return path → problems from the
@@ -180,11 +168,7 @@ fn nginx_custom_log_format_compiled_from_its_log_format_string() {
     drive(ng.port);
     ng.stop();
     let spec = format!("nginx:{fmt}");
-    let out = Command::new(env!("CARGO_BIN_EXE_tailgate"))
-        .args(["--scan", "--format", "ndjson", "--log-format", &spec])
-        .arg(ng.access_log())
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(["--scan", "--format", "ndjson", "--log-format", &spec]).arg(ng.access_log()).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let all: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -38,7 +38,10 @@ fn counts(r: &Value) -> (u64, u64, u64) {
 /// Every record of a file through the library, with the format given.
 fn records<T>(data: &[u8], f: &Format, mut each: impl FnMut(Record<'_>) -> T) -> Vec<T> {
     let mut p = f.parser();
-    data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| each(p.parse(l).unwrap_or_else(|e| panic!("{}: {}", e.reason, String::from_utf8_lossy(l))))).collect()
+    data.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| each(p.parse(l).unwrap_or_else(|e| panic!("{}: {}", e.reason, String::from_utf8_lossy(l)))))
+        .collect()
 }
 
 // ---- family 1: multi-line nginx error records (PHP-FPM) -----------------------------------------
@@ -68,7 +71,13 @@ fn nginx_error_records_with_php_continuation_lines() {
     for (_, text) in &fold_lines {
         let mut p = Format::NginxError.parser();
         let Ok(Record::Error(e)) = p.parse(text) else { panic!("not an error record: {}", String::from_utf8_lossy(text)) };
-        recs.push((e.time.to_rfc3339(), e.pid, e.connection, String::from_utf8_lossy(e.message).into_owned(), e.request.map(|r| String::from_utf8_lossy(r.target).into_owned())));
+        recs.push((
+            e.time.to_rfc3339(),
+            e.pid,
+            e.connection,
+            String::from_utf8_lossy(e.message).into_owned(),
+            e.request.map(|r| String::from_utf8_lossy(r.target).into_owned()),
+        ));
     }
     assert_eq!(recs.len(), expected.len());
     for (got, want) in recs.iter().zip(&expected) {

@@ -183,7 +183,12 @@ fn correlate_reads_gzip_from_stdin() {
     std::fs::write(&gz, gzip(&std::fs::read(demo.join("elb.log")).unwrap())).unwrap();
     let run = |input: Option<&Path>| {
         let mut c = Command::new(BIN);
-        c.arg("--correlate").arg(input.unwrap_or(Path::new("-"))).arg("--log").arg(demo.join("nginx_access.log")).args(["--backend", "10.0.1.11:80", "--format", "json"]);
+        c.arg("--correlate").arg(input.unwrap_or(Path::new("-"))).arg("--log").arg(demo.join("nginx_access.log")).args([
+            "--backend",
+            "10.0.1.11:80",
+            "--format",
+            "json",
+        ]);
         if input.is_none() {
             let mut cat = Command::new("cat").arg(&gz).stdout(Stdio::piped()).spawn().unwrap();
             c.stdin(Stdio::from(cat.stdout.take().unwrap()));
@@ -239,7 +244,16 @@ fn ndjson_scan_memory_does_not_grow_with_the_log() {
     let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
     let n = 300_000;
     for i in 0..n {
-        writeln!(f, "10.0.{}.{} - - [25/Nov/2026:08:{:02}:{:02} +0000] \"GET /user/{i}/profile?x={i} HTTP/1.1\" 502 157 \"-\" \"curl/{}\"", i % 250, i % 200, (i / 5000) % 60, (i / 100) % 60, i % 9).unwrap();
+        writeln!(
+            f,
+            "10.0.{}.{} - - [25/Nov/2026:08:{:02}:{:02} +0000] \"GET /user/{i}/profile?x={i} HTTP/1.1\" 502 157 \"-\" \"curl/{}\"",
+            i % 250,
+            i % 200,
+            (i / 5000) % 60,
+            (i / 100) % 60,
+            i % 9
+        )
+        .unwrap();
     }
     drop(f);
     let (code, lines, rss) = run_rss(&["--scan", p.to_str().unwrap(), "--format", "ndjson"], None);

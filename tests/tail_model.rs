@@ -104,7 +104,13 @@ fn seq_of(bytes: &[u8]) -> u64 {
 impl Harness {
     fn new(dir: &Path) -> Harness {
         let log = dir.join("a.log");
-        let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, max_line_bytes: 1 << 20, read_budget: 4 << 20 };
+        let cfg = TailConfig {
+            paths: vec![log.display().to_string()],
+            start_at: StartAt::Beginning,
+            rotate_wait: Duration::ZERO,
+            max_line_bytes: 1 << 20,
+            read_budget: 4 << 20,
+        };
         Harness {
             dir: dir.to_path_buf(),
             log,
@@ -391,7 +397,8 @@ fn a_renamed_file_is_drained_through_its_open_handle() {
     // tail-scenarios 7: the writer keeps writing to the old fd after the rename
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("a.log");
-    let cfg = TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::from_millis(300), ..Default::default() };
+    let cfg =
+        TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::from_millis(300), ..Default::default() };
     let mut t = Tailer::new(cfg, None);
     let mut old = OpenOptions::new().create(true).append(true).open(&log).unwrap();
     writeln!(old, "one").unwrap();
@@ -464,7 +471,6 @@ fn start_at_end_only_for_files_present_at_the_first_start() {
     assert_eq!(l[0].bytes, b"new file 1");
 }
 
-
 /// Append `lines` to `p` as one write (a burst the engine has not polled yet).
 fn burst(p: &Path, from: u64, n: u64) {
     let mut data = String::new();
@@ -485,7 +491,10 @@ fn seqs(lines: Vec<tailgate::tail::TailLine>) -> Vec<u64> {
 fn copytruncate_right_after_a_burst_loses_nothing() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("a.log");
-    let mut t = Tailer::new(TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, ..Default::default() }, None);
+    let mut t = Tailer::new(
+        TailConfig { paths: vec![log.display().to_string()], start_at: StartAt::Beginning, rotate_wait: Duration::ZERO, ..Default::default() },
+        None,
+    );
     burst(&log, 0, 3);
     assert_eq!(seqs(t.poll()), [0, 1, 2]);
     burst(&log, 3, 5);

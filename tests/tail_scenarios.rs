@@ -297,7 +297,11 @@ fn s24_very_long_lines() {
     assert_eq!(long.len(), 1, "the 100 MiB line once");
     assert_eq!(long[0].bytes.len(), 2 << 20, "cut at max_line_bytes");
     assert_eq!(long[0].end, LineEnd::Cut, "and flagged");
-    let normal: Vec<u32> = v.iter().filter(|l| l.bytes.starts_with(b"seq=")).map(|l| std::str::from_utf8(&l.bytes).unwrap()[4..].split(' ').next().unwrap().parse().unwrap()).collect();
+    let normal: Vec<u32> = v
+        .iter()
+        .filter(|l| l.bytes.starts_with(b"seq="))
+        .map(|l| std::str::from_utf8(&l.bytes).unwrap()[4..].split(' ').next().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(normal, (0..20).collect::<Vec<_>>());
     assert_eq!(t.checkpoint().files[0].offset, data.len() as u64, "the checkpoint moved past the long line");
 }

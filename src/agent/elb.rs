@@ -85,7 +85,11 @@ impl Job {
     fn run(&self, f: &Path) -> crate::correlate::Report {
         let mut local = Vec::new();
         for (p, fmt) in &self.local {
-            let bases: Vec<PathBuf> = if crate::discover::has_glob(p) { glob::glob(p).map(|g| g.filter_map(Result::ok).collect()).unwrap_or_default() } else { vec![PathBuf::from(p)] };
+            let bases: Vec<PathBuf> = if crate::discover::has_glob(p) {
+                glob::glob(p).map(|g| g.filter_map(Result::ok).collect()).unwrap_or_default()
+            } else {
+                vec![PathBuf::from(p)]
+            };
             for b in bases {
                 for h in crate::correlate::with_rotated(&b) {
                     local.push(crate::correlate::LocalLog { display: h.display().to_string(), path: h, format: fmt.clone() });

@@ -157,9 +157,30 @@ mod tests {
 
     #[test]
     fn kinds_are_the_stable_strings() {
-        let l = LogEvent { schema: 1, problem: None, file: "a.log".into(), offset: 7, timestamp: None, status: Some(502), backend_status: None, lb: None, source: None, request: None, client: None, upstream: None, user_agent: None, message: None };
-        assert_eq!(String::from_utf8(AgentEvent::Http5xx(l.clone()).to_line()).unwrap(), r#"{"kind":"http-5xx","schema":1,"file":"a.log","offset":7,"status":502}"#);
-        assert_eq!(String::from_utf8(AgentEvent::MalformedOutput(Malformed::Log(l)).to_line()).unwrap(), r#"{"kind":"malformed-output","schema":1,"file":"a.log","offset":7,"status":502}"#);
+        let l = LogEvent {
+            schema: 1,
+            problem: None,
+            file: "a.log".into(),
+            offset: 7,
+            timestamp: None,
+            status: Some(502),
+            backend_status: None,
+            lb: None,
+            source: None,
+            request: None,
+            client: None,
+            upstream: None,
+            user_agent: None,
+            message: None,
+        };
+        assert_eq!(
+            String::from_utf8(AgentEvent::Http5xx(l.clone()).to_line()).unwrap(),
+            r#"{"kind":"http-5xx","schema":1,"file":"a.log","offset":7,"status":502}"#
+        );
+        assert_eq!(
+            String::from_utf8(AgentEvent::MalformedOutput(Malformed::Log(l)).to_line()).unwrap(),
+            r#"{"kind":"malformed-output","schema":1,"file":"a.log","offset":7,"status":502}"#
+        );
         let b = BadLine { file: "a.log".into(), offset: 0, reason: "no status".into(), excerpt: "x".into(), bad_lines: 1, not_reported: 0 };
         assert!(String::from_utf8(AgentEvent::BadLine(b).to_line()).unwrap().starts_with(r#"{"kind":"bad-line","file":"a.log""#));
     }

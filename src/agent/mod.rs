@@ -223,7 +223,13 @@ struct Running {
 }
 
 impl Running {
-    fn start(cfg: Config, plan: Plan, ck: Option<checkpoint::Checkpoint>, wake: &mpsc::Sender<()>, watcher: &mut Option<crate::tail::watch::DirWatcher>) -> Running {
+    fn start(
+        cfg: Config,
+        plan: Plan,
+        ck: Option<checkpoint::Checkpoint>,
+        wake: &mpsc::Sender<()>,
+        watcher: &mut Option<crate::tail::watch::DirWatcher>,
+    ) -> Running {
         let tailer = Tailer::new(tail_config(&cfg, &plan), ck);
         let backends: Vec<crate::correlate::BackendFilter> = if cfg.backends.is_empty() {
             crate::platform::addresses().into_iter().map(|ip| crate::correlate::BackendFilter { ip, port: None }).collect()
@@ -353,7 +359,14 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
         if active && cfg.summary_interval_secs > 0 && last_summary.elapsed() >= Duration::from_secs(cfg.summary_interval_secs) {
             active = false;
             let s = &run.tailer.stats;
-            tracing::info!("summary: {} lines, {} events written, {} bad lines, {} rotations, {} truncations", s.lines, out.written, pipe.bad_lines, s.rotations, s.truncations);
+            tracing::info!(
+                "summary: {} lines, {} events written, {} bad lines, {} rotations, {} truncations",
+                s.lines,
+                out.written,
+                pipe.bad_lines,
+                s.rotations,
+                s.truncations
+            );
             last_summary = Instant::now();
         }
         // More to read right now (a backlog, read a budget at a time): go on at once.

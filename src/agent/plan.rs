@@ -60,7 +60,11 @@ pub fn plan(cfg: &Config, extra: &[PathBuf], opts: &crate::discover::Options) ->
                 (h, m)
             })
             .collect();
-        for s in d.sources.iter().filter(|s| matches!(s.kind, crate::discover::LogKind::Access | crate::discover::LogKind::Error | crate::discover::LogKind::Httperr)) {
+        for s in d
+            .sources
+            .iter()
+            .filter(|s| matches!(s.kind, crate::discover::LogKind::Access | crate::discover::LogKind::Error | crate::discover::LogKind::Httperr))
+        {
             let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
             let path = match &s.target {
                 crate::discover::Target::File(f) | crate::discover::Target::Glob(f) => s.host_file(root, f).display().to_string(),
@@ -94,7 +98,11 @@ mod tests {
     fn exact_path_then_first_glob_in_order() {
         let f = |s: &str| Format::from_spec(s).unwrap();
         let p = Plan {
-            formats: vec![("/var/log/*.log".into(), f("nginx-combined")), ("/var/log/a*.log".into(), f("apache-common")), ("/var/log/app.log".into(), f("elb"))],
+            formats: vec![
+                ("/var/log/*.log".into(), f("nginx-combined")),
+                ("/var/log/a*.log".into(), f("apache-common")),
+                ("/var/log/app.log".into(), f("elb")),
+            ],
             ..Default::default()
         };
         assert_eq!(p.format_for(Path::new("/var/log/app.log")).unwrap().name(), "elb");

@@ -203,7 +203,11 @@ impl Outbox {
                 self.held_bytes = 0;
                 self.written += n as u64;
                 if let Some(f) = self.failing.take() {
-                    tracing::warn!("events sink {}: writing again after {:.1} s; the {n} events held meanwhile are written", self.sink.name(), f.since.elapsed().as_secs_f64());
+                    tracing::warn!(
+                        "events sink {}: writing again after {:.1} s; the {n} events held meanwhile are written",
+                        self.sink.name(),
+                        f.since.elapsed().as_secs_f64()
+                    );
                 }
                 true
             }

@@ -55,7 +55,16 @@ impl Texts {
     /// the LB writes `"` as `\"`), `error_reason` (ALB). All but the user agent are reported, as
     /// lossy UTF-8. `buf` is scratch space.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(backend: Option<&[u8]>, request: &[u8], method: &[u8], client: &[u8], user_agent: &[u8], error_reason: &[u8], lb: &[u8], buf: &mut Vec<u8>) -> Texts {
+    pub fn new(
+        backend: Option<&[u8]>,
+        request: &[u8],
+        method: &[u8],
+        client: &[u8],
+        user_agent: &[u8],
+        error_reason: &[u8],
+        lb: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Texts {
         buf.clear();
         let mut ends = [0u32; 7];
         for (i, t) in [backend.unwrap_or(b""), request, method, client, user_agent, error_reason, lb].into_iter().enumerate() {
@@ -509,16 +518,25 @@ impl<'a> Chunk<'a> {
         let alb = r.alb();
         let arrival_us = match r.kind {
             crate::format::LbKind::Classic => r.time.micros,
-            crate::format::LbKind::Alb => alb.request_creation_time.map(|t| t.micros).unwrap_or_else(|| {
-                r.time.micros - proc_us.unwrap_or(0) - r.response_processing_us.unwrap_or(0)
-            }),
+            crate::format::LbKind::Alb => {
+                alb.request_creation_time.map(|t| t.micros).unwrap_or_else(|| r.time.micros - proc_us.unwrap_or(0) - r.response_processing_us.unwrap_or(0))
+            }
         };
         let key = request_key(r.request.method, path);
         let path_key = request_key(b"", path);
         let alb_created = matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some();
         let elb_status = r.elb_status.unwrap_or(0);
         let user_agent = Escaping::Quotes.decode(r.user_agent, &mut self.ua_buf);
-        let text = Texts::new(r.backend_ip.map(|_| r.backend_raw), r.request.raw, r.request.method, r.client_ip, user_agent, alb.error_reason, r.elb, &mut self.text_buf);
+        let text = Texts::new(
+            r.backend_ip.map(|_| r.backend_raw),
+            r.request.raw,
+            r.request.method,
+            r.client_ip,
+            user_agent,
+            alb.error_reason,
+            r.elb,
+            &mut self.text_buf,
+        );
         let probe = lb_gen && elb_status == 504;
         if probe {
             self.timeouts += 1;
@@ -549,7 +567,6 @@ impl<'a> Chunk<'a> {
         }
         self.wanted.push(w);
     }
-
 }
 
 /// Tell pass 2 which local lines may be this LB 5xx's evidence: its request and user agent,
@@ -699,7 +716,13 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
         bases: crate::fold::Bases::default(),
         alb_idle: BTreeMap::new(),
         timeouts: 0,
-        probes: Vec::new(), summary: Summary::default(), minutes: BTreeMap::new(), backends: Vec::new(), backend_index: HashMap::default(), bursts: Vec::new() };
+        probes: Vec::new(),
+        summary: Summary::default(),
+        minutes: BTreeMap::new(),
+        backends: Vec::new(),
+        backend_index: HashMap::default(),
+        bursts: Vec::new(),
+    };
     let mut files = Vec::new();
     for path in &inputs {
         let name = read::input_name(path, opts.stdin_name.as_deref());

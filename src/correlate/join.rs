@@ -144,10 +144,15 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<
     while let Some(slice) = slices.next_slice() {
         let (s, e) = (slice[0].arrival_us, slice.last().expect("a slice is never empty").arrival_us);
         let p = &mut probes;
-        win.advance(s - early, e + late, |r| r.ts.micros, |r| {
-            place(r);
-            p.check(r, stamp(r), window_us);
-        });
+        win.advance(
+            s - early,
+            e + late,
+            |r| r.ts.micros,
+            |r| {
+                place(r);
+                p.check(r, stamp(r), window_us);
+            },
+        );
         slice_candidates(opts, local, &slice, &win.held, &mut online, true, &mut cands);
         // A local line is a sample when, over every slice that can reach it, it is the one
         // candidate of one LB line that has no other: counted across slices, and decided once no
@@ -160,7 +165,10 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<
         if let Some(next) = slices.peek_arrival() {
             pending.retain(|_, &mut (t, n, d)| {
                 let open = t + window_us + MARGIN_US >= next;
-                if !open && n == 1 && let Some(d) = d {
+                if !open
+                    && n == 1
+                    && let Some(d) = d
+                {
                     diffs.push(d);
                 }
                 open
@@ -168,17 +176,24 @@ pub fn offset_pass(opts: &Options, ing: &Ingest, local: &Collected, probes: Vec<
         }
     }
     for (_, (_, n, d)) in pending.drain() {
-        if n == 1 && let Some(d) = d {
+        if n == 1
+            && let Some(d) = d
+        {
             diffs.push(d);
         }
     }
     // The rest of the local lines, for the probes.
     if !probes.is_empty() {
         let p = &mut probes;
-        win.advance(i64::MIN, i64::MAX, |r| r.ts.micros, |r| {
-            place(r);
-            p.check(r, stamp(r), window_us);
-        });
+        win.advance(
+            i64::MIN,
+            i64::MAX,
+            |r| r.ts.micros,
+            |r| {
+                place(r);
+                p.check(r, stamp(r), window_us);
+            },
+        );
     }
     let diffs = diffs.finish();
     let mut problems = Vec::new();

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::elb::{Wanted, request_key};
 use super::Options;
+use super::elb::{Wanted, request_key};
 use crate::detect::{Problem, error_problem};
 use crate::format::escape::Escaping;
 use crate::format::{Format, Record, detect, text};

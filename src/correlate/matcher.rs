@@ -241,7 +241,15 @@ pub fn resolve(
                 opts.lb_idle_timeout_secs
             );
             if let Some((f, l)) = &k.origin {
-                evidence.push(Evidence { file: f.clone(), line: *l, kind: "config", status: None, timestamp: None, message: Some(k.directive.clone()), problem: None });
+                evidence.push(Evidence {
+                    file: f.clone(),
+                    line: *l,
+                    kind: "config",
+                    status: None,
+                    timestamp: None,
+                    message: Some(k.directive.clone()),
+                    problem: None,
+                });
             }
         }
         findings.push(Finding {
@@ -297,7 +305,9 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64, a
             let st = c.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
             (
                 Cause::BackendTimeout,
-                format!("the instance was still working when the load balancer's {idle}s idle timeout expired: it logged the request {late:.1}s after it arrived, with status {st}"),
+                format!(
+                    "the instance was still working when the load balancer's {idle}s idle timeout expired: it logged the request {late:.1}s after it arrived, with status {st}"
+                ),
             )
         }
         (504, None) => (
@@ -308,10 +318,9 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64, a
                 format!("the backend did not answer within the load balancer's {idle}s idle timeout; no local logs were available")
             },
         ),
-        (_, Some(c)) if c.status == Some(499) => (
-            Cause::ConnectionClosed,
-            "the load balancer closed the connection before the instance answered (the instance logged 499)".into(),
-        ),
+        (_, Some(c)) if c.status == Some(499) => {
+            (Cause::ConnectionClosed, "the load balancer closed the connection before the instance answered (the instance logged 499)".into())
+        }
         (_, Some(c)) => {
             let st = c.status.unwrap_or(0);
             let what = if st == 9 {
@@ -323,10 +332,9 @@ fn explain(w: &Wanted, m: Option<&Candidate>, problems: &[Problem], idle: u64, a
             };
             (Cause::MalformedResponse, format!("the instance answered but the load balancer rejected the response: {what}"))
         }
-        (_, None) if problems.iter().any(is_connection_failure) => (
-            Cause::ConnectionClosed,
-            format!("the instance's web server logged {first_problem} for this request and no answer: the connection was closed"),
-        ),
+        (_, None) if problems.iter().any(is_connection_failure) => {
+            (Cause::ConnectionClosed, format!("the instance's web server logged {first_problem} for this request and no answer: the connection was closed"))
+        }
         (502, None) => (
             Cause::ConnectionClosed,
             if w.text.error_reason().is_empty() || w.text.error_reason() == "-" {

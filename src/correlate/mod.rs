@@ -69,7 +69,9 @@ impl Cause {
             Cause::ConnectionClosed => "the load balancer got no usable answer: the connection was refused, closed or reset, and the instance logged nothing",
             Cause::BackendTimeout => "the instance took longer than the load balancer's idle timeout (it logged the request that much later, often as 499)",
             Cause::NoHealthyBackend => "the load balancer had no healthy instance to send the request to (503 without a backend)",
-            Cause::KeepaliveClosed => "the web server closes idle keep-alive connections sooner than the load balancer's idle timeout: the LB reused a closing connection",
+            Cause::KeepaliveClosed => {
+                "the web server closes idle keep-alive connections sooner than the load balancer's idle timeout: the LB reused a closing connection"
+            }
             Cause::Unmatched => "no local line matches this request, and nothing else explains it",
         }
     }
@@ -107,9 +109,7 @@ impl BackendFilter {
             return Ok(BackendFilter { ip: ip.into(), port });
         }
         match s.rsplit_once(':') {
-            Some((ip, p)) if !ip.contains(':') => {
-                Ok(BackendFilter { ip: ip.into(), port: Some(p.parse().map_err(|_| format!("--backend {s}: bad port"))?) })
-            }
+            Some((ip, p)) if !ip.contains(':') => Ok(BackendFilter { ip: ip.into(), port: Some(p.parse().map_err(|_| format!("--backend {s}: bad port"))?) }),
             _ if s.is_empty() => Err("--backend needs an address".into()),
             _ => Ok(BackendFilter { ip: s.into(), port: None }),
         }
@@ -349,9 +349,9 @@ pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-')
-                })
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-'))
             })
             .collect();
         sib.sort();

@@ -55,7 +55,9 @@ impl Settings {
         let mut s = Settings::debian();
         s.from = from.to_string();
         let get = |key: &str| {
-            v.lines().find_map(|l| l.trim().strip_prefix("-D ").and_then(|l| l.strip_prefix(key)).and_then(|r| r.strip_prefix("=\"")).map(|r| r.trim_end_matches('"').to_string()))
+            v.lines().find_map(|l| {
+                l.trim().strip_prefix("-D ").and_then(|l| l.strip_prefix(key)).and_then(|r| r.strip_prefix("=\"")).map(|r| r.trim_end_matches('"').to_string())
+            })
         };
         if let Some(r) = get("HTTPD_ROOT") {
             s.server_root = r.into();
@@ -69,7 +71,12 @@ impl Settings {
         let b: Vec<String> = builtin_list
             .lines()
             .filter_map(|l| l.trim().strip_prefix("mod_").and_then(|m| m.strip_suffix(".c")).map(String::from))
-            .chain(builtin_list.lines().filter(|l| l.trim() == "core.c" || l.trim() == "http_core.c").map(|l| l.trim().trim_end_matches(".c").trim_end_matches("_core").to_string()))
+            .chain(
+                builtin_list
+                    .lines()
+                    .filter(|l| l.trim() == "core.c" || l.trim() == "http_core.c")
+                    .map(|l| l.trim().trim_end_matches(".c").trim_end_matches("_core").to_string()),
+            )
             .collect();
         if !b.is_empty() {
             s.builtin = b;
@@ -707,14 +714,18 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
                         Some(f) if nickname(f).is_some() => (nickname(f).unwrap_or_default(), Some(f.clone())),
                         Some(f) if f.contains('%') => (f.clone(), None),
                         Some(f) => {
-                            warnings.push(Warning { origin: Some(l.origin.clone()), message: format!("LogFormat nickname \"{f}\" is not defined: httpd logs it literally") });
+                            warnings.push(Warning {
+                                origin: Some(l.origin.clone()),
+                                message: format!("LogFormat nickname \"{f}\" is not defined: httpd logs it literally"),
+                            });
                             (f.clone(), Some(f.clone()))
                         }
                         None => (default_format.clone(), None),
                     }
                 };
                 if let Some(cond) = l.args.get(2) {
-                    warnings.push(Warning { origin: Some(l.origin.clone()), message: format!("conditional log ({cond}): not every request is written to {a}") });
+                    warnings
+                        .push(Warning { origin: Some(l.origin.clone()), message: format!("conditional log ({cond}): not every request is written to {a}") });
                 }
                 let spec = format!("apache:{fmt}");
                 sources.push(log_source(LogKind::Access, a, Some(spec), name, &l.origin, &full, &mut warnings));
@@ -730,7 +741,10 @@ pub fn discover(root: &Root, settings: &Settings, env: HashMap<String, String>) 
         sources.push(s);
     }
     if main_custom == 0 && vhosts_without_custom > 0 && !global_log {
-        warnings.push(Warning { origin: None, message: format!("{vhosts_without_custom} virtual host(s) have no CustomLog and the main server has none: their requests are not logged") });
+        warnings.push(Warning {
+            origin: None,
+            message: format!("{vhosts_without_custom} virtual host(s) have no CustomLog and the main server has none: their requests are not logged"),
+        });
     }
     r.out.warnings.extend(warnings);
     r.out.sources = sources;

@@ -184,10 +184,11 @@ pub fn discover(root: &Root, config: &str, env: &HashMap<String, String>) -> Con
     let origin = |n: roxmltree::Node| Origin { file: config.to_string(), line: line_of(&doc, n) };
     let find = |name: &str| doc.descendants().find(|n| n.has_tag_name(name));
     if let Some(wl) = find("webLimits")
-        && let Some(t) = wl.attribute("connectionTimeout").and_then(timespan) {
-            out.connection_timeout = t;
-            out.connection_timeout_origin = Some(origin(wl));
-        }
+        && let Some(t) = wl.attribute("connectionTimeout").and_then(timespan)
+    {
+        out.connection_timeout = t;
+        out.connection_timeout_origin = Some(origin(wl));
+    }
     let log = find("log");
     let mode = log.and_then(|l| l.attribute("centralLogFileMode")).unwrap_or("Site");
     if mode == "CentralW3C" {
@@ -212,11 +213,7 @@ pub fn discover(root: &Root, config: &str, env: &HashMap<String, String>) -> Con
     }
     let defaults = find("siteDefaults").and_then(|d| d.children().find(|n| n.has_tag_name("logFile")));
     let attr = |site_lf: Option<roxmltree::Node<'_, '_>>, name: &str, dflt: &'static str| -> String {
-        site_lf
-            .and_then(|n| n.attribute(name))
-            .or_else(|| defaults.and_then(|d| d.attribute(name)))
-            .unwrap_or(dflt)
-            .to_string()
+        site_lf.and_then(|n| n.attribute(name)).or_else(|| defaults.and_then(|d| d.attribute(name))).unwrap_or(dflt).to_string()
     };
     let Some(sites) = find("sites") else { return out };
     for site in sites.children().filter(|n| n.has_tag_name("site")) {
@@ -235,7 +232,10 @@ pub fn discover(root: &Root, config: &str, env: &HashMap<String, String>) -> Con
             _ => ("u_", None),
         };
         if spec.is_none() {
-            out.warnings.push(Warning { origin: Some(origin(lf.unwrap_or(site))), message: format!("site {id} \"{name}\": log format {fmt} is not read by tailgate (switch it to W3C)") });
+            out.warnings.push(Warning {
+                origin: Some(origin(lf.unwrap_or(site))),
+                message: format!("site {id} \"{name}\": log format {fmt} is not read by tailgate (switch it to W3C)"),
+            });
         }
         let dir = expand(&attr(lf, "directory", "%SystemDrive%\\inetpub\\logs\\LogFiles"), env);
         let g = join_win(&join_win(&dir, &format!("W3SVC{id}")), &format!("{prefix}*.log"));

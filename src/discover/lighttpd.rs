@@ -165,7 +165,10 @@ impl Reader<'_> {
                     let (val, next) = self.expr(&toks, i);
                     i = next;
                     if w == "include_shell" {
-                        self.warn(origin, format!("include_shell {} runs a program: not run by tailgate, whatever it would add is not seen", val.unwrap_or_default()));
+                        self.warn(
+                            origin,
+                            format!("include_shell {} runs a program: not run by tailgate, whatever it would add is not seen", val.unwrap_or_default()),
+                        );
                         continue;
                     }
                     let Some(p) = val else { continue };
@@ -317,7 +320,15 @@ fn target(v: &str) -> Target {
 
 /// Read `conf` (instance path, e.g. /etc/lighttpd/lighttpd.conf) and list its logs.
 pub fn discover(root: &Root, conf: &Path) -> Config {
-    let mut r = Reader { root, stack: Vec::new(), st: State::default(), out: Config::default(), budget: Default::default(), cycles: Default::default(), conds: Vec::new() };
+    let mut r = Reader {
+        root,
+        stack: Vec::new(),
+        st: State::default(),
+        out: Config::default(),
+        budget: Default::default(),
+        cycles: Default::default(),
+        conds: Vec::new(),
+    };
     r.read(conf, None);
     let st = std::mem::take(&mut r.st);
     let mut sources = Vec::new();
@@ -369,7 +380,9 @@ pub fn discover(root: &Root, conf: &Path) -> Config {
             sources.push(access(Target::Syslog("accesslog.use-syslog".into()), None, Some("accesslog.use-syslog = \"enable\"".into())));
         } else if st.accesslog.is_empty() {
             // (lighttpd 1.4 writes no access log then — not to stderr)
-            r.out.warnings.push(Warning { origin: None, message: "mod_accesslog is loaded but no accesslog.filename is set: lighttpd writes no access log".into() });
+            r.out
+                .warnings
+                .push(Warning { origin: None, message: "mod_accesslog is loaded but no accesslog.filename is set: lighttpd writes no access log".into() });
         }
         for (p, o, conds) in st.accesslog.iter().filter(|_| !st.access_syslog) {
             let note = (!conds.is_empty()).then(|| format!("only requests matching {}", conds.join(" and ")));

@@ -6,8 +6,6 @@
 //! every file is read from under that directory instead (a copied server tree, or tests), and
 //! reported without the prefix.
 
-
-
 pub mod apache;
 pub mod iis;
 pub mod lighttpd;
@@ -512,7 +510,9 @@ impl KeepAlive {
             Some(_) => (true, None),
             None => (
                 true,
-                Some(format!("keep-alive is off ({directive}): every response closes its connection; the load balancer copes, at the cost of a new connection per request")),
+                Some(format!(
+                    "keep-alive is off ({directive}): every response closes its connection; the load balancer copes, at the cost of a new connection per request"
+                )),
             ),
         };
         KeepAlive { server, directive, timeout_secs: timeout_ms.map(|t| t / 1000), timeout_ms, origin, lb_idle_timeout: lb, ok, finding }
@@ -551,10 +551,8 @@ fn broken_link(root: &Root, p: &str) -> Option<Warning> {
         None => path.to_path_buf(),
     };
     let is_link = std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
-    (is_link && !exists(root, p)).then(|| Warning {
-        origin: None,
-        message: format!("{p} is a symlink that leads nowhere (a loop, or a missing target): not read"),
-    })
+    (is_link && !exists(root, p))
+        .then(|| Warning { origin: None, message: format!("{p} is a symlink that leads nowhere (a loop, or a missing target): not read") })
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -600,11 +598,12 @@ pub fn discover(opts: &Options) -> Discovery {
     let (apache_profile, apache_found) = pick(&has_apache);
     let (lighttpd_profile, lighttpd_found) = pick(&has_lighttpd);
     if unknown {
-        let used: Vec<String> = [("nginx", &nginx_profile, nginx_found), ("apache", &apache_profile, apache_found), ("lighttpd", &lighttpd_profile, lighttpd_found)]
-            .iter()
-            .filter(|(_, _, found)| *found)
-            .map(|(s, p, _)| format!("{s} in {}'s places", p.family))
-            .collect();
+        let used: Vec<String> =
+            [("nginx", &nginx_profile, nginx_found), ("apache", &apache_profile, apache_found), ("lighttpd", &lighttpd_profile, lighttpd_found)]
+                .iter()
+                .filter(|(_, _, found)| *found)
+                .map(|(s, p, _)| format!("{s} in {}'s places", p.family))
+                .collect();
         warnings.push(Warning {
             origin: None,
             message: format!(
@@ -631,10 +630,9 @@ pub fn discover(opts: &Options) -> Discovery {
         let mut confs: Vec<(String, nginx::Settings)> = Vec::new();
         let mut bins: Vec<PathBuf> = procs("nginx").filter_map(|p| p.exe.clone()).collect();
         bins.extend(np.binaries.iter().map(PathBuf::from).filter(|b| live && b.exists()));
-        if live
-            && let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b)) {
-                settings = s;
-            }
+        if live && let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b)) {
+            settings = s;
+        }
         compiled_in.push(format!(
             "nginx: {} (prefix {}, conf-path {}, http-log-path {}, error-log-path {})",
             settings.from,
@@ -670,7 +668,14 @@ pub fn discover(opts: &Options) -> Discovery {
             configs.extend(cfg.files.iter().cloned());
             let (t, o) = nginx::keepalive_timeout(&cfg);
             let t = if t == 0 { None } else { Some(t) };
-            keepalive.push(KeepAlive::new(ServerKind::Nginx, t, o, opts.lb_idle_timeout, "keepalive_timeout", &format!("keepalive_timeout {}s; in the http block", opts.lb_idle_timeout + 15)));
+            keepalive.push(KeepAlive::new(
+                ServerKind::Nginx,
+                t,
+                o,
+                opts.lb_idle_timeout,
+                "keepalive_timeout",
+                &format!("keepalive_timeout {}s; in the http block", opts.lb_idle_timeout + 15),
+            ));
         }
     }
 
@@ -752,7 +757,8 @@ pub fn discover(opts: &Options) -> Discovery {
         }
     }
 
-    let iis_profile = profile.iis.clone().or_else(|| crate::profile::load(crate::platform::Family::Windows, Path::new("/nonexistent")).ok().and_then(|p| p.iis));
+    let iis_profile =
+        profile.iis.clone().or_else(|| crate::profile::load(crate::platform::Family::Windows, Path::new("/nonexistent")).ok().and_then(|p| p.iis));
     if let Some(ip) = iis_profile {
         let env = iis::default_env();
         let conf = iis::expand(&ip.config, &env);

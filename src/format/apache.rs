@@ -155,8 +155,7 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
                     b'U' => Field::Path,
                     b'v' | b'V' => Field::Host,
                     b'O' => Field::BytesSent,
-                    b'A' | b'C' | b'c' | b'e' | b'f' | b'k' | b'l' | b'L' | b'n' | b'o' | b'p' | b'P' | b'R' | b'u' | b'X' | b'x'
-                    | b'I' | b'S' => Field::Other,
+                    b'A' | b'C' | b'c' | b'e' | b'f' | b'k' | b'l' | b'L' | b'n' | b'o' | b'p' | b'P' | b'R' | b'u' | b'X' | b'x' | b'I' | b'S' => Field::Other,
                     other => {
                         return Err(format!("LogFormat '{fmt}': unknown directive '%{}'", other as char));
                     }

@@ -54,19 +54,25 @@ fn candidates() -> Vec<Format> {
 }
 
 /// The order of preference on ties.
-pub const CANDIDATES: &[&str] =
-    &["alb", "elb", "w3c", "httperr", "nginx-error", "apache-error", "nginx:main", "nginx:combined", "nginx:forwarded", "apache:vhost_combined", "apache:common"];
+pub const CANDIDATES: &[&str] = &[
+    "alb",
+    "elb",
+    "w3c",
+    "httperr",
+    "nginx-error",
+    "apache-error",
+    "nginx:main",
+    "nginx:combined",
+    "nginx:forwarded",
+    "apache:vhost_combined",
+    "apache:common",
+];
 
 /// Guess the format of `sample` (the first bytes of a file). `None` when nothing fits at all.
 pub fn detect(sample: &[u8]) -> Option<Format> {
     // (a byte-order mark is not part of the first line: Windows tools write one)
     let sample = crate::read::strip_bom(sample);
-    let lines: Vec<&[u8]> = sample
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.is_empty())
-        .take(SAMPLE_LINES)
-        .collect();
+    let lines: Vec<&[u8]> = sample.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).filter(|l| !l.is_empty()).take(SAMPLE_LINES).collect();
     if lines.is_empty() {
         return None;
     }

@@ -28,12 +28,13 @@ pub fn parse_nginx(line: &[u8]) -> ParseResult<'_> {
     // PID#TID:
     let mut pid = None;
     if let Some(hash) = memchr::memchr(b'#', rest)
-        && hash < 12 {
-            pid = parse_u64(&rest[..hash]).map(|p| p as u32);
-            if let Some(colon) = memchr::memchr(b':', rest) {
-                rest = rest.get(colon + 2..).unwrap_or(b"");
-            }
+        && hash < 12
+    {
+        pid = parse_u64(&rest[..hash]).map(|p| p as u32);
+        if let Some(colon) = memchr::memchr(b':', rest) {
+            rest = rest.get(colon + 2..).unwrap_or(b"");
         }
+    }
     let mut connection = None;
     if rest.first() == Some(&b'*') {
         let sp = memchr::memchr(b' ', rest).unwrap_or(rest.len());
@@ -58,9 +59,10 @@ pub fn parse_nginx(line: &[u8]) -> ParseResult<'_> {
     if let Some(open) = memchr::memmem::find(msg, b" (") {
         let inner = &msg[open + 2..];
         if inner.first().is_some_and(u8::is_ascii_digit)
-            && let Some(close) = memchr::memchr(b')', inner) {
-                rec.errno = Some(&inner[..close]);
-            }
+            && let Some(close) = memchr::memchr(b')', inner)
+        {
+            rec.errno = Some(&inner[..close]);
+        }
     }
     if let Some(mut ctx) = ctx {
         while !ctx.is_empty() {
@@ -121,9 +123,7 @@ fn errno<'a>(rest: &'a [u8], out: &mut Option<&'a [u8]>) -> &'a [u8] {
     if out.is_some() || rest.first() != Some(&b'(') || !rest.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'-') {
         return rest;
     }
-    let end = memchr::memmem::find(rest, b": [client ")
-        .or_else(|| memchr::memmem::find(rest, b": AH"))
-        .or_else(|| memchr::memmem::find(rest, b": "));
+    let end = memchr::memmem::find(rest, b": [client ").or_else(|| memchr::memmem::find(rest, b": AH")).or_else(|| memchr::memmem::find(rest, b": "));
     match end {
         Some(e) => {
             *out = Some(&rest[..e]);

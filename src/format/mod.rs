@@ -527,11 +527,12 @@ pub fn unescape(b: &[u8]) -> String {
                 }
                 b'u' => {
                     if let (Some(h), Some(l)) = (b.get(i + 2..i + 4).and_then(hex2), b.get(i + 4..i + 6).and_then(hex2))
-                        && h == 0 {
-                            out.push(l);
-                            i += 6;
-                            continue;
-                        }
+                        && h == 0
+                    {
+                        out.push(l);
+                        i += 6;
+                        continue;
+                    }
                 }
                 _ => {}
             }
@@ -573,10 +574,7 @@ mod tests {
     #[test]
     fn host_port() {
         assert_eq!(split_host_port(b"10.0.0.1:80"), Some((&b"10.0.0.1"[..], Some(80))));
-        assert_eq!(
-            split_host_port(b"2601:240:4002:5883:b5f3:aaaa:bbbb:64ec:53016"),
-            Some((&b"2601:240:4002:5883:b5f3:aaaa:bbbb:64ec"[..], Some(53016)))
-        );
+        assert_eq!(split_host_port(b"2601:240:4002:5883:b5f3:aaaa:bbbb:64ec:53016"), Some((&b"2601:240:4002:5883:b5f3:aaaa:bbbb:64ec"[..], Some(53016))));
         assert_eq!(split_host_port(b"[2001:db8::1]:80"), Some((&b"2001:db8::1"[..], Some(80))));
         assert_eq!(split_host_port(b"-"), None);
     }

@@ -7,18 +7,17 @@
 
 use super::template::{Field, Piece, Template, TimeKind};
 
-pub const COMBINED: &str =
-    r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
 /// `main`, the format nginx.org's own nginx.conf and the official Docker image define and use:
 /// `combined` plus the X-Forwarded-For header.
-pub const MAIN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
+pub const MAIN: &str =
+    r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
 
 /// `combined` with the X-Forwarded-For header in place of the client address: what sites behind
 /// a load balancer often log (`log_format main '$http_x_forwarded_for - $remote_user …'`), so
 /// the first field may be a list (`10.0.0.2, 10.0.0.1, 127.0.0.1`).
-pub const FORWARDED: &str =
-    r#"$http_x_forwarded_for - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+pub const FORWARDED: &str = r#"$http_x_forwarded_for - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
 /// `log_format … escape=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,9 +132,7 @@ mod tests {
     #[test]
     fn combined_line() {
         let t = combined();
-        let r = t
-            .parse(br#"10.0.1.5 - - [25/Nov/2026:08:00:01 +0000] "GET /api/x?y=1 HTTP/1.1" 009 0 "-" "curl/8.1 \x22q\x22""#)
-            .unwrap();
+        let r = t.parse(br#"10.0.1.5 - - [25/Nov/2026:08:00:01 +0000] "GET /api/x?y=1 HTTP/1.1" 009 0 "-" "curl/8.1 \x22q\x22""#).unwrap();
         assert_eq!(r.status, Some(9));
         assert_eq!(r.request.target, b"/api/x?y=1");
         assert_eq!(r.user_agent, Some(&br#"curl/8.1 \x22q\x22"#[..]));
@@ -149,9 +146,7 @@ mod tests {
             Escape::Default,
         )
         .unwrap();
-        let r = t
-            .parse(br#"10.0.0.9 [2026-11-25T08:00:01+00:00] "GET / HTTP/1.1" 502 0.003 502 127.0.0.1:9000 0.002 "203.0.113.7""#)
-            .unwrap();
+        let r = t.parse(br#"10.0.0.9 [2026-11-25T08:00:01+00:00] "GET / HTTP/1.1" 502 0.003 502 127.0.0.1:9000 0.002 "203.0.113.7""#).unwrap();
         assert_eq!(r.duration_us, Some(3000));
         assert_eq!(r.upstream_status, Some(&b"502"[..]));
         assert_eq!(r.upstream_addr, Some(&b"127.0.0.1:9000"[..]));

@@ -175,10 +175,7 @@ impl Pattern {
                 b'F' => [num(Unit::Year, 4), lits("-"), num(Unit::Month, 2), lits("-"), num(Unit::Day, 2)].concat(),
                 b'D' => [num(Unit::Month, 2), lits("/"), num(Unit::Day, 2), lits("/"), num(Unit::Year2, 2)].concat(),
                 other => {
-                    return Err(format!(
-                        "time format '{pat}': %{} cannot be read back into a time (use %Y %m %d %H %M %S %z, %b, %F, %T, %s…)",
-                        other as char
-                    ));
+                    return Err(format!("time format '{pat}': %{} cannot be read back into a time (use %Y %m %d %H %M %S %z, %b, %F, %T, %s…)", other as char));
                 }
             };
             push(&mut items, &mut lit, it);
@@ -255,7 +252,8 @@ impl Pattern {
                         _ => return None,
                     };
                     let d = |r: &[u8]| -> Option<i32> { if r.iter().all(u8::is_ascii_digit) { std::str::from_utf8(r).ok()?.parse().ok() } else { None } };
-                    let (h, m, n) = if rest.get(3) == Some(&b':') { (d(rest.get(1..3)?)?, d(rest.get(4..6)?)?, 6) } else { (d(rest.get(1..3)?)?, d(rest.get(3..5)?)?, 5) };
+                    let (h, m, n) =
+                        if rest.get(3) == Some(&b':') { (d(rest.get(1..3)?)?, d(rest.get(4..6)?)?, 6) } else { (d(rest.get(1..3)?)?, d(rest.get(3..5)?)?, 5) };
                     if h > 23 || m > 59 {
                         return None;
                     }

@@ -116,11 +116,21 @@ impl Template {
         for p in &merged {
             quoted.push(inside);
             if let Piece::Lit(l) = p
-                && l.iter().filter(|&&c| c == b'"').count() % 2 == 1 {
-                    inside = !inside;
-                }
+                && l.iter().filter(|&&c| c == b'"').count() % 2 == 1
+            {
+                inside = !inside;
+            }
         }
-        Template { name: name.to_string(), source: source.to_string(), pieces: merged, quoted, warnings, patterns: Vec::new(), time_at_end: false, escaping: super::escape::Escaping::Raw }
+        Template {
+            name: name.to_string(),
+            source: source.to_string(),
+            pieces: merged,
+            quoted,
+            warnings,
+            patterns: Vec::new(),
+            time_at_end: false,
+            escaping: super::escape::Escaping::Raw,
+        }
     }
 
     /// Whether the template has a field with this meaning.
@@ -346,9 +356,7 @@ fn assign<'a>(
         Field::XForwardedFor => rec.x_forwarded_for = dash(v),
         Field::Host => rec.host = dash(v),
         Field::DurationUs => rec.duration_us = if v == b"-" { None } else { Some(parse_u64(v).ok_or(E_NUM)? as i64) },
-        Field::DurationMs => {
-            rec.duration_us = if v == b"-" { None } else { Some(parse_u64(v).ok_or(E_NUM)? as i64 * 1000) }
-        }
+        Field::DurationMs => rec.duration_us = if v == b"-" { None } else { Some(parse_u64(v).ok_or(E_NUM)? as i64 * 1000) },
         Field::DurationSecs => rec.duration_us = if v == b"-" { None } else { Some(parse_secs_micros(v).ok_or(E_NUM)?) },
         Field::UpstreamStatus => rec.upstream_status = dash(v),
         Field::UpstreamAddr => rec.upstream_addr = dash(v),

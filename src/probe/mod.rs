@@ -167,10 +167,7 @@ fn resolve(host: &str, port: u16, wait: Duration) -> Result<Vec<SocketAddr>, Str
 pub fn validate_request(url: &str, method: &str, headers: &[String], headers_from: &str) -> Result<(), String> {
     let show = |s: &str| crate::text::escape(s).into_owned();
     if method.is_empty() || method.len() > 64 || !method.bytes().all(is_tchar) {
-        return Err(format!(
-            "--method {}: a method is a token of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 §9.1), such as GET or HEAD",
-            show(method)
-        ));
+        return Err(format!("--method {}: a method is a token of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 §9.1), such as GET or HEAD", show(method)));
     }
     if let Some(b) = url.bytes().find(|&b| b <= b' ' || b == 0x7f) {
         return Err(format!(
@@ -270,7 +267,8 @@ pub fn probe(opts: &Options) -> Report {
         match tls::Tls::connect(&url.host, s, opts.verify, response::phase_deadline(opts.timeout, overall)) {
             Ok(t) => Box::new(t),
             Err(tls::HandshakeError::Timeout(n)) => {
-                rep.violations.push(Violation::timeout("tls", format!("the TLS handshake did not finish within {:.1}s ({n} bytes came)", opts.timeout.as_secs_f64())));
+                rep.violations
+                    .push(Violation::timeout("tls", format!("the TLS handshake did not finish within {:.1}s ({n} bytes came)", opts.timeout.as_secs_f64())));
                 rep.elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
                 return rep;
             }

@@ -115,7 +115,10 @@ pub(crate) fn check_head(head: &[u8], v: &mut Vec<Violation>) -> (Option<u16>, V
         };
         let name = &l[..colon];
         if name.last().is_some_and(|&c| c == b' ' || c == b'\t') {
-            v.push(Violation::new(rules::SPACE_BEFORE_COLON, format!("whitespace before the colon in {:?}", String::from_utf8_lossy(&name[..name.len().min(80)]))));
+            v.push(Violation::new(
+                rules::SPACE_BEFORE_COLON,
+                format!("whitespace before the colon in {:?}", String::from_utf8_lossy(&name[..name.len().min(80)])),
+            ));
         }
         let trimmed = name.trim_ascii_end();
         if trimmed.is_empty() || !trimmed.iter().all(|&c| is_tchar(c)) {
@@ -123,7 +126,10 @@ pub(crate) fn check_head(head: &[u8], v: &mut Vec<Violation>) -> (Option<u16>, V
         }
         let value = &l[colon + 1..];
         if value.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
-            v.push(Violation::new(rules::CTL_IN_VALUE, format!("the value of {:?} holds a NUL or control character", String::from_utf8_lossy(&trimmed[..trimmed.len().min(80)]))));
+            v.push(Violation::new(
+                rules::CTL_IN_VALUE,
+                format!("the value of {:?} holds a NUL or control character", String::from_utf8_lossy(&trimmed[..trimmed.len().min(80)])),
+            ));
         }
         headers.push((String::from_utf8_lossy(trimmed).into_owned(), String::from_utf8_lossy(value.trim_ascii()).into_owned()));
     }
@@ -184,13 +190,15 @@ pub fn read(r: &mut Reader, opts: &Options, overall: Instant, rep: &mut Report) 
                         r.consume(e);
                         if s == 101 {
                             rep.status = Some(s);
-                            rep.violations.push(Violation::new(rules::INFORMATIONAL, "101 Switching Protocols answers a request that asked for no protocol upgrade"));
+                            rep.violations
+                                .push(Violation::new(rules::INFORMATIONAL, "101 Switching Protocols answers a request that asked for no protocol upgrade"));
                             return ended;
                         }
                         informational += 1;
                         if informational > MAX_INFORMATIONAL {
                             rep.status = Some(s);
-                            rep.violations.push(Violation::new(rules::INFORMATIONAL, format!("more than {MAX_INFORMATIONAL} interim (1xx) responses and no final one")));
+                            rep.violations
+                                .push(Violation::new(rules::INFORMATIONAL, format!("more than {MAX_INFORMATIONAL} interim (1xx) responses and no final one")));
                             return ended;
                         }
                         continue;
@@ -241,7 +249,10 @@ pub fn read(r: &mut Reader, opts: &Options, overall: Instant, rep: &mut Report) 
         {
             rep.violations.push(Violation::new(
                 rules::BLANK_LINE_AFTER_STATUS,
-                format!("an empty line follows the status line, so {:?} arrives as body", String::from_utf8_lossy(&first.trim_ascii()[..first.trim_ascii().len().min(80)])),
+                format!(
+                    "an empty line follows the status line, so {:?} arrives as body",
+                    String::from_utf8_lossy(&first.trim_ascii()[..first.trim_ascii().len().min(80)])
+                ),
             ));
         }
     }
@@ -325,7 +336,10 @@ fn judge_cut_head(r: &Reader, rep: &mut Report, timeout: Duration, informational
         status = s;
         rep.headers = h;
     } else if !may_become_status_line(&data[..data.len().min(80)]) {
-        v.push(Violation::new(rules::STATUS_LINE, format!("the response does not start with a status line: {:?}", String::from_utf8_lossy(&data[..data.len().min(80)]))));
+        v.push(Violation::new(
+            rules::STATUS_LINE,
+            format!("the response does not start with a status line: {:?}", String::from_utf8_lossy(&data[..data.len().min(80)])),
+        ));
     }
     rep.status = status;
     let judged_bad = !v.is_empty();
@@ -380,7 +394,8 @@ fn read_chunked(r: &mut Reader, rep: &mut Report, timeout: Duration) -> bool {
     match result {
         Ok(()) => true,
         Err(_) if r.timed_out => {
-            rep.violations.push(Violation::timeout("body", format!("the chunked body did not end within {}: {total} data bytes in {chunks} chunks came", secs(timeout))));
+            rep.violations
+                .push(Violation::timeout("body", format!("the chunked body did not end within {}: {total} data bytes in {chunks} chunks came", secs(timeout))));
             false
         }
         Err(e) => {
@@ -471,9 +486,13 @@ fn read_to_close(r: &mut Reader, rep: &mut Report, conn_close: bool, timeout: Du
     if !conn_close && !r.eof {
         rep.violations.push(Violation::new(rules::NO_FRAMING, "a kept-alive response without Content-Length or chunked encoding: its end cannot be known"));
     } else if !conn_close && got > 0 {
-        rep.violations.push(Violation::new(rules::NO_FRAMING, "a response without Content-Length, chunked encoding or `Connection: close`, ended by closing the connection"));
+        rep.violations.push(Violation::new(
+            rules::NO_FRAMING,
+            "a response without Content-Length, chunked encoding or `Connection: close`, ended by closing the connection",
+        ));
     } else if r.timed_out {
-        rep.violations.push(Violation::timeout("body", format!("the body of a `Connection: close` response did not end within {} ({got} bytes came)", secs(timeout))));
+        rep.violations
+            .push(Violation::timeout("body", format!("the body of a `Connection: close` response did not end within {} ({got} bytes came)", secs(timeout))));
     }
 }
 

@@ -20,7 +20,14 @@ use super::wire::{Got, Transport, is_timeout, left};
 struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
     fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
@@ -84,7 +91,9 @@ impl Tls {
                     Got::Data(n) => received += n as u64,
                     Got::Timeout => return Err(HandshakeError::Timeout(received)),
                     Got::Eof => return Err(HandshakeError::Failed("the server closed the connection during the handshake".into())),
-                    Got::Reset => return Err(HandshakeError::Failed(t.last_error.take().unwrap_or_else(|| "the connection was reset during the handshake".into()))),
+                    Got::Reset => {
+                        return Err(HandshakeError::Failed(t.last_error.take().unwrap_or_else(|| "the connection was reset during the handshake".into())));
+                    }
                 }
             }
         }

@@ -117,7 +117,12 @@ pub fn deleted(f: &File) -> bool {
         let mut info = FILE_STANDARD_INFO::default();
         // SAFETY: a valid open handle and an out-struct of the size given.
         let ok = unsafe {
-            GetFileInformationByHandleEx(f.as_raw_handle() as _, FileStandardInfo, &mut info as *mut _ as *mut _, std::mem::size_of::<FILE_STANDARD_INFO>() as u32)
+            GetFileInformationByHandleEx(
+                f.as_raw_handle() as _,
+                FileStandardInfo,
+                &mut info as *mut _ as *mut _,
+                std::mem::size_of::<FILE_STANDARD_INFO>() as u32,
+            )
         };
         ok == 0 || info.DeletePending || info.NumberOfLinks == 0
     }

@@ -189,7 +189,10 @@ fn siblings(base: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-')) && !compressed(p)
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-'))
+                && !compressed(p)
         })
         .collect();
     sibs.sort();
@@ -260,7 +263,13 @@ impl Tailer {
         let mut files: Vec<Entry> = self
             .files
             .iter()
-            .map(|t| Entry { path: t.path.display().to_string(), dev: t.id.dev, ino: t.id.ino, head: t.head_hex.borrow_mut().get(&t.id).to_string(), offset: t.committed() })
+            .map(|t| Entry {
+                path: t.path.display().to_string(),
+                dev: t.id.dev,
+                ino: t.id.ino,
+                head: t.head_hex.borrow_mut().get(&t.id).to_string(),
+                offset: t.committed(),
+            })
             .collect();
         // Keep checkpoints of files not seen yet this run (e.g. a path temporarily missing).
         files.extend(self.pending.values().cloned());
@@ -289,7 +298,8 @@ impl Tailer {
             return Some(e);
         }
         if id.head.len() == identity::HEAD {
-            let key = self.pending.iter().find(|(k, e)| k.1 == id.ino && id.matches_head_hex(&e.head) && e.head.len() == 2 * identity::HEAD).map(|(k, _)| *k)?;
+            let key =
+                self.pending.iter().find(|(k, e)| k.1 == id.ino && id.matches_head_hex(&e.head) && e.head.len() == 2 * identity::HEAD).map(|(k, _)| *k)?;
             return self.pending.remove(&key);
         }
         None
@@ -297,7 +307,20 @@ impl Tailer {
 
     fn new_tracked(&mut self, path: PathBuf, id: Identity, file: File, offset: u64, live: bool, now: Instant) -> Tracked {
         self.next_serial += 1;
-        Tracked { serial: self.next_serial, path, id, file, offset, partial: Vec::new(), partial_start: offset, live, last_growth: now, skipping: false, head_hex: Default::default(), overwritten: false }
+        Tracked {
+            serial: self.next_serial,
+            path,
+            id,
+            file,
+            offset,
+            partial: Vec::new(),
+            partial_start: offset,
+            live,
+            last_growth: now,
+            skipping: false,
+            head_hex: Default::default(),
+            overwritten: false,
+        }
     }
 
     fn track(&mut self, path: PathBuf, id: Identity, file: File, offset: u64, live: bool, now: Instant) {
@@ -412,9 +435,7 @@ impl Tailer {
                         Some(0)
                     }
                     // written since we last looked: a rotation we never saw the live file of
-                    _ if self.started && meta.modified().ok().zip(since).is_some_and(|(m, l)| m >= l) => {
-                        Some(self.copy_offset(&id, meta.len()).unwrap_or(0))
-                    }
+                    _ if self.started && meta.modified().ok().zip(since).is_some_and(|(m, l)| m >= l) => Some(self.copy_offset(&id, meta.len()).unwrap_or(0)),
                     _ => None,
                 };
                 if let Some(o) = offset {
@@ -568,10 +589,17 @@ impl Tailer {
             // bytes in it; a live one is not looked at)
             let done = !t.live
                 && (t.overwritten
-                    || (t.file.metadata().map(|m| t.offset >= m.len()).unwrap_or(true) && (now.duration_since(t.last_growth) >= wait || identity::deleted(&t.file))));
+                    || (t.file.metadata().map(|m| t.offset >= m.len()).unwrap_or(true)
+                        && (now.duration_since(t.last_growth) >= wait || identity::deleted(&t.file))));
             if done {
                 if !t.partial.is_empty() {
-                    out.push(TailLine { path: t.path.clone(), file: t.serial, offset: t.partial_start, bytes: std::mem::take(&mut t.partial), end: LineEnd::Unterminated });
+                    out.push(TailLine {
+                        path: t.path.clone(),
+                        file: t.serial,
+                        offset: t.partial_start,
+                        bytes: std::mem::take(&mut t.partial),
+                        end: LineEnd::Unterminated,
+                    });
                     self.stats.lines += 1;
                 }
                 self.released.push(t.serial);

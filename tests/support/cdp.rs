@@ -47,7 +47,16 @@ impl Chrome {
     pub fn start(w: u32, h: u32) -> Chrome {
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new(chromium())
-            .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--remote-debugging-port=0", "--hide-scrollbars"])
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-extensions",
+                "--remote-debugging-port=0",
+                "--hide-scrollbars",
+            ])
             .arg(format!("--window-size={w},{h}"))
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")

@@ -197,7 +197,6 @@ impl Drop for Server {
     }
 }
 
-
 /// Real nginx on 127.0.0.1 proxying to `backend_port`, logs in `dir`. `log_format` is the
 /// access-log format line (nickname `t`), or `None` for nginx's predefined `combined`.
 pub fn nginx(dir: &Path, backend_port: u16, log_format: Option<&str>) -> Server {
@@ -402,9 +401,7 @@ pub fn haproxy_to_elb(line: &str) -> Option<String> {
     };
     let mut parts = request.splitn(3, ' ');
     let (method, path, proto) = (parts.next()?, parts.next()?, parts.next().unwrap_or("HTTP/1.1"));
-    Some(format!(
-        "{iso} test-lb {client} {backend} {times} {status} {bstatus} {recv} {sent} \"{method} http://test.local:80{path} {proto}\" \"{ua}\" - -"
-    ))
+    Some(format!("{iso} test-lb {client} {backend} {times} {status} {bstatus} {recv} {sent} \"{method} http://test.local:80{path} {proto}\" \"{ua}\" - -"))
 }
 
 /// Copy a directory tree (fixtures into a temp root).

@@ -159,11 +159,13 @@ pub fn lex(src: &[u8]) -> (Vec<Token>, Vec<LexError>) {
                     }
                     if d == b'{' {
                         // `${var}`: not a block
-                        if i > start && src[i - 1] == b'$'
-                            && let Some(k) = src[i..].iter().position(|&x| x == b'}') {
-                                i += k + 1;
-                                continue;
-                            }
+                        if i > start
+                            && src[i - 1] == b'$'
+                            && let Some(k) = src[i..].iter().position(|&x| x == b'}')
+                        {
+                            i += k + 1;
+                            continue;
+                        }
                         break;
                     }
                     if d == b'}' {

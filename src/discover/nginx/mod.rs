@@ -108,9 +108,30 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 /// Directives common enough that seeing one at the start of a line inside another directive's
 /// arguments means a missing `;`.
 const LIKELY_DIRECTIVES: &[&str] = &[
-    "access_log", "error_log", "include", "log_format", "listen", "server_name", "root", "index", "location", "server",
-    "proxy_pass", "fastcgi_pass", "uwsgi_pass", "return", "rewrite", "try_files", "keepalive_timeout", "upstream",
-    "proxy_set_header", "add_header", "ssl_certificate", "ssl_certificate_key", "client_max_body_size", "alias",
+    "access_log",
+    "error_log",
+    "include",
+    "log_format",
+    "listen",
+    "server_name",
+    "root",
+    "index",
+    "location",
+    "server",
+    "proxy_pass",
+    "fastcgi_pass",
+    "uwsgi_pass",
+    "return",
+    "rewrite",
+    "try_files",
+    "keepalive_timeout",
+    "upstream",
+    "proxy_set_header",
+    "add_header",
+    "ssl_certificate",
+    "ssl_certificate_key",
+    "client_max_body_size",
+    "alias",
 ];
 
 struct Loader<'a> {
@@ -155,7 +176,10 @@ impl Loader<'_> {
             }
         };
         if data.contains(&0) {
-            self.warn(from.cloned().or(Some(Origin { file: path.display().to_string(), line: 1 })), format!("{} contains NUL bytes: not an nginx config, skipped", path.display()));
+            self.warn(
+                from.cloned().or(Some(Origin { file: path.display().to_string(), line: 1 })),
+                format!("{} contains NUL bytes: not an nginx config, skipped", path.display()),
+            );
             return Vec::new();
         }
         self.out.files.push(super::path_text(path));
@@ -374,10 +398,14 @@ impl Walker<'_> {
             self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("access log goes to syslog ({path}): reported, not tailed") });
         }
         if let Some(cond) = d.args.iter().skip(2).find(|a| a.starts_with("if=")) {
-            self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("conditional access log ({cond}): not every request is written to {path}") });
+            self.warnings
+                .push(Warning { origin: Some(d.origin.clone()), message: format!("conditional access log ({cond}): not every request is written to {path}") });
         }
         if d.args.iter().skip(2).any(|a| a == "gzip" || a.starts_with("gzip=")) {
-            self.warnings.push(Warning { origin: Some(d.origin.clone()), message: format!("access log {path} is gzip-compressed by nginx: it can be read whole, not tailed") });
+            self.warnings.push(Warning {
+                origin: Some(d.origin.clone()),
+                message: format!("access log {path} is gzip-compressed by nginx: it can be read whole, not tailed"),
+            });
         }
         self.sources.push(Source {
             server: ServerKind::Nginx,
@@ -499,11 +527,7 @@ pub fn logs(cfg: &Config, settings: &Settings) -> (Vec<Source>, Vec<Warning>) {
         }
     }
     if !main_error {
-        let target = if settings.error_log_path == "stderr" {
-            Target::Stderr
-        } else {
-            Target::File(settings.error_log_path.clone())
-        };
+        let target = if settings.error_log_path == "stderr" { Target::Stderr } else { Target::File(settings.error_log_path.clone()) };
         w.sources.push(Source {
             server: ServerKind::Nginx,
             kind: LogKind::Error,
