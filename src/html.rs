@@ -37,7 +37,7 @@ struct Start<'a> {
     style: &'a str,
     mode: &'a str,
     verdict: Option<Verdict>,
-    scan: Option<ScanTotals>,
+    scan: Option<crate::report::Totals>,
 }
 
 /// The rest: the islands closed, the scripts.
@@ -76,16 +76,6 @@ struct KeepAliveRow {
     origin: String,
     verdict: String,
     risky: bool,
-}
-
-struct ScanTotals {
-    logs: usize,
-    unreadable: usize,
-    lines: u64,
-    bad_lines: u64,
-    http_5xx: u64,
-    malformed_output: u64,
-    upstream_errors: u64,
 }
 
 fn verdict(s: &Summary) -> Verdict {
@@ -168,7 +158,7 @@ fn page(
     title: &str,
     mode: &str,
     verdict: Option<Verdict>,
-    scan: Option<ScanTotals>,
+    scan: Option<crate::report::Totals>,
     data: impl FnOnce(&mut Island<'_>) -> io::Result<()>,
     findings: &mut dyn Iterator<Item = Vec<u8>>,
 ) -> io::Result<()> {
@@ -228,17 +218,7 @@ pub fn write_correlation(out: &mut dyn Write, s: &Summary, findings: &mut dyn It
 /// `tailgate --scan --format html`: per log, its timeline, 5xx, events, top failing paths and
 /// bad lines.
 pub fn write_scan(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> {
-    let t = crate::report::totals(reports);
-    let totals = ScanTotals {
-        logs: t.logs,
-        unreadable: t.unreadable,
-        lines: t.lines,
-        bad_lines: t.bad_lines,
-        http_5xx: t.http_5xx,
-        malformed_output: t.malformed_output,
-        upstream_errors: t.upstream_errors,
-    };
-    page(out, "tailgate — scan", "scan", None, Some(totals), |w| crate::report::write_json_compact(w, reports), &mut std::iter::empty())
+    page(out, "tailgate — scan", "scan", None, Some(crate::report::totals(reports)), |w| crate::report::write_json_compact(w, reports), &mut std::iter::empty())
 }
 
 #[cfg(test)]
