@@ -2,6 +2,8 @@
 //! unreadable file in an S3-synced directory tree, stdin. Problems are reported and skipped; the
 //! rest is still correlated.
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -174,15 +176,7 @@ fn a_short_keepalive_explains_silent_lb_errors() {
     let run = |keepalive: &str| -> Value {
         let d = tempfile::tempdir().unwrap();
         let root = d.path();
-        std::fs::create_dir_all(root.join("etc/nginx")).unwrap();
-        std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
-        std::fs::write(
-            root.join("etc/nginx/nginx.conf"),
-            format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {keepalive}\n    server {{ listen 80; }}\n}}\n"),
-        )
-        .unwrap();
-        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n")
-            .unwrap();
+        support::nginx_tree_with(root, keepalive);
         let elb = root.join("elb.log");
         std::fs::write(
             &elb,

@@ -338,15 +338,7 @@ fn the_keepalive_check_names_the_directive() {
     for (directive, class, says) in [("keepalive_timeout 5s;", "bad", "shorter than"), ("keepalive_timeout 75s;", "ok", "not shorter than")] {
         let d = tempfile::tempdir().unwrap();
         let root = d.path();
-        std::fs::create_dir_all(root.join("etc/nginx")).unwrap();
-        std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
-        std::fs::write(
-            root.join("etc/nginx/nginx.conf"),
-            format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {directive}\n    server {{ listen 80; }}\n}}\n"),
-        )
-        .unwrap();
-        std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n")
-            .unwrap();
+        support::nginx_tree_with(root, directive);
         std::fs::write(
             root.join("elb.log"),
             "2026-11-25T08:00:01.000000Z lb 203.0.113.7:2817 10.0.1.11:80 -1 -1 -1 502 - 0 0 \"GET http://x:80/a HTTP/1.1\" \"curl/8\" - -\n",

@@ -532,3 +532,17 @@ pub fn discover_tree(name: &str, dir: &Path, vars: &[(&str, String)]) {
         s
     });
 }
+
+/// A copied server tree for `--root`: an nginx.conf whose `http` block has the access log and
+/// `directive` (line 4), and one access-log line that matches nothing.
+pub fn nginx_tree_with(root: &Path, directive: &str) {
+    std::fs::create_dir_all(root.join("etc/nginx")).unwrap();
+    std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
+    std::fs::write(
+        root.join("etc/nginx/nginx.conf"),
+        format!("events {{}}\nhttp {{\n    access_log /var/log/nginx/access.log;\n    {directive}\n    server {{ listen 80; }}\n}}\n"),
+    )
+    .unwrap();
+    std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n")
+        .unwrap();
+}
