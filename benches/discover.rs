@@ -8,7 +8,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 #[path = "../tests/support/mod.rs"]
 mod support;
 use support::copy_dir;
-use tailgate::discover::{Options, Root, discover};
+use tailgate::discover::{Options, discover};
+use tailgate::paths::Root;
 
 fn bench(c: &mut Criterion) {
     let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs");

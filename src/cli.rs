@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser};
 
-use crate::report::OutputFormat;
-
 /// tailgate — is the 502 the load balancer's or my backend's, which instance, which request, and why?
 #[derive(Debug, Parser)]
 #[command(name = "tailgate", version = crate::VERSION_LONG, about, long_about = None)]
@@ -113,4 +111,14 @@ impl Cli {
     pub fn lb_idle_timeout_or_default(&self) -> u64 {
         self.lb_idle_timeout.unwrap_or(60)
     }
+}
+
+/// Output format chosen with `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Ndjson,
+    /// One self-contained page, for --scan and --correlate.
+    Html,
 }

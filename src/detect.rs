@@ -181,6 +181,10 @@ macro_rules! serialize_as_str {
 serialize_as_str!(Problem);
 serialize_as_str!(EventKind);
 
+/// The version of the JSON of events (here, and the agent's) and of `--correlate`'s findings:
+/// bumped when a field changes meaning or goes away (new fields do not bump it).
+pub const SCHEMA: u32 = 1;
+
 /// The allocation-free verdict on one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Class {
@@ -389,7 +393,7 @@ pub fn httperr_problem(reason: &[u8]) -> Problem {
 /// An event, owned: what the sinks and the correlator keep.
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
-    /// [`crate::correlate::SCHEMA`]: the version of this JSON.
+    /// [`SCHEMA`]: the version of this JSON.
     pub schema: u32,
     pub kind: EventKind,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -472,7 +476,7 @@ impl Event {
     /// Copy an event out of its record.
     pub fn new(rec: &Record<'_>, class: Class, file: &str, line: u64) -> Event {
         let mut ev = Event {
-            schema: crate::correlate::SCHEMA,
+            schema: SCHEMA,
             kind: class.kind,
             problem: class.problem,
             file: file.to_string(),

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use tailgate::cli::Cli;
+use tailgate::cli::OutputFormat;
 use tailgate::format::Format;
-use tailgate::report::{self, OutputFormat, Style};
+use tailgate::report::{self, Style};
 use tailgate::scan::{self, ScanOptions};
 
 /// The one place that reports a failed run: the message (escaped: it may quote a path or a value
@@ -100,7 +101,7 @@ fn run_service(_cli: Cli) -> ExitCode {
 
 fn discover_options(cli: &Cli) -> tailgate::discover::Options {
     tailgate::discover::Options {
-        root: tailgate::discover::Root::new(cli.root.clone()),
+        root: tailgate::paths::Root::new(cli.root.clone()),
         lb_idle_timeout: cli.lb_idle_timeout_or_default(),
         profile_dir: tailgate::profile::override_dir(),
     }
@@ -117,7 +118,7 @@ fn output(cli: &Cli) -> io::Result<io::BufWriter<Box<dyn Write>>> {
 
 /// Write a report to stdout or `--output`. Text goes through [`tailgate::text::SafeWriter`] (no
 /// control byte from a log reaches the terminal); JSON is escaped by serde already, HTML by
-/// [`tailgate::html`].
+/// [`tailgate::report::html`].
 fn write_out(cli: &Cli, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
     let mut out = match output(cli) {
         Ok(o) => o,
@@ -176,8 +177,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
             return fail(format!("--log-format: {e}"));
         }
     };
-    let local: Vec<LocalLog> =
-        cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::discover::path_text(p), format: forced.clone() }).collect();
+    let local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::paths::path_text(p), format: forced.clone() }).collect();
     // Discovery (it runs the web servers' `-V`: tens of ms) finds the logs when none are named and
     // the keep-alive settings of the servers that write the logs correlated. The load-balancer
     // pass needs it only for the instance's own addresses; otherwise it runs beside that pass.
@@ -243,7 +243,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
 /// log counts when discovery finds the server that writes it).
 fn complete_from_discovery(cli: &Cli, d: &tailgate::discover::Discovery, opts: &mut tailgate::correlate::Options) {
     use tailgate::correlate::{KeepAliveSetting, LocalLog};
-    let root = tailgate::discover::Root::new(cli.root.clone());
+    let root = tailgate::paths::Root::new(cli.root.clone());
     let writers: Vec<tailgate::discover::ServerKind> = d
         .sources
         .iter()
@@ -268,7 +268,7 @@ fn complete_from_discovery(cli: &Cli, d: &tailgate::discover::Discovery, opts: &
             let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
             for f in &s.files {
                 for h in tailgate::correlate::with_rotated(&s.host_file(&root, f)) {
-                    let display = tailgate::discover::path_text(&root.instance(&h));
+                    let display = tailgate::paths::path_text(&root.instance(&h));
                     opts.local.push(LocalLog { path: h, display, format: fmt.clone() });
                 }
             }
@@ -325,7 +325,7 @@ fn run_probe(cli: Cli) -> ExitCode {
 
 /// The host's time zone (`/etc/localtime`, under `--root` when given), for error-log times.
 fn host_zone(cli: &Cli) -> Option<(tailgate::time::Zone, String)> {
-    tailgate::time::Zone::host(&tailgate::discover::Root::new(cli.root.clone()))
+    tailgate::time::Zone::host(&tailgate::paths::Root::new(cli.root.clone()))
 }
 
 fn run_scan(cli: Cli) -> ExitCode {
@@ -336,7 +336,7 @@ fn run_scan(cli: Cli) -> ExitCode {
     if cli.paths.is_empty() {
         // No logs named: scan what discovery finds (plus any --log).
         let d = tailgate::discover::discover(&discover_options(&cli));
-        let root = tailgate::discover::Root::new(cli.root.clone());
+        let root = tailgate::paths::Root::new(cli.root.clone());
         for s in &d.sources {
             let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
             for f in &s.files {
@@ -423,7 +423,7 @@ fn run_scan(cli: Cli) -> ExitCode {
         }
         OutputFormat::Json => report::write_json(&mut out, &reports),
         OutputFormat::Ndjson => report::write_ndjson_summaries(&mut out, reports),
-        OutputFormat::Html => tailgate::html::write_scan(&mut out, &reports),
+        OutputFormat::Html => tailgate::report::html::write_scan(&mut out, &reports),
     })
     .and_then(|_| out.flush());
     match res {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::discover::Root;
+use crate::paths::Root;
 
 /// Operating-system family, as profiles are keyed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -320,11 +320,11 @@ pub fn range_reader(path: &Path, start: u64, end: u64) -> io::Result<impl Read> 
 }
 
 /// How reports name an input: stdin (`-`) by `stdin_name` when given (`--stdin-name`: the S3 key
-/// a pipeline streams, say), every other path as it is (see [`crate::discover::path_text`]).
+/// a pipeline streams, say), every other path as it is (see [`crate::paths::path_text`]).
 pub fn input_name(path: &Path, stdin_name: Option<&str>) -> String {
     match stdin_name {
         Some(n) if path.as_os_str() == "-" => n.to_string(),
-        _ => crate::discover::path_text(path),
+        _ => crate::paths::path_text(path),
     }
 }
 

@@ -101,7 +101,7 @@ impl Zones {
                 Err(_) => None,
             });
             if let Some(o) = off {
-                *slot = Some((o, crate::discover::path_text(p)));
+                *slot = Some((o, crate::paths::path_text(p)));
             }
         }
     }

@@ -9,7 +9,7 @@
 //! - C1 controls (U+0080–U+009F: a lone U+009B is a CSI on some terminals) and the bidirectional
 //!   overrides and isolates (U+202A–U+202E, U+2066–U+2069, which reorder what is shown) as `\u{…}`;
 //! - invalid UTF-8 (in [`escape_bytes`]) as `\xNN`, and so the bytes of a non-UTF-8 file name
-//!   that discovery carries as U+F780–U+F7FF ([`crate::discover::bytes_text`]).
+//!   that discovery carries as U+F780–U+F7FF ([`crate::paths::bytes_text`]).
 //!
 //! JSON and NDJSON output need none of this: serde_json escapes every control character.
 //!

@@ -118,7 +118,7 @@ fn digits(b: &[u8]) -> Option<u32> {
     if b.len() > 9 {
         return None;
     }
-    crate::format::parse_u64(b).map(|v| v as u32)
+    crate::num::parse_u64(b).map(|v| v as u32)
 }
 
 fn check_ymdhms(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> bool {
@@ -516,7 +516,7 @@ impl Zone {
     }
 
     /// The zone of the host (or tree) `root` stands for: its `/etc/localtime`, and that path.
-    pub fn host(root: &crate::discover::Root) -> Option<(Zone, String)> {
+    pub fn host(root: &crate::paths::Root) -> Option<(Zone, String)> {
         let p = std::path::Path::new("/etc/localtime");
         let zone = Zone::from_tzif(&root.read(p, 1 << 20).ok()?)?;
         Some((zone, root.host(p).display().to_string()))

@@ -6,7 +6,8 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use tailgate::discover::apache::{self, Settings};
-use tailgate::discover::{LogKind, Root, Target, fill_files};
+use tailgate::discover::{LogKind, Target, fill_files};
+use tailgate::paths::Root;
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/apache").join(rel)

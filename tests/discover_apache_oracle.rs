@@ -12,8 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tailgate::discover::apache::{self, Settings};
-use tailgate::discover::{LogKind, Root, Target};
+use tailgate::discover::{LogKind, Target};
 use tailgate::format::{Format, Record};
+use tailgate::paths::Root;
 
 fn settings(conf: &Path, root: &Path) -> Settings {
     Settings { server_root: root.to_path_buf(), config_file: conf.to_path_buf(), ..Settings::debian() }

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use tailgate::discover::{LogKind, Root, Target, Warning, apache, nginx};
+use tailgate::discover::{LogKind, Target, Warning, apache, nginx};
+use tailgate::paths::Root;
 
 fn write(root: &Path, rel: &str, data: &[u8]) {
     let p = root.join(rel);

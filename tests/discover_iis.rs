@@ -6,7 +6,8 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use tailgate::discover::iis;
-use tailgate::discover::{LogKind, Root, Target};
+use tailgate::discover::{LogKind, Target};
+use tailgate::paths::Root;
 
 const CONFIG: &str = "C:\\Windows\\System32\\inetsrv\\config\\applicationHost.config";
 

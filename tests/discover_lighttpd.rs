@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use tailgate::discover::{LogKind, Root, Target, lighttpd};
+use tailgate::discover::{LogKind, Target, lighttpd};
+use tailgate::paths::Root;
 
 fn fixture(rel: &str) -> Root {
     Root::new(Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/lighttpd").join(rel)))

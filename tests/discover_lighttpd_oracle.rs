@@ -9,8 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tailgate::discover::{LogKind, Root, Target, lighttpd};
+use tailgate::discover::{LogKind, Target, lighttpd};
 use tailgate::format::{Format, Record};
+use tailgate::paths::Root;
 
 /// Run lighttpd on `conf` (checked with `-tt` first), send one request per Host header, stop it;
 /// its stdout and stderr.

@@ -6,7 +6,8 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use tailgate::discover::nginx::{self, Settings};
-use tailgate::discover::{LogKind, Root, Source, Target};
+use tailgate::discover::{LogKind, Source, Target};
+use tailgate::paths::Root;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/nginx")

@@ -10,8 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tailgate::discover::{LogKind, Root, Target, nginx};
+use tailgate::discover::{LogKind, Target, nginx};
 use tailgate::format::{Format, Record};
+use tailgate::paths::Root;
 
 const MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tailgate::discover::{LogKind, Root, Target};
+use tailgate::discover::{LogKind, Target};
+use tailgate::paths::Root;
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs").join(rel)

@@ -85,11 +85,8 @@ impl Job {
     fn run(&self, f: &Path) -> crate::correlate::Report {
         let mut local = Vec::new();
         for (p, fmt) in &self.local {
-            let bases: Vec<PathBuf> = if crate::discover::has_glob(p) {
-                glob::glob(p).map(|g| g.filter_map(Result::ok).collect()).unwrap_or_default()
-            } else {
-                vec![PathBuf::from(p)]
-            };
+            let bases: Vec<PathBuf> =
+                if crate::paths::has_glob(p) { glob::glob(p).map(|g| g.filter_map(Result::ok).collect()).unwrap_or_default() } else { vec![PathBuf::from(p)] };
             for b in bases {
                 for h in crate::correlate::with_rotated(&b) {
                     local.push(crate::correlate::LocalLog { display: h.display().to_string(), path: h, format: fmt.clone() });
@@ -124,7 +121,7 @@ pub fn start(cfg: &Config, plan: &Plan, backends: &[crate::correlate::BackendFil
         window_secs: cfg.window_secs,
         burst_min: cfg.burst,
         lb_idle_timeout_secs: cfg.lb_idle_timeout_secs,
-        local_zone: crate::time::Zone::host(&crate::discover::Root::new(None)),
+        local_zone: crate::time::Zone::host(&crate::paths::Root::new(None)),
     };
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let quit = Arc::new(AtomicBool::new(false));

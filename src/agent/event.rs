@@ -42,7 +42,7 @@ pub enum AgentEvent {
 /// no known line number.
 #[derive(Clone, Debug, Serialize)]
 pub struct LogEvent {
-    /// [`crate::correlate::SCHEMA`].
+    /// [`crate::detect::SCHEMA`].
     pub schema: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,

@@ -117,7 +117,7 @@ impl Pipeline {
                     if let Some(class) = classify(&rec) {
                         let mut ev = Event::new(&rec, class, &file(), 0);
                         if let Some(t) = ev.timestamp.filter(|t| t.offset.is_none()) {
-                            let zone = self.zone.get_or_insert_with(|| crate::time::Zone::host(&crate::discover::Root::new(None)).map(|z| z.0));
+                            let zone = self.zone.get_or_insert_with(|| crate::time::Zone::host(&crate::paths::Root::new(None)).map(|z| z.0));
                             ev.timestamp = Some(zone.as_ref().map_or(t, |z| z.resolve(t)));
                         }
                         out.push(AgentEvent::of_log(ev, l.offset));

@@ -39,7 +39,7 @@ impl Plan {
         self.formats
             .iter()
             .find(|(p, _)| *p == key)
-            .or_else(|| self.formats.iter().find(|(p, _)| crate::discover::has_glob(p) && glob::Pattern::new(p).is_ok_and(|g| g.matches(&key))))
+            .or_else(|| self.formats.iter().find(|(p, _)| crate::paths::has_glob(p) && glob::Pattern::new(p).is_ok_and(|g| g.matches(&key))))
             .map(|(_, f)| f)
     }
 }

@@ -18,8 +18,9 @@
 
 use serde::Serialize;
 
-use super::elb::Ingest;
-use super::local::{Probes, Stamp};
+use std::collections::BTreeMap;
+
+use super::key::{Candidate, Stamp, Wanted};
 use super::{Options, matcher};
 
 /// The range an ELB/ALB idle timeout may have (seconds).
@@ -56,7 +57,7 @@ pub enum Plan {
     /// Given, said by ALB lines, or nothing to infer it from.
     Known(IdleTimeout),
     /// Classic ELB 504s: the first walk over the logs also looks for a sample of them
-    /// ([`Ingest::probes`], at most [`SAMPLE_504`]) across every value the LB allows; [`infer`]
+    /// (the LB pass's `probes`, at most [`SAMPLE_504`]) across every value the LB allows; [`infer`]
     /// reads the result.
     Infer,
 }
@@ -64,23 +65,24 @@ pub enum Plan {
 /// The most Classic 504s the inference looks for (spread over the logs).
 pub const SAMPLE_504: usize = 64;
 
-/// Decide how the idle timeout is known, from the options and what the LB pass counted.
-pub fn plan(opts: &Options, ing: &Ingest) -> Plan {
+/// Decide how the idle timeout is known, from the options and what the LB pass counted: the
+/// ALB lines' timeouts (whole seconds → lines) and the sample of Classic 504s it kept.
+pub fn plan(opts: &Options, alb_idle: &BTreeMap<u64, u64>, classic_504s: &[Wanted]) -> Plan {
     if !opts.infer_idle_timeout {
         return Plan::Known(IdleTimeout { value: opts.lb_idle_timeout_secs, from: "flag", pairs: 0 });
     }
     // ALB: the line itself says it; the median of the (whole-second) values.
-    let n: u64 = ing.alb_idle.values().sum();
+    let n: u64 = alb_idle.values().sum();
     if n > 0 {
         let mut seen = 0;
-        for (&secs, &count) in &ing.alb_idle {
+        for (&secs, &count) in alb_idle {
             seen += count;
             if seen > n / 2 {
                 return Plan::Known(IdleTimeout { value: secs, from: "inferred", pairs: n });
             }
         }
     }
-    if ing.probes.is_empty() || opts.local.is_empty() {
+    if classic_504s.is_empty() || opts.local.is_empty() {
         return Plan::Known(IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 });
     }
     Plan::Infer
@@ -88,13 +90,13 @@ pub fn plan(opts: &Options, ing: &Ingest) -> Plan {
 
 /// The idle timeout from the probes' local lines: from the pairs that can only be each other,
 /// the local end time minus the arrival minus the clock `offset` (µs), the median to the
-/// second; else the default.
-pub fn infer(opts: &Options, offset: Option<i64>, probes: &Probes) -> IdleTimeout {
+/// second; else the default. `found` are the local lines that may be the `probes`' (by index).
+pub fn infer(opts: &Options, offset: Option<i64>, probes: &[Wanted], found: &[Candidate]) -> IdleTimeout {
     let default = IdleTimeout { value: opts.lb_idle_timeout_secs, from: "default", pairs: 0 };
     let offset = offset.unwrap_or(0);
-    let mut est: Vec<i64> = matcher::unambiguous(&probes.found, |c| c.client_match && c.stamp == Stamp::End)
+    let mut est: Vec<i64> = matcher::unambiguous(found, |c| c.client_match && c.stamp == Stamp::End)
         .into_iter()
-        .map(|c| matcher::local_mid(c) - probes.wanted[c.wanted as usize].arrival_us - offset)
+        .map(|c| matcher::local_mid(c) - probes[c.wanted as usize].arrival_us - offset)
         .collect();
     match matcher::median(&mut est) {
         Some(m) => IdleTimeout { value: to_secs(m), from: "inferred", pairs: est.len() as u64 },

@@ -16,8 +16,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::elb::{Ingest, MARGIN_US, Wanted};
-use super::local::{Candidate, Collected, ErrorRec, LocalRec, OnlineOffset, Probes, SliceIndex};
+use super::elb::{Ingest, MARGIN_US};
+use super::key::{Candidate, ErrorLine, Wanted};
+use super::local::{Collected, ErrorRec, LocalRec, OnlineOffset, Probes, SliceIndex};
 use super::{Finding, Options, matcher};
 use crate::spill::{Merge, Sorter};
 
@@ -234,7 +235,7 @@ pub fn match_pass(
         ewin.advance(s + off - err_margin, e + off + err_margin, |r| r.at, |r| local.bases.place(r.e.file, &mut r.chunk, &mut r.e.line));
         carry.forget_before(s - early, s + off - err_margin);
         slice_candidates(opts, local, &slice, &win.held, &mut online, false, &mut cands);
-        let mut by_path: HashMap<u64, Vec<super::local::ErrorLine>> = HashMap::new();
+        let mut by_path: HashMap<u64, Vec<ErrorLine>> = HashMap::new();
         for r in &ewin.held {
             by_path.entry(r.path_key).or_default().push(r.e.clone());
         }

@@ -8,38 +8,12 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::Options;
-use super::elb::{Wanted, request_key};
+use super::key::{Candidate, ErrorLine, KeyHash, Stamp, Wanted, agent_hash, request_key, text_hash};
 use crate::detect::{Problem, error_problem};
 use crate::format::escape::Escaping;
 use crate::format::{Format, Record, detect, text};
 use crate::read::{self, Line};
 use crate::spill::{Dec, Enc, Sorted, Sorter, Spill};
-
-/// The request keys are well-mixed 64-bit hashes already: hashing them again (SipHash) is
-/// wasted work per line. Byte keys get FNV-1a.
-#[derive(Clone, Copy, Default)]
-pub struct KeyHash;
-
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // FNV-1a for byte keys (backend tokens)
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
 
 /// `v.partition_point(|e| e.0 < lo)`, searched from `hint` (where the previous query of the same
 /// slot started): local logs are nearly in time order, so the answer is usually a step or two
@@ -96,13 +70,6 @@ fn gallop_end<T>(v: &[(i64, T)], from: usize, pred: impl Fn(i64) -> bool) -> usi
     lo + v[lo..hi].partition_point(|e| pred(e.0))
 }
 
-impl std::hash::BuildHasher for KeyHash {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
-}
-
 /// A running estimate of the local-minus-LB clock offset: the median of the first samples from
 /// the backend's own answers (same request, same status), fixed once there are enough.
 #[derive(Default)]
@@ -127,19 +94,6 @@ impl OnlineOffset {
     fn estimate(&self) -> Option<i64> {
         self.fixed
     }
-}
-
-/// A hash of a short text (a client address, a user agent): kept lines carry these, not the text.
-#[inline]
-pub fn text_hash(b: &[u8]) -> u64 {
-    request_key(b"\x01", b)
-}
-
-/// The hash of an LB line's user agent (decoded), when there is one to compare: an LB line
-/// without one (empty or `-`) matches any local user agent.
-pub fn agent_hash(w: &Wanted) -> Option<u64> {
-    let ua = w.text.user_agent();
-    (!ua.is_empty() && ua != b"-").then(|| text_hash(ua))
 }
 
 /// A kept access-log line: what matching needs of it, in a fixed size.
@@ -420,54 +374,18 @@ impl Probes {
     }
 }
 
-/// Whether a server stamps a request's start (Apache `%t`) or its end (nginx, IIS).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stamp {
-    Start,
-    End,
-}
-
-/// A local access line that may be the same request as a wanted LB line.
-#[derive(Clone, Debug)]
-pub struct Candidate {
-    /// The wanted line (an index into the slice's, or the probes').
-    pub wanted: u32,
-    pub file: u32,
-    pub line: u64,
-    pub ts: crate::time::Timestamp,
-    pub stamp: Stamp,
-    pub status: Option<u16>,
-    /// The logged client (or X-Forwarded-For) is the LB line's client.
-    pub client_match: bool,
-    pub bytes: Option<u64>,
-    /// Found by the idle timeout's wide search (for its inference only, never a match).
-    pub probe: bool,
-}
-
-impl Candidate {
-    fn of(wanted: u32, r: &LocalRec, stamp: Stamp, client_match: bool, probe: bool) -> Candidate {
-        Candidate { wanted, file: r.file, line: r.line, ts: r.ts, stamp, status: r.status, client_match, bytes: r.bytes, probe }
-    }
-}
-
-/// An error-log line naming a request path.
-#[derive(Clone, Debug)]
-pub struct ErrorLine {
-    pub file: u32,
-    pub line: u64,
-    /// Wall-clock micros as written (no offset in error logs).
-    pub wall_us: i64,
-    pub ts: crate::time::Timestamp,
-    pub message: String,
-    pub problem: Option<Problem>,
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct LocalSummary {
     pub file: String,
     pub format: String,
     pub lines: u64,
     pub bad_lines: u64,
+}
+
+impl Candidate {
+    fn of(wanted: u32, r: &LocalRec, stamp: Stamp, client_match: bool, probe: bool) -> Candidate {
+        Candidate { wanted, file: r.file, line: r.line, ts: r.ts, stamp, status: r.status, client_match, bytes: r.bytes, probe }
+    }
 }
 
 /// What pass 2 kept.

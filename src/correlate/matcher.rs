@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::elb::Wanted;
-use super::local::{Candidate, ErrorLine, Stamp};
+use super::key::{Candidate, ErrorLine, Stamp, Wanted};
 use super::{Cause, ElbRef, Evidence, Finding, Options};
 use crate::detect::Problem;
 
@@ -253,7 +252,7 @@ pub fn resolve(
             }
         }
         findings.push(Finding {
-            schema: super::SCHEMA,
+            schema: crate::detect::SCHEMA,
             evidence_available: available,
             elb: ElbRef {
                 lb: w.text.lb().to_string(),

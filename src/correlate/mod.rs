@@ -21,6 +21,7 @@ pub mod elb;
 pub mod filter;
 pub mod idle;
 pub mod join;
+pub mod key;
 pub mod local;
 pub mod matcher;
 
@@ -199,10 +200,6 @@ pub struct Evidence {
     pub problem: Option<crate::detect::Problem>,
 }
 
-/// The version of the findings' and events' JSON: bumped when a field changes meaning or goes
-/// away (new fields do not bump it).
-pub const SCHEMA: u32 = 1;
-
 /// The LB line a finding explains.
 #[derive(Clone, Debug, Serialize)]
 pub struct ElbRef {
@@ -221,7 +218,7 @@ pub struct ElbRef {
 /// One explained LB 5xx.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    /// [`SCHEMA`].
+    /// [`crate::detect::SCHEMA`].
     pub schema: u32,
     pub elb: ElbRef,
     /// `lb` or `backend`.
@@ -385,13 +382,13 @@ pub fn run_completing(opts: &Options, complete: impl FnOnce(&mut Options), sink:
     // The idle timeout: the user's, or inferred from the logs, or the default. For a Classic
     // inference the local pass also keeps the sampled 504s' lines across every timeout the LB
     // allows, and the first walk finds them (and the clock offset).
-    let plan = idle::plan(opts, &ingest);
+    let plan = idle::plan(opts, &ingest.alb_idle, &ingest.probes);
     let probes = match plan {
         idle::Plan::Infer => {
             let window = opts.window_us();
             let (lo, hi) = (idle::RANGE.0 as i64 * 1_000_000 - window - elb::MARGIN_US, idle::RANGE.1 as i64 * 1_000_000 + window + elb::MARGIN_US);
             for p in &ingest.probes {
-                filter.add_range(p.key, local::agent_hash(p), None, p.arrival_us + lo, p.arrival_us + hi);
+                filter.add_range(p.key, key::agent_hash(p), None, p.arrival_us + lo, p.arrival_us + hi);
             }
             ingest.probes.clone()
         }
@@ -403,7 +400,7 @@ pub fn run_completing(opts: &Options, complete: impl FnOnce(&mut Options), sink:
     let first = join::offset_pass(opts, &ingest, &local, probes);
     let idle = match plan {
         idle::Plan::Known(t) => t,
-        idle::Plan::Infer => idle::infer(opts, first.offset, &first.probes),
+        idle::Plan::Infer => idle::infer(opts, first.offset, &first.probes.wanted, &first.probes.found),
     };
     let mut eff = opts.clone();
     eff.lb_idle_timeout_secs = idle.value;

@@ -15,7 +15,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob};
+use super::{LogKind, Origin, ServerKind, Source, Target, Warning};
+use crate::paths::{Root, has_glob};
 
 /// Compiled-in settings (`apache2 -V` / `httpd -V`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,10 +282,10 @@ impl Reader<'_> {
             self.warn(from.cloned(), format!("{} contains NUL bytes: not an Apache config, skipped", path.display()));
             return;
         }
-        self.out.files.push(super::path_text(path));
+        self.out.files.push(crate::paths::path_text(path));
         self.stack.push(path.to_path_buf());
-        let text = super::bytes_text(&data);
-        let file = super::path_text(path);
+        let text = crate::paths::bytes_text(&data);
+        let file = crate::paths::path_text(path);
         // Logical lines (a trailing `\` continues a line), with where each starts.
         let mut lines: Lines = Vec::new();
         let mut logical = String::new();
@@ -505,7 +506,7 @@ impl Reader<'_> {
 
     fn include(&mut self, arg: &str, optional: bool, origin: &Origin) {
         let p = self.full(arg);
-        let pstr = super::path_text(&p);
+        let pstr = crate::paths::path_text(&p);
         let host = self.root.host(&p);
         let files: Vec<PathBuf> = if has_glob(&pstr) {
             let mut unreadable = Vec::new();
@@ -764,7 +765,7 @@ fn log_source(
         let cmd = cmd.trim_start_matches(['|', '$']);
         match piped_target(cmd) {
             Some(t) => {
-                let p = super::path_text(&full(&t));
+                let p = crate::paths::path_text(&full(&t));
                 if p.contains('%') { Target::Glob(strftime_glob(&p)) } else { Target::Glob(format!("{p}*")) }
             }
             None => {
@@ -778,7 +779,7 @@ fn log_source(
         warnings.push(Warning { origin: Some(origin.clone()), message: format!("error log goes to syslog ({arg}): reported, not tailed") });
         Target::Syslog(arg.trim_start_matches("syslog").trim_start_matches(':').to_string())
     } else {
-        Target::File(super::path_text(&full(arg)))
+        Target::File(crate::paths::path_text(&full(arg)))
     };
     Source { server: ServerKind::Apache, kind, target, format, format_name, origin: Some(origin.clone()), note: None, files: Vec::new() }
 }

@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning};
+use super::{LogKind, Origin, ServerKind, Source, Target, Warning};
+use crate::paths::Root;
 
 /// The variables IIS paths use, with their Windows defaults.
 pub fn default_env() -> HashMap<String, String> {
@@ -167,7 +168,7 @@ pub fn discover(root: &Root, config: &str, env: &HashMap<String, String>) -> Con
         note: Some("HTTP.sys error log (always on; the HTTP service's ErrorLoggingDir registry value can move it)".into()),
     });
     let path = host_path(root, config);
-    let text = match super::read_regular(&path, super::MAX_CONFIG_BYTES).map(|b| String::from_utf8_lossy(&b).into_owned()) {
+    let text = match crate::paths::read_regular(&path, super::MAX_CONFIG_BYTES).map(|b| String::from_utf8_lossy(&b).into_owned()) {
         Ok(t) => t,
         Err(e) => {
             out.warnings.push(Warning { origin: None, message: format!("cannot read {config}: {e}") });

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob};
+use super::{LogKind, Origin, ServerKind, Source, Target, Warning};
+use crate::paths::{Root, has_glob};
 
 /// lighttpd's default `accesslog.format`.
 pub const DEFAULT_FORMAT: &str = r#"%h %V %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#;
@@ -151,10 +152,10 @@ impl Reader<'_> {
                 return;
             }
         };
-        self.out.files.push(super::path_text(path));
+        self.out.files.push(crate::paths::path_text(path));
         self.stack.push(path.to_path_buf());
-        let file = super::path_text(path);
-        let toks = lex(&super::bytes_text(&data));
+        let file = crate::paths::path_text(path);
+        let toks = lex(&crate::paths::bytes_text(&data));
         let mut i = 0;
         while i < toks.len() {
             let (t, line) = &toks[i];
@@ -175,7 +176,7 @@ impl Reader<'_> {
                     // relative to the directory of the main config file (lighttpd's basedir)
                     let base = self.stack[0].parent().unwrap_or(Path::new("/")).to_path_buf();
                     let full = if Path::new(&p).is_absolute() { PathBuf::from(&p) } else { base.join(&p) };
-                    let s = super::path_text(&full);
+                    let s = crate::paths::path_text(&full);
                     let files = if has_glob(&s) {
                         let mut unreadable = Vec::new();
                         let m = self.root.glob_noting(&s, &mut |w| unreadable.push(w));

@@ -8,7 +8,8 @@
 //! from the right.
 
 use super::cursor::Cursor;
-use super::{LbKind, LbRecord, ParseError, ParseResult, Record, Request, parse_status, parse_u64, split_host_port};
+use super::{LbKind, LbRecord, ParseError, ParseResult, Record, Request, split_host_port};
+use crate::num::{parse_status, parse_u64};
 use crate::time::{DayCache, parse_secs_micros};
 
 /// The error texts of one LB format (static: rejecting a line allocates nothing).

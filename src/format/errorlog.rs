@@ -9,7 +9,8 @@
 //!
 //! Both write local time without an offset.
 
-use super::{ErrorRecord, ParseError, ParseResult, Record, Request, Server, parse_u64};
+use super::{ErrorRecord, ParseError, ParseResult, Record, Request, Server};
+use crate::num::parse_u64;
 use crate::time::{parse_apache_error, parse_nginx_error};
 
 const E_NGINX: ParseError = ParseError::new("not an nginx error-log line");

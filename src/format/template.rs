@@ -5,7 +5,8 @@
 //! number of backslashes does not end it), or has a fixed shape (timestamps). No backtracking, no
 //! regex, no allocation.
 
-use super::{AccessRecord, ParseError, Request, dash, parse_status, parse_u64};
+use super::{AccessRecord, ParseError, Request, dash};
+use crate::num::{parse_status, parse_u64};
 use crate::time::{Timestamp, parse_clf, parse_epoch, parse_iso8601, parse_secs_micros};
 
 /// How a timestamp field is written.

@@ -8,7 +8,8 @@
 //! date from its `#Date:` directive. Times are UTC.
 //! A line of HTTPERR is a request HTTP.sys refused or dropped; `s-reason` says why.
 
-use super::{AccessRecord, HttpErrRecord, ParseError, ParseResult, Record, dash, parse_status, parse_u64};
+use super::{AccessRecord, HttpErrRecord, ParseError, ParseResult, Record, dash};
+use crate::num::{parse_status, parse_u64};
 use crate::time::parse_w3c;
 
 const MAX_FIELDS: usize = 48;

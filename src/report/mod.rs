@@ -1,21 +1,15 @@
-//! Renderers: the only place that knows about terminals and colours.
+//! Renderers: the only place that knows about terminals and colours. Text and JSON here; the
+//! self-contained HTML page in [`html`].
+
+pub mod html;
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::cli::OutputFormat;
 use crate::scan::LogReport;
 use crate::text::escape as esc;
-
-/// Output format chosen with `--format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-    Ndjson,
-    /// One self-contained page (`--scan`, `--correlate`): see [`crate::html`].
-    Html,
-}
 
 /// ANSI styling, on only when writing to a terminal.
 #[derive(Clone, Copy)]
@@ -367,7 +361,7 @@ pub fn write_correlation(
             }
             Ok(())
         }
-        OutputFormat::Html => crate::html::write_correlation(out, s, findings),
+        OutputFormat::Html => html::write_correlation(out, s, findings),
     }
 }
 

@@ -200,7 +200,7 @@ fn siblings(base: &Path) -> Vec<PathBuf> {
 }
 
 fn expand(pattern: &str) -> Vec<PathBuf> {
-    if crate::discover::has_glob(pattern) {
+    if crate::paths::has_glob(pattern) {
         let mut v: Vec<PathBuf> = glob::glob(pattern).map(|g| g.filter_map(Result::ok).filter(|p| !compressed(p)).collect()).unwrap_or_default();
         v.sort();
         v
@@ -241,7 +241,7 @@ impl Tailer {
             .filter_map(|p| {
                 let p = Path::new(p);
                 let mut dir = p.parent()?.to_path_buf();
-                while crate::discover::has_glob(&dir.display().to_string()) {
+                while crate::paths::has_glob(&dir.display().to_string()) {
                     dir = dir.parent()?.to_path_buf();
                 }
                 Some(dir)
@@ -395,7 +395,7 @@ impl Tailer {
     }
 
     fn scan_siblings(&mut self, now: Instant) {
-        let bases: Vec<PathBuf> = self.cfg.paths.iter().filter(|p| !crate::discover::has_glob(p)).map(PathBuf::from).collect();
+        let bases: Vec<PathBuf> = self.cfg.paths.iter().filter(|p| !crate::paths::has_glob(p)).map(PathBuf::from).collect();
         for base in bases {
             // Oldest first, and all of them before the live file: their lines came earlier.
             let mut sibs: Vec<(std::time::SystemTime, PathBuf)> =

@@ -59,7 +59,7 @@ fn unescape(raw: &[u8]) -> String {
         out.push(raw[i]);
         i += 1;
     }
-    crate::discover::bytes_text(&out)
+    crate::paths::bytes_text(&out)
 }
 
 /// Tokenize a whole file.
@@ -201,7 +201,7 @@ fn lua_body(src: &[u8], start: usize, line: &mut usize) -> Option<(String, usize
             b'}' => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some((crate::discover::bytes_text(&src[start..i]), i));
+                    return Some((crate::paths::bytes_text(&src[start..i]), i));
                 }
             }
             b'-' if src.get(i + 1) == Some(&b'-') => {

@@ -16,7 +16,8 @@ pub mod lex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, Root, ServerKind, Source, Target, Warning, has_glob};
+use super::{LogKind, Origin, ServerKind, Source, Target, Warning};
+use crate::paths::{Root, has_glob};
 use lex::Token;
 
 /// One directive with its arguments, origin and block.
@@ -182,8 +183,8 @@ impl Loader<'_> {
             );
             return Vec::new();
         }
-        self.out.files.push(super::path_text(path));
-        let file = super::path_text(path);
+        self.out.files.push(crate::paths::path_text(path));
+        let file = crate::paths::path_text(path);
         let (toks, errs) = lex::lex(&data);
         for e in errs {
             self.warn(Some(Origin { file: file.clone(), line: e.line }), e.message);
@@ -285,7 +286,7 @@ impl Loader<'_> {
             return Vec::new();
         };
         let p = if Path::new(arg).is_absolute() { PathBuf::from(arg) } else { self.conf_dir.join(arg) };
-        let pstr = super::path_text(&p);
+        let pstr = crate::paths::path_text(&p);
         let files = if has_glob(&pstr) {
             // A pattern that matches nothing is not an error in nginx.
             let mut unreadable = Vec::new();
@@ -325,7 +326,7 @@ enum Access {
 /// A path with `$variables` becomes a glob.
 fn path_target(prefix: &Path, p: &str) -> Target {
     let full = if Path::new(p).is_absolute() { PathBuf::from(p) } else { prefix.join(p) };
-    let s = super::path_text(&full);
+    let s = crate::paths::path_text(&full);
     if s.contains('$') {
         let mut out = String::new();
         let b = s.as_bytes();
