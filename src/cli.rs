@@ -106,7 +106,36 @@ pub struct Cli {
     pub quiet: bool,
 }
 
+/// What one run of `tailgate` does: the mode flag given (clap allows one), or the agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// No mode flag: follow the logs and write events (the service's mode on Linux).
+    Agent,
+    /// `--scan`.
+    Scan,
+    /// `--discover`.
+    Discover,
+    /// `--correlate`.
+    Correlate,
+    /// `--probe`.
+    Probe,
+    /// `--service`: the agent under the Windows service control manager.
+    Service,
+}
+
 impl Cli {
+    /// The mode the flags select.
+    pub fn mode(&self) -> Mode {
+        match (self.scan, self.discover, self.correlate, self.probe, self.service) {
+            (true, ..) => Mode::Scan,
+            (_, true, ..) => Mode::Discover,
+            (_, _, true, ..) => Mode::Correlate,
+            (_, _, _, true, _) => Mode::Probe,
+            (.., true) => Mode::Service,
+            _ => Mode::Agent,
+        }
+    }
+
     /// The idle timeout given, else the ELB/ALB default.
     pub fn lb_idle_timeout_or_default(&self) -> u64 {
         self.lb_idle_timeout.unwrap_or(60)

@@ -5,17 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::{Result, anyhow, bail};
 use clap::Parser;
-use tailgate::cli::Cli;
 use tailgate::cli::OutputFormat;
+use tailgate::cli::{Cli, Mode};
 use tailgate::format::Format;
 use tailgate::report::{self, Style};
 use tailgate::scan::{self, ScanOptions};
 
 /// The one place that reports a failed run: the message (escaped: it may quote a path or a value
 /// from outside) and exit status 2.
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    let msg = msg.to_string();
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let msg = format!("{e:#}");
     let lines: Vec<_> = msg.lines().map(tailgate::text::escape).collect();
     eprintln!("tailgate: {}", lines.join("\n"));
     ExitCode::from(2)
@@ -41,37 +42,39 @@ fn env_filter(level: &str) -> tracing_subscriber::EnvFilter {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.service {
-        return run_service(cli);
+    let mode = cli.mode();
+    // (the Windows service writes its diagnostics to a file: it sets tracing up itself)
+    if mode != Mode::Service {
+        init_tracing(&cli);
     }
-    init_tracing(&cli);
-    if cli.format == OutputFormat::Html && !(cli.scan || cli.correlate) {
-        return fail("--format html is for --scan and --correlate; use text, json or ndjson here");
+    match run(mode, cli) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
     }
-    if cli.scan {
-        return run_scan(cli);
+}
+
+/// One run in `mode`: its exit status, or the error that stopped it.
+fn run(mode: Mode, cli: Cli) -> Result<ExitCode> {
+    if cli.format == OutputFormat::Html && !matches!(mode, Mode::Scan | Mode::Correlate | Mode::Service) {
+        bail!("--format html is for --scan and --correlate; use text, json or ndjson here");
     }
-    if cli.discover {
-        return run_discover(cli);
-    }
-    if cli.correlate {
-        return run_correlate(cli);
-    }
-    if cli.probe {
-        return run_probe(cli);
-    }
-    // No mode flag: the agent.
-    let extra = cli.logs.clone();
-    match tailgate::agent::run(cli.config.as_deref(), &extra, &discover_options(&cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+    match mode {
+        Mode::Scan => run_scan(cli),
+        Mode::Discover => run_discover(cli),
+        Mode::Correlate => run_correlate(cli),
+        Mode::Probe => run_probe(cli),
+        Mode::Service => run_service(cli),
+        Mode::Agent => {
+            tailgate::agent::run(cli.config.as_deref(), &cli.logs, &discover_options(&cli)).map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 /// The Windows service: diagnostics go to `%ProgramData%\tailgate\tailgate.log` (one `.1` kept
 /// past 10 MiB), as there is no console.
 #[cfg(windows)]
-fn run_service(cli: Cli) -> ExitCode {
+fn run_service(cli: Cli) -> Result<ExitCode> {
     let layout = tailgate::paths::current();
     if let Some(log) = &layout.service_log {
         if let Some(d) = log.parent() {
@@ -85,18 +88,14 @@ fn run_service(cli: Cli) -> ExitCode {
             tracing_subscriber::fmt().with_env_filter(env_filter(level)).with_writer(std::sync::Mutex::new(f)).with_ansi(false).with_target(false).init();
         }
     }
-    match tailgate::service::run(cli.config.clone(), cli.logs.clone(), discover_options(&cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            fail(e)
-        }
-    }
+    // (said in the service's log too: a service has no console)
+    tailgate::service::run(cli.config.clone(), cli.logs.clone(), discover_options(&cli)).inspect_err(|e| tracing::error!("{e}"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(not(windows))]
-fn run_service(_cli: Cli) -> ExitCode {
-    fail("--service is for the Windows service; here the service manager runs `tailgate` itself (see the systemd unit tailgate.service)")
+fn run_service(_cli: Cli) -> Result<ExitCode> {
+    bail!("--service is for the Windows service; here the service manager runs `tailgate` itself (see the systemd unit tailgate.service)")
 }
 
 fn discover_options(cli: &Cli) -> tailgate::discover::Options {
@@ -119,21 +118,23 @@ fn output(cli: &Cli) -> io::Result<io::BufWriter<Box<dyn Write>>> {
 /// Write a report to stdout or `--output`. Text goes through [`tailgate::text::SafeWriter`] (no
 /// control byte from a log reaches the terminal); JSON is escaped by serde already, HTML by
 /// [`tailgate::report::html`].
-fn write_out(cli: &Cli, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
-    let mut out = match output(cli) {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
+fn write_out(cli: &Cli, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let mut out = output(cli)?;
     let res = if cli.format == OutputFormat::Text {
         let mut safe = tailgate::text::SafeWriter::new(&mut out, color(cli));
         f(&mut safe).and_then(|_| safe.flush())
     } else {
         f(&mut out)
     };
-    match res.and_then(|_| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(format!("writing the report: {e}")),
-        Ok(()) => ExitCode::SUCCESS,
+    written(res.and_then(|_| out.flush()))
+}
+
+/// The end of writing a report: a reader that went away (`| head`) is not a failure.
+fn written(res: io::Result<()>) -> Result<()> {
+    match res {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => bail!("writing the report: {e}"),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -141,42 +142,28 @@ fn color(cli: &Cli) -> bool {
     cli.output.is_none() && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn run_discover(cli: Cli) -> ExitCode {
+fn run_discover(cli: Cli) -> Result<ExitCode> {
     if let Some(r) = &cli.root
         && !r.is_dir()
     {
-        return fail(format!("--root {}: not a directory", r.display()));
+        bail!("--root {}: not a directory", r.display());
     }
     let d = tailgate::discover::discover(&discover_options(&cli));
     let st = Style { color: color(&cli) };
     write_out(&cli, |out| match cli.format {
         OutputFormat::Text => report::write_discovery_text(out, &d, st),
         OutputFormat::Json | OutputFormat::Ndjson | OutputFormat::Html => report::write_discovery_json(out, &d),
-    })
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn run_correlate(cli: Cli) -> ExitCode {
+fn run_correlate(cli: Cli) -> Result<ExitCode> {
     use tailgate::correlate::{self, BackendFilter, LocalLog};
     if cli.paths.is_empty() {
-        return fail(
-            "--correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin",
-        );
+        bail!("--correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin");
     }
-    let mut backends = Vec::new();
-    for b in &cli.backends {
-        match BackendFilter::parse(b) {
-            Ok(f) => backends.push(f),
-            Err(e) => {
-                return fail(e);
-            }
-        }
-    }
-    let forced = match cli.log_format.as_deref().map(Format::from_spec).transpose() {
-        Ok(f) => f,
-        Err(e) => {
-            return fail(format!("--log-format: {e}"));
-        }
-    };
+    let mut backends = cli.backends.iter().map(|b| BackendFilter::parse(b)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
+    let forced = log_format(&cli)?;
     let local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::paths::path_text(p), format: forced.clone() }).collect();
     // Discovery (it runs the web servers' `-V`: tens of ms) finds the logs when none are named and
     // the keep-alive settings of the servers that write the logs correlated. The load-balancer
@@ -208,7 +195,7 @@ fn run_correlate(cli: Cli) -> ExitCode {
     };
     let complete = |opts: &mut correlate::Options| {
         let d = discovery.unwrap_or_else(|running| running.join().expect("discovery panicked"));
-        complete_from_discovery(&cli, &d, opts);
+        opts.complete_from(&d, &tailgate::paths::Root::new(cli.root.clone()), &cli.logs, cli.root.is_some());
     };
     let st = Style { color: color(&cli) };
     // Findings stream out of the matcher by time; rendered at once and put in load-balancer
@@ -229,61 +216,24 @@ fn run_correlate(cli: Cli) -> ExitCode {
         tracing::warn!("{e}");
     }
     let mut findings = sorted.drain();
-    let w = write_out(&cli, |out| report::write_correlation(out, cli.format, &summary, &mut findings.by_ref().map(|k| k.bytes), st));
+    let written = write_out(&cli, |out| report::write_correlation(out, cli.format, &summary, &mut findings.by_ref().map(|k| k.bytes), st));
     if findings.failed.get() {
         tracing::error!("the findings' temporary file (in TMPDIR) could not be read back: the report is incomplete");
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     }
+    written?;
     // An input that could not be read is not "0 LB 5xx": the report above says what was read.
-    if w == ExitCode::SUCCESS && summary.inputs_failed > 0 { ExitCode::from(2) } else { w }
+    Ok(if summary.inputs_failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-/// The local side of a correlation, from discovery: the logs (when none are named, or under
-/// `--root`) and the keep-alive settings of the servers that write the logs correlated (a named
-/// log counts when discovery finds the server that writes it).
-fn complete_from_discovery(cli: &Cli, d: &tailgate::discover::Discovery, opts: &mut tailgate::correlate::Options) {
-    use tailgate::correlate::{KeepAliveSetting, LocalLog};
-    let root = tailgate::paths::Root::new(cli.root.clone());
-    let writers: Vec<tailgate::discover::ServerKind> = d
-        .sources
-        .iter()
-        .filter(|s| cli.logs.is_empty() || s.files.iter().any(|f| cli.logs.iter().any(|l| *l == s.host_file(&root, f))))
-        .map(|s| s.server)
-        .collect();
-    opts.keepalive = d
-        .keepalive
-        .iter()
-        .filter(|k| writers.contains(&k.server))
-        .filter_map(|k| {
-            let t = k.timeout_ms?;
-            Some(KeepAliveSetting {
-                timeout_ms: t,
-                directive: format!("{} {}", k.directive, tailgate::discover::format_ms(t)),
-                origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)),
-            })
-        })
-        .collect();
-    if cli.logs.is_empty() || cli.root.is_some() {
-        for s in d.sources.iter().filter(|s| matches!(s.kind, tailgate::discover::LogKind::Access | tailgate::discover::LogKind::Error)) {
-            let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
-            for f in &s.files {
-                for h in tailgate::correlate::with_rotated(&s.host_file(&root, f)) {
-                    let display = tailgate::paths::path_text(&root.instance(&h));
-                    opts.local.push(LocalLog { path: h, display, format: fmt.clone() });
-                }
-            }
-        }
-    }
-}
-
-fn run_probe(cli: Cli) -> ExitCode {
+fn run_probe(cli: Cli) -> Result<ExitCode> {
     let Some(url) = cli.paths.first() else {
-        return fail("--probe needs a URL: `tailgate --probe http://127.0.0.1:80/health`");
+        bail!("--probe needs a URL: `tailgate --probe http://127.0.0.1:80/health`");
     };
     let url = url.display().to_string();
-    if let Err(e) = tailgate::probe::Url::parse(&url).and_then(|_| tailgate::probe::validate_request(&url, &cli.method, &cli.headers, "--header")) {
-        return fail(e);
-    }
+    tailgate::probe::Url::parse(&url)
+        .and_then(|_| tailgate::probe::validate_request(&url, &cli.method, &cli.headers, "--header"))
+        .map_err(anyhow::Error::msg)?;
     let opts = tailgate::probe::Options {
         url,
         method: cli.method.clone(),
@@ -313,14 +263,11 @@ fn run_probe(cli: Cli) -> ExitCode {
     } else {
         ExitCode::from(1)
     };
-    let w = write_out(&cli, |out| match cli.format {
+    write_out(&cli, |out| match cli.format {
         OutputFormat::Text => report::write_probe_text(out, &rep, &hints, st),
         OutputFormat::Json | OutputFormat::Ndjson | OutputFormat::Html => report::write_probe_json(out, &rep, &hints),
-    });
-    if w != ExitCode::SUCCESS {
-        return w;
-    }
-    code
+    })?;
+    Ok(code)
 }
 
 /// The host's time zone (`/etc/localtime`, under `--root` when given), for error-log times.
@@ -328,9 +275,14 @@ fn host_zone(cli: &Cli) -> Option<(tailgate::time::Zone, String)> {
     tailgate::time::Zone::host(&tailgate::paths::Root::new(cli.root.clone()))
 }
 
-fn run_scan(cli: Cli) -> ExitCode {
+/// `--log-format`, parsed.
+fn log_format(cli: &Cli) -> Result<Option<Format>> {
+    cli.log_format.as_deref().map(Format::from_spec).transpose().map_err(|e| anyhow!("--log-format: {e}"))
+}
+
+fn run_scan(cli: Cli) -> Result<ExitCode> {
     if let Some(c) = &cli.config {
-        return fail(format!("--config {} is the agent's (run tailgate without a mode flag); --scan takes its logs as arguments", c.display()));
+        bail!("--config {} is the agent's (run tailgate without a mode flag); --scan takes its logs as arguments", c.display());
     }
     let mut paths: Vec<(PathBuf, Option<Format>)> = cli.paths.iter().chain(cli.logs.iter()).map(|p| (p.clone(), None)).collect();
     if cli.paths.is_empty() {
@@ -338,30 +290,21 @@ fn run_scan(cli: Cli) -> ExitCode {
         let d = tailgate::discover::discover(&discover_options(&cli));
         let root = tailgate::paths::Root::new(cli.root.clone());
         for s in &d.sources {
-            let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
+            let fmt = s.log_format();
             for f in &s.files {
                 paths.push((s.host_file(&root, f), fmt.clone()));
             }
         }
         if paths.is_empty() {
-            return fail("--scan found no logs on this host (see `tailgate --discover`); name them: `tailgate --scan PATH…`");
+            bail!("--scan found no logs on this host (see `tailgate --discover`); name them: `tailgate --scan PATH…`");
         }
     }
-    let format = match cli.log_format.as_deref().map(Format::from_spec).transpose() {
-        Ok(f) => f,
-        Err(e) => {
-            return fail(format!("--log-format: {e}"));
-        }
-    };
-    let since_micros = match cli.since.as_deref().map(tailgate::time::parse_duration).transpose() {
-        Ok(d) => d.map(|d| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            (now.as_micros() as i64) - d.as_micros() as i64
-        }),
-        Err(e) => {
-            return fail(format!("--since: {e}"));
-        }
-    };
+    let format = log_format(&cli)?;
+    let since = cli.since.as_deref().map(tailgate::time::parse_duration).transpose().map_err(|e| anyhow!("--since: {e}"))?;
+    let since_micros = since.map(|d| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        (now.as_micros() as i64) - d.as_micros() as i64
+    });
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let opts = ScanOptions {
         format,
@@ -388,10 +331,7 @@ fn run_scan(cli: Cli) -> ExitCode {
         }
     };
     let color = color(&cli);
-    let mut out = match output(&cli) {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
+    let mut out = output(&cli)?;
     // ndjson: every event is written as it is found (memory does not grow with the log).
     let mut write_err: Option<io::Error> = None;
     let mut write_event = |e: tailgate::detect::Event| {
@@ -426,12 +366,6 @@ fn run_scan(cli: Cli) -> ExitCode {
         OutputFormat::Html => tailgate::report::html::write_scan(&mut out, &reports),
     })
     .and_then(|_| out.flush());
-    match res {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => {
-            return fail(format!("writing the report: {e}"));
-        }
-        Ok(()) => {}
-    }
-    if unreadable { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    written(res)?;
+    Ok(if unreadable { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

@@ -65,7 +65,7 @@ pub fn plan(cfg: &Config, extra: &[PathBuf], opts: &crate::discover::Options) ->
             .iter()
             .filter(|s| matches!(s.kind, crate::discover::LogKind::Access | crate::discover::LogKind::Error | crate::discover::LogKind::Httperr))
         {
-            let fmt = s.format.as_deref().and_then(|f| Format::from_spec_named(f, s.format_name.as_deref().unwrap_or("custom")).ok());
+            let fmt = s.log_format();
             let path = match &s.target {
                 crate::discover::Target::File(f) | crate::discover::Target::Glob(f) => s.host_file(root, f).display().to_string(),
                 _ => continue,

@@ -161,6 +161,44 @@ impl Options {
     pub fn idle_us(&self) -> i64 {
         self.lb_idle_timeout_secs as i64 * 1_000_000
     }
+
+    /// The local side, from discovery: the keep-alive settings of the servers that write the
+    /// logs correlated (a `named` log counts when discovery finds the server that writes it; with
+    /// none named, every server's), and the logs themselves — rotated copies too — when none are
+    /// `named` or discovery ran under `--root` (`rooted`).
+    pub fn complete_from(&mut self, d: &crate::discover::Discovery, root: &crate::paths::Root, named: &[PathBuf], rooted: bool) {
+        use crate::discover::LogKind;
+        let writers: Vec<crate::discover::ServerKind> = d
+            .sources
+            .iter()
+            .filter(|s| named.is_empty() || s.files.iter().any(|f| named.iter().any(|l| *l == s.host_file(root, f))))
+            .map(|s| s.server)
+            .collect();
+        self.keepalive = d
+            .keepalive
+            .iter()
+            .filter(|k| writers.contains(&k.server))
+            .filter_map(|k| {
+                let t = k.timeout_ms?;
+                Some(KeepAliveSetting {
+                    timeout_ms: t,
+                    directive: format!("{} {}", k.directive, crate::discover::format_ms(t)),
+                    origin: k.origin.as_ref().map(|o| (o.file.clone(), o.line as u64)),
+                })
+            })
+            .collect();
+        if named.is_empty() || rooted {
+            for s in d.sources.iter().filter(|s| matches!(s.kind, LogKind::Access | LogKind::Error)) {
+                let format = s.log_format();
+                for f in &s.files {
+                    for h in with_rotated(&s.host_file(root, f)) {
+                        let display = crate::paths::path_text(&root.instance(&h));
+                        self.local.push(LocalLog { path: h, display, format: format.clone() });
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A web server's idle keep-alive timeout, where discovery found it.

@@ -98,6 +98,13 @@ pub struct Source {
 }
 
 impl Source {
+    /// The parser of this log's format, when discovery knows it (else the reader detects it). A
+    /// spec the parser refuses is left to detection too: discovery said what it found.
+    pub fn log_format(&self) -> Option<crate::format::Format> {
+        let spec = self.format.as_deref()?;
+        crate::format::Format::from_spec_named(spec, self.format_name.as_deref().unwrap_or("custom")).ok()
+    }
+
     /// Where one of [`Source::files`] (or its target) is read from on this machine (IIS names
     /// drive paths).
     pub fn host_file(&self, root: &Root, f: &str) -> PathBuf {
