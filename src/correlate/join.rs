@@ -239,7 +239,8 @@ pub fn match_pass(
         for r in &ewin.held {
             by_path.entry(r.path_key).or_default().push(r.e.clone());
         }
-        let findings = matcher::resolve(opts, &slice, std::mem::take(&mut cands), by_path, zone, &ing.files, &local.files, offset, &mut carry);
+        let run = matcher::Run { opts, zone, elb_files: &ing.files, local_files: &local.files, offset };
+        let findings = matcher::resolve(&run, &slice, std::mem::take(&mut cands), by_path, &mut carry);
         for (w, f) in slice.iter().zip(findings) {
             sink((w.file, w.line), f);
         }

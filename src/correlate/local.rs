@@ -445,6 +445,108 @@ struct Worker<'a> {
     bucket: i64,
 }
 
+impl Worker<'_> {
+    /// An access line: kept (compactly) when the filter wants its request near its time.
+    #[inline]
+    fn access(&mut self, no: u64, a: &crate::format::AccessRecord<'_>) {
+        let Some(ts) = a.time else { return };
+        self.enter_bucket(ts.micros.div_euclid(super::filter::BUCKET_US));
+        if let Some(o) = ts.offset {
+            self.count_offset(o);
+        }
+        // (as the client sent it: the server may have escaped bytes in it)
+        let target = self.escaping.decode(a.request.path(), &mut self.path_buf);
+        let key = request_key(a.request.method, target);
+        // (hashed once, and only when the filter's answer depends on it)
+        let (escaping, ua_buf) = (self.escaping, &mut self.ua_buf);
+        let mut hashed: Option<Option<u64>> = None;
+        let mut ua = || *hashed.get_or_insert_with(|| a.user_agent.map(|u| text_hash(escaping.decode(u, ua_buf))));
+        if !self.filter.wants(key, &mut ua, a.status, ts.micros) {
+            return;
+        }
+        let ua = ua();
+        let mut xff = [0u64; 4];
+        if let Some(x) = a.x_forwarded_for {
+            for (slot, p) in xff.iter_mut().zip(x.rsplit(|&b| b == b',')) {
+                *slot = text_hash(p.trim_ascii());
+            }
+        }
+        self.access.push(LocalRec {
+            ts,
+            file: self.file,
+            chunk: self.chunk,
+            line: no,
+            key,
+            status: a.status,
+            bytes: a.bytes_sent,
+            client: a.client.map_or(0, text_hash),
+            xff,
+            ua,
+        });
+    }
+
+    /// The filter's region of a new time bucket (and the next) is fetched as the pass enters it.
+    #[inline]
+    fn enter_bucket(&mut self, bucket: i64) {
+        if bucket != self.bucket {
+            if bucket != self.bucket + 1 {
+                self.filter.warm(bucket);
+            }
+            self.filter.warm(bucket + 1);
+            self.bucket = bucket;
+        }
+    }
+
+    /// One line's UTC offset counted (one map update per run of equal offsets, not per line).
+    #[inline]
+    fn count_offset(&mut self, o: i32) {
+        if o == self.last_offset.0 {
+            self.last_offset.1 += 1;
+        } else {
+            if self.last_offset.1 > 0 {
+                *self.offsets.entry(self.last_offset.0).or_default() += self.last_offset.1;
+            }
+            self.last_offset = (o, 1);
+        }
+    }
+
+    /// An error line naming a failure: kept by its request path when the filter wants that path.
+    /// A line without a path (Apache's AH01102 before AH00898) waits for the next line of the
+    /// same client, whose path it then shares.
+    fn error(&mut self, no: u64, e: crate::format::ErrorRecord<'_>) {
+        let problem = error_problem(&e);
+        if problem.is_none() {
+            return;
+        }
+        let ev = ErrorLine {
+            file: self.file,
+            line: no,
+            wall_us: e.time.micros,
+            ts: e.time,
+            message: crate::detect::Event::new(&Record::Error(e), crate::detect::classify(&Record::Error(e)).unwrap(), "", 0).message.unwrap_or_default(),
+            problem,
+        };
+        let path = e.request.map(|r| self.escaping.decode(r.path(), &mut self.path_buf));
+        let client = e.client.map(text).unwrap_or_default();
+        let chunk = self.chunk;
+        let (filter, errors) = (self.filter, &mut self.errors);
+        let mut keep = |k: u64, e: ErrorLine| {
+            if filter.wants_error_path(k) {
+                errors.push(ErrorRec { path_key: k, chunk, at: e.wall_us, e });
+            }
+        };
+        if let Some((prev, prev_client)) = self.pending.take()
+            && let (Some(p), true) = (path, prev_client == client && !client.is_empty())
+        {
+            keep(request_key(b"", p), prev);
+        }
+        match path {
+            Some(p) => keep(request_key(b"", p), ev),
+            None => self.pending = Some((ev, client)),
+        }
+    }
+}
+
 impl crate::fold::Worker for Worker<'_> {
     #[inline]
     fn record(&mut self, no: u64, l: Line<'_>) {
@@ -452,100 +554,11 @@ impl crate::fold::Worker for Worker<'_> {
             self.bad += 1;
             return;
         };
-        let rec = match self.parser.parse(bytes) {
-            Ok(r) => r,
-            Err(_) => {
-                self.bad += 1;
-                return;
-            }
-        };
-        match rec {
-            Record::Access(a) => {
-                let Some(ts) = a.time else { return };
-                let bucket = ts.micros.div_euclid(super::filter::BUCKET_US);
-                if bucket != self.bucket {
-                    if bucket != self.bucket + 1 {
-                        self.filter.warm(bucket);
-                    }
-                    self.filter.warm(bucket + 1);
-                    self.bucket = bucket;
-                }
-                if let Some(o) = ts.offset {
-                    // (one map update per run of equal offsets, not per line)
-                    if o == self.last_offset.0 {
-                        self.last_offset.1 += 1;
-                    } else {
-                        if self.last_offset.1 > 0 {
-                            *self.offsets.entry(self.last_offset.0).or_default() += self.last_offset.1;
-                        }
-                        self.last_offset = (o, 1);
-                    }
-                }
-                // (as the client sent it: the server may have escaped bytes in it)
-                let target = self.escaping.decode(a.request.path(), &mut self.path_buf);
-                let key = request_key(a.request.method, target);
-                // (hashed once, and only when the filter's answer depends on it)
-                let (escaping, ua_buf) = (self.escaping, &mut self.ua_buf);
-                let mut hashed: Option<Option<u64>> = None;
-                let mut ua = || *hashed.get_or_insert_with(|| a.user_agent.map(|u| text_hash(escaping.decode(u, ua_buf))));
-                if !self.filter.wants(key, &mut ua, a.status, ts.micros) {
-                    return;
-                }
-                let ua = ua();
-                let mut xff = [0u64; 4];
-                if let Some(x) = a.x_forwarded_for {
-                    for (slot, p) in xff.iter_mut().zip(x.rsplit(|&b| b == b',')) {
-                        *slot = text_hash(p.trim_ascii());
-                    }
-                }
-                self.access.push(LocalRec {
-                    ts,
-                    file: self.file,
-                    chunk: self.chunk,
-                    line: no,
-                    key,
-                    status: a.status,
-                    bytes: a.bytes_sent,
-                    client: a.client.map_or(0, text_hash),
-                    xff,
-                    ua,
-                });
-            }
-            Record::Error(e) => {
-                let problem = error_problem(&e);
-                if problem.is_none() {
-                    return;
-                }
-                let ev = ErrorLine {
-                    file: self.file,
-                    line: no,
-                    wall_us: e.time.micros,
-                    ts: e.time,
-                    message: crate::detect::Event::new(&Record::Error(e), crate::detect::classify(&Record::Error(e)).unwrap(), "", 0)
-                        .message
-                        .unwrap_or_default(),
-                    problem,
-                };
-                let path = e.request.map(|r| self.escaping.decode(r.path(), &mut self.path_buf));
-                let client = e.client.map(text).unwrap_or_default();
-                let chunk = self.chunk;
-                let (filter, errors) = (self.filter, &mut self.errors);
-                let mut keep = |k: u64, e: ErrorLine| {
-                    if filter.wants_error_path(k) {
-                        errors.push(ErrorRec { path_key: k, chunk, at: e.wall_us, e });
-                    }
-                };
-                if let Some((prev, prev_client)) = self.pending.take()
-                    && let (Some(p), true) = (path, prev_client == client && !client.is_empty())
-                {
-                    keep(request_key(b"", p), prev);
-                }
-                match path {
-                    Some(p) => keep(request_key(b"", p), ev),
-                    None => self.pending = Some((ev, client)),
-                }
-            }
-            _ => {}
+        match self.parser.parse(bytes) {
+            Ok(Record::Access(a)) => self.access(no, &a),
+            Ok(Record::Error(e)) => self.error(no, e),
+            Ok(_) => {}
+            Err(_) => self.bad += 1,
         }
     }
 
