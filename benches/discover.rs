@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     copy_dir(&fx.join("apache/debian-bookworm-2.4.71"), r);
     copy_dir(&fx.join("lighttpd/debian-bookworm-1.4.69"), r);
     std::fs::write(r.join("etc/os-release"), "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n").unwrap();
-    let opts = Options { root: Root::new(Some(r.to_path_buf())), lb_idle_timeout: 60, profile_dir: "/nonexistent".into() };
+    let opts = Options { root: Root::new(Some(r.to_path_buf())), lb_idle_timeout: 60, profile_dir: None };
     let d = discover(&opts);
     assert!(d.sources.len() >= 6, "{:#?}", d.sources);
     c.bench_function("discover/debian-default-host", |b| b.iter(|| discover(&opts)));

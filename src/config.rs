@@ -119,7 +119,7 @@ impl Default for Config {
 impl Config {
     /// Read a config file. A missing default file is the defaults; any other problem is an error
     /// that says which file and which key.
-    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         let (p, explicit) = match path {
             Some(p) => (p.to_path_buf(), true),
             None => (default_path(), false),
@@ -127,29 +127,29 @@ impl Config {
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Config::default()),
-            Err(e) => return Err(format!("{}: {e}", p.display())),
+            Err(e) => return Err(anyhow::anyhow!("{}: {e}", p.display())),
         };
-        Config::parse(&text).map_err(|e| format!("{}: {e}", p.display()))
+        Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
     }
 
     /// Parse and check a configuration's text (every range, pattern, URL and header).
-    pub fn parse(text: &str) -> Result<Config, String> {
-        let c: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let c: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
         c.validate()?;
         Ok(c)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> anyhow::Result<()> {
         // The numeric ranges are checked while parsing (crate::limits), with the line.
         for p in &self.probes {
-            crate::probe::Url::parse(&p.url).map_err(|e| format!("probes: {e}"))?;
-            crate::probe::validate_request(&p.url, "GET", &p.headers, "headers").map_err(|e| format!("probes: {e}"))?;
+            crate::probe::Url::parse(&p.url).map_err(|e| anyhow::anyhow!("probes: {e}"))?;
+            crate::probe::validate_request(&p.url, "GET", &p.headers, "headers").map_err(|e| anyhow::anyhow!("probes: {e}"))?;
         }
         for b in &self.backends {
-            crate::correlate::BackendFilter::parse(b).map_err(|e| format!("backends: {e}"))?;
+            crate::correlate::BackendFilter::parse(b).map_err(|e| anyhow::anyhow!("backends: {e}"))?;
         }
         for g in self.logs.iter().chain(&self.exclude) {
-            glob::Pattern::new(g).map_err(|e| format!("logs/exclude: {g:?} is not a valid pattern: {e}"))?;
+            glob::Pattern::new(g).map_err(|e| anyhow::anyhow!("logs/exclude: {g:?} is not a valid pattern: {e}"))?;
         }
         Ok(())
     }
@@ -174,12 +174,14 @@ mod tests {
         assert_eq!(c.checkpoint_interval_secs, 5);
         std::fs::write(&p, "chekpoint_interval_secs = 5\n").unwrap();
         let e = Config::load(Some(&p)).unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("t.toml") && e.contains("chekpoint_interval_secs"), "{e}");
         std::fs::write(&p, "start_at = \"middle\"\n").unwrap();
         let e = Config::load(Some(&p)).unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("start_at") || e.contains("middle"), "{e}");
         std::fs::write(&p, "checkpoint_interval_secs = 0\n").unwrap();
-        assert!(Config::load(Some(&p)).unwrap_err().contains("checkpoint_interval_secs"));
+        assert!(Config::load(Some(&p)).unwrap_err().to_string().contains("checkpoint_interval_secs"));
         assert!(Config::load(Some(&d.path().join("missing.toml"))).is_err(), "an explicit file must exist");
     }
 }

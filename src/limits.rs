@@ -51,35 +51,55 @@ pub const SUMMARY: Range = range(0.0, 604800.0, "seconds");
 pub const LINE_BYTES: Range = range(1024.0, (1u64 << 30) as f64, "bytes");
 pub const SINK_BYTES: Range = range(1024.0, (1u64 << 50) as f64, "bytes");
 
+/// A value outside its [`Range`], or not a number: the message names the flag or key (clap and
+/// the TOML parser add the value's place).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{what} must be {expected}{range}, not {value}")]
+pub struct OutOfRange {
+    /// The flag or key.
+    pub what: String,
+    /// `""`, `"a number "` or `"a whole number "`.
+    pub expected: &'static str,
+    /// The range in words (`from 1 to 4000 seconds`).
+    pub range: String,
+    /// The value as given (quoted when it was not a number).
+    pub value: String,
+}
+
 impl Range {
     fn describe(&self) -> String {
         let unit = if self.unit.is_empty() { String::new() } else { format!(" {}", self.unit) };
         if self.min_open { format!("more than {} and at most {}{unit}", self.min, self.max) } else { format!("from {} to {}{unit}", self.min, self.max) }
     }
 
+    fn refuse(&self, what: &str, expected: &'static str, value: String) -> OutOfRange {
+        OutOfRange { what: what.to_string(), expected, range: self.describe(), value }
+    }
+
     /// `v` if it lies in the range; else what is wrong, naming `what`.
-    pub fn check(&self, what: &str, v: f64) -> Result<f64, String> {
+    pub fn check(&self, what: &str, v: f64) -> Result<f64, OutOfRange> {
         let low_ok = if self.min_open { v > self.min } else { v >= self.min };
-        if v.is_finite() && low_ok && v <= self.max { Ok(v) } else { Err(format!("{what} must be {}, not {v}", self.describe())) }
+        if v.is_finite() && low_ok && v <= self.max { Ok(v) } else { Err(self.refuse(what, "", v.to_string())) }
     }
 
     /// A whole number in the range.
-    pub fn check_int(&self, what: &str, v: u64) -> Result<u64, String> {
+    pub fn check_int(&self, what: &str, v: u64) -> Result<u64, OutOfRange> {
         if (v as f64) >= self.min && (v as f64) <= self.max && (v > 0 || !self.min_open) {
             Ok(v)
         } else {
-            Err(format!("{what} must be a whole number {}, not {v}", self.describe()))
+            Err(self.refuse(what, "a whole number ", v.to_string()))
         }
     }
 
     /// Parse a command-line value (a decimal number) and check it.
-    pub fn parse(&self, what: &str, s: &str) -> Result<f64, String> {
-        let v: f64 = s.trim().parse().map_err(|_| format!("{what} must be a number {}, not {s:?}", self.describe()))?;
+    pub fn parse(&self, what: &str, s: &str) -> Result<f64, OutOfRange> {
+        let v: f64 = s.trim().parse().map_err(|_| self.refuse(what, "a number ", format!("{s:?}")))?;
         self.check(what, v)
     }
 
-    pub fn parse_int(&self, what: &str, s: &str) -> Result<u64, String> {
-        let v: u64 = s.trim().parse().map_err(|_| format!("{what} must be a whole number {}, not {s:?}", self.describe()))?;
+    /// Parse a command-line whole number and check it.
+    pub fn parse_int(&self, what: &str, s: &str) -> Result<u64, OutOfRange> {
+        let v: u64 = s.trim().parse().map_err(|_| self.refuse(what, "a whole number ", format!("{s:?}")))?;
         self.check_int(what, v)
     }
 }
@@ -88,25 +108,25 @@ impl Range {
 pub mod cli {
     use super::*;
 
-    pub fn timeout(s: &str) -> Result<f64, String> {
+    pub fn timeout(s: &str) -> Result<f64, OutOfRange> {
         TIMEOUT.parse("--timeout", s)
     }
-    pub fn deadline(s: &str) -> Result<f64, String> {
+    pub fn deadline(s: &str) -> Result<f64, OutOfRange> {
         DEADLINE.parse("--deadline", s)
     }
-    pub fn idle(s: &str) -> Result<f64, String> {
+    pub fn idle(s: &str) -> Result<f64, OutOfRange> {
         IDLE.parse("--idle", s)
     }
-    pub fn window(s: &str) -> Result<f64, String> {
+    pub fn window(s: &str) -> Result<f64, OutOfRange> {
         WINDOW.parse("--window", s)
     }
-    pub fn lb_idle(s: &str) -> Result<u64, String> {
+    pub fn lb_idle(s: &str) -> Result<u64, OutOfRange> {
         LB_IDLE.parse_int("--lb-idle-timeout", s)
     }
-    pub fn burst(s: &str) -> Result<usize, String> {
+    pub fn burst(s: &str) -> Result<usize, OutOfRange> {
         BURST.parse_int("--burst", s).map(|v| v as usize)
     }
-    pub fn threads(s: &str) -> Result<usize, String> {
+    pub fn threads(s: &str) -> Result<usize, OutOfRange> {
         THREADS.parse_int("--threads", s).map(|v| v as usize)
     }
 }
@@ -170,7 +190,7 @@ mod tests {
         assert_eq!(cli::timeout("2.5"), Ok(2.5));
         for bad in ["inf", "-inf", "NaN", "0", "-1", "1e20", "3600.5", "x", ""] {
             let e = cli::timeout(bad).unwrap_err();
-            assert!(e.starts_with("--timeout must be"), "{bad}: {e}");
+            assert!(e.to_string().starts_with("--timeout must be"), "{bad}: {e}");
         }
         assert_eq!(cli::idle("0"), Ok(0.0));
         assert!(cli::idle("inf").is_err() && cli::idle("1e20").is_err());

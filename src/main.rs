@@ -65,7 +65,7 @@ fn run(mode: Mode, cli: Cli) -> Result<ExitCode> {
         Mode::Probe => run_probe(cli),
         Mode::Service => run_service(cli),
         Mode::Agent => {
-            tailgate::agent::run(cli.config.as_deref(), &cli.logs, &discover_options(&cli)).map_err(anyhow::Error::msg)?;
+            tailgate::agent::run(cli.config.as_deref(), &cli.logs, &discover_options(&cli))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -102,7 +102,7 @@ fn discover_options(cli: &Cli) -> tailgate::discover::Options {
     tailgate::discover::Options {
         root: tailgate::paths::Root::new(cli.root.clone()),
         lb_idle_timeout: cli.lb_idle_timeout_or_default(),
-        profile_dir: tailgate::profile::override_dir(),
+        profile_dir: Some(tailgate::profile::override_dir()),
     }
 }
 
@@ -162,7 +162,7 @@ fn run_correlate(cli: Cli) -> Result<ExitCode> {
     if cli.paths.is_empty() {
         bail!("--correlate needs the load balancer's access logs: `tailgate --correlate elb.log`, a directory synced from S3, `.gz` files, or `-` for stdin");
     }
-    let mut backends = cli.backends.iter().map(|b| BackendFilter::parse(b)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
+    let mut backends = cli.backends.iter().map(|b| BackendFilter::parse(b)).collect::<Result<Vec<_>, _>>()?;
     let forced = log_format(&cli)?;
     let local: Vec<LocalLog> = cli.logs.iter().map(|p| LocalLog { path: p.clone(), display: tailgate::paths::path_text(p), format: forced.clone() }).collect();
     // Discovery (it runs the web servers' `-V`: tens of ms) finds the logs when none are named and
@@ -231,9 +231,7 @@ fn run_probe(cli: Cli) -> Result<ExitCode> {
         bail!("--probe needs a URL: `tailgate --probe http://127.0.0.1:80/health`");
     };
     let url = url.display().to_string();
-    tailgate::probe::Url::parse(&url)
-        .and_then(|_| tailgate::probe::validate_request(&url, &cli.method, &cli.headers, "--header"))
-        .map_err(anyhow::Error::msg)?;
+    tailgate::probe::Url::parse(&url).and_then(|_| tailgate::probe::validate_request(&url, &cli.method, &cli.headers, "--header"))?;
     let opts = tailgate::probe::Options {
         url,
         method: cli.method.clone(),

@@ -312,20 +312,20 @@ impl Root {
     /// Read a file (instance path) the servers would read: confined to the root, a regular file
     /// only (a FIFO, device or socket is never opened — a FIFO would block, `/dev/zero` never
     /// ends), and at most `max` bytes actually read (not what the file says its size is).
-    pub fn read(&self, p: &Path, max: u64) -> Result<Vec<u8>, String> {
-        read_regular(&self.host(p), max).map_err(|e| format!("{}: {e}", p.display()))
+    pub fn read(&self, p: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
+        read_regular(&self.host(p), max).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
     }
 }
 
 /// Read a regular file, at most `max` bytes (see [`Root::read`]).
-pub fn read_regular(host: &Path, max: u64) -> Result<Vec<u8>, String> {
+pub fn read_regular(host: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
-    let meta = std::fs::metadata(host).map_err(|e| format!("cannot read: {e}"))?;
+    let meta = std::fs::metadata(host).map_err(|e| anyhow::anyhow!("cannot read: {e}"))?;
     if meta.is_dir() {
-        return Err("is a directory".into());
+        return Err(anyhow::anyhow!("is a directory"));
     }
     if !meta.is_file() {
-        return Err("not a regular file (a FIFO, device or socket): not read".into());
+        return Err(anyhow::anyhow!("not a regular file (a FIFO, device or socket): not read"));
     }
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
@@ -335,14 +335,14 @@ pub fn read_regular(host: &Path, max: u64) -> Result<Vec<u8>, String> {
         // (swapped for a FIFO since the check: the open must not wait for a writer)
         o.custom_flags(libc::O_NONBLOCK);
     }
-    let f = o.open(host).map_err(|e| format!("cannot read: {e}"))?;
+    let f = o.open(host).map_err(|e| anyhow::anyhow!("cannot read: {e}"))?;
     if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
-        return Err("not a regular file: not read".into());
+        return Err(anyhow::anyhow!("not a regular file: not read"));
     }
     let mut data = Vec::new();
-    f.take(max + 1).read_to_end(&mut data).map_err(|e| format!("cannot read: {e}"))?;
+    f.take(max + 1).read_to_end(&mut data).map_err(|e| anyhow::anyhow!("cannot read: {e}"))?;
     if data.len() as u64 > max {
-        return Err(format!("over the {max} byte limit for a config file: skipped"));
+        return Err(anyhow::anyhow!("over the {max} byte limit for a config file: skipped"));
     }
     Ok(data)
 }

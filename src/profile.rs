@@ -82,23 +82,26 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 /// The profile for a family: the embedded one (Debian's for unknown Linux families), with the
-/// override file from `override_dir` merged over it. A broken override is an error naming the
-/// file and the problem.
-pub fn load(family: Family, override_dir: &Path) -> Result<Profile, String> {
+/// override file from `override_dir` (when given) merged over it. A broken override is an error
+/// naming the file and the problem.
+pub fn load(family: Family, override_dir: Option<&Path>) -> anyhow::Result<Profile> {
     let name = match family {
         Family::Unknown => "debian",
         f => f.as_str(),
     };
     let text = EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or(EMBEDDED[0].1);
-    let mut table: toml::Table = text.parse().map_err(|e| format!("embedded profile {name}: {e}"))?;
-    let ov = override_dir.join(format!("{name}.toml"));
-    if ov.exists() {
-        let t = std::fs::read_to_string(&ov).map_err(|e| format!("{}: {e}", ov.display()))?;
-        let o: toml::Table = t.parse().map_err(|e| format!("{}: {e}", ov.display()))?;
+    let mut table: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("embedded profile {name}: {e}"))?;
+    let ov = override_dir.map(|d| d.join(format!("{name}.toml"))).filter(|ov| ov.exists());
+    if let Some(ov) = &ov {
+        let t = std::fs::read_to_string(ov).map_err(|e| anyhow::anyhow!("{}: {e}", ov.display()))?;
+        let o: toml::Table = t.parse().map_err(|e| anyhow::anyhow!("{}: {e}", ov.display()))?;
         merge(&mut table, o);
     }
-    let source = if ov.exists() { ov.display().to_string() } else { format!("embedded profile {name}") };
-    Profile::deserialize(toml::Value::Table(table)).map_err(|e| format!("{source}: {e}"))
+    let source = match &ov {
+        Some(ov) => ov.display().to_string(),
+        None => format!("embedded profile {name}"),
+    };
+    Profile::deserialize(toml::Value::Table(table)).map_err(|e| anyhow::anyhow!("{source}: {e}"))
 }
 
 #[cfg(test)]
@@ -108,24 +111,25 @@ mod tests {
     #[test]
     fn every_embedded_profile_parses() {
         for f in [Family::Debian, Family::Rhel, Family::Suse, Family::Alpine, Family::Windows, Family::Unknown] {
-            let p = load(f, Path::new("/nonexistent")).unwrap();
+            let p = load(f, None).unwrap();
             assert!(!p.family.is_empty());
         }
-        let d = load(Family::Debian, Path::new("/nonexistent")).unwrap();
+        let d = load(Family::Debian, None).unwrap();
         assert_eq!(d.nginx.unwrap().error_log_path, "stderr");
-        assert_eq!(load(Family::Rhel, Path::new("/x")).unwrap().apache.unwrap().server_root, "/etc/httpd");
+        assert_eq!(load(Family::Rhel, Some(Path::new("/x"))).unwrap().apache.unwrap().server_root, "/etc/httpd");
     }
 
     #[test]
     fn overrides_merge_and_typos_are_named() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("debian.toml"), "[nginx]\nconfigs = [\"/opt/nginx/nginx.conf\"]\n").unwrap();
-        let p = load(Family::Debian, d.path()).unwrap();
+        let p = load(Family::Debian, Some(d.path())).unwrap();
         let n = p.nginx.unwrap();
         assert_eq!(n.configs, ["/opt/nginx/nginx.conf"]);
         assert_eq!(n.prefix, "/usr/share/nginx", "other keys keep the embedded value");
         std::fs::write(d.path().join("debian.toml"), "[nginx]\nconfig = \"/x\"\n").unwrap();
-        let e = load(Family::Debian, d.path()).unwrap_err();
+        let e = load(Family::Debian, Some(d.path())).unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("debian.toml") && e.contains("config"), "{e}");
     }
 }

@@ -35,10 +35,10 @@ define_windows_service!(ffi_service_main, service_main);
 /// Run as the service: blocks until the service stops. Fails at once when the process was not
 /// started by the service control manager (e.g. from a console): run `tailgate` without
 /// `--service` there.
-pub fn run(config: Option<PathBuf>, extra: Vec<PathBuf>, opts: crate::discover::Options) -> Result<(), String> {
+pub fn run(config: Option<PathBuf>, extra: Vec<PathBuf>, opts: crate::discover::Options) -> anyhow::Result<()> {
     let _ = ARGS.set(Args { config, extra, opts });
     service_dispatcher::start(NAME, ffi_service_main).map_err(|e| {
-        format!("cannot connect to the service control manager ({e}): --service is for the Windows service; run `tailgate` without it from a console")
+        anyhow::anyhow!("cannot connect to the service control manager ({e}): --service is for the Windows service; run `tailgate` without it from a console")
     })
 }
 
@@ -78,7 +78,7 @@ fn service_main(_args: Vec<OsString>) {
     let layout = crate::paths::current();
     let result = match ARGS.get() {
         Some(a) => crate::agent::run_with(a.config.as_deref(), &a.extra, &a.opts, layout.service_events.as_deref()),
-        None => Err("service started without its arguments".into()),
+        None => Err(anyhow::anyhow!("service started without its arguments")),
     };
     let code = match &result {
         Ok(()) => 0,

@@ -392,19 +392,19 @@ pub fn parse_secs_micros(b: &[u8]) -> Option<i64> {
 }
 
 /// Parse a human duration for `--since`: `90s`, `15m`, `2h`, `3d`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> anyhow::Result<std::time::Duration> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a duration: use e.g. 90s, 15m, 2h or 3d"))?;
+    let n: u64 = num.parse().map_err(|_| anyhow::anyhow!("'{s}' is not a duration: use e.g. 90s, 15m, 2h or 3d"))?;
     let mult = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("'{s}' has an unknown unit '{unit}': use s, m, h or d")),
+        _ => return Err(anyhow::anyhow!("'{s}' has an unknown unit '{unit}': use s, m, h or d")),
     };
     let secs = n.checked_mul(mult).map(|v| v as f64).unwrap_or(f64::INFINITY);
-    crate::limits::SINCE.check("a duration", secs).map_err(|e| format!("'{s}': {e}"))?;
+    crate::limits::SINCE.check("a duration", secs).map_err(|e| anyhow::anyhow!("'{s}': {e}"))?;
     Ok(std::time::Duration::from_secs(secs as u64))
 }
 

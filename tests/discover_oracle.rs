@@ -186,11 +186,8 @@ fn nginx_keepalive_at_server_level_is_the_one_nginx_uses() {
     let conf = std::fs::read_to_string(d.path().join("nginx.conf")).unwrap();
     std::fs::create_dir_all(root.path().join("etc/nginx")).unwrap();
     std::fs::write(root.path().join("etc/nginx/nginx.conf"), &conf).unwrap();
-    let disc = tailgate::discover::discover(&tailgate::discover::Options {
-        root: Root::new(Some(root.path().to_path_buf())),
-        lb_idle_timeout: 60,
-        profile_dir: PathBuf::from("/nonexistent"),
-    });
+    let disc =
+        tailgate::discover::discover(&tailgate::discover::Options { root: Root::new(Some(root.path().to_path_buf())), lb_idle_timeout: 60, profile_dir: None });
     let k = disc.keepalive.iter().find(|k| k.server == tailgate::discover::ServerKind::Nginx).expect("nginx keep-alive");
     assert_eq!(k.timeout_secs, Some(2), "{k:?}");
     let line = conf.lines().position(|l| l.contains("keepalive_timeout 2s")).unwrap() + 1;

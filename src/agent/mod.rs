@@ -143,7 +143,7 @@ pub fn request_stop() {
 }
 
 /// Run until SIGTERM/SIGINT. Returns an error message for a fatal start-up problem.
-pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover::Options) -> Result<(), String> {
+pub fn run(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover::Options) -> anyhow::Result<()> {
     run_with(config_path, extra, opts, None)
 }
 
@@ -246,7 +246,7 @@ impl Running {
 
 /// [`run`], with the file events go to when the configuration says `stdout` (the Windows
 /// service has no console).
-pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover::Options, stdout_replacement: Option<&Path>) -> Result<(), String> {
+pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::discover::Options, stdout_replacement: Option<&Path>) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<()>();
     install_signals(tx.clone());
     *WAKE.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
@@ -261,7 +261,7 @@ pub fn run_with(config_path: Option<&Path>, extra: &[PathBuf], opts: &crate::dis
     }
     let state = cfg.state_dir.clone();
     let ck = load_checkpoint(&state, cfg.start_at);
-    let mut out = sink::Outbox::new(open_sink(sink_of(&cfg), cfg.sink_max_bytes).map_err(|e| format!("sink {}: {e}", cfg.sink))?);
+    let mut out = sink::Outbox::new(open_sink(sink_of(&cfg), cfg.sink_max_bytes).map_err(|e| anyhow::anyhow!("sink {}: {e}", cfg.sink))?);
     let mut watcher = make_watcher(tx.clone());
     tracing::info!("following {} log(s); state in {}", plan.paths.len(), state.display());
     let mut run = Running::start(cfg, plan, ck, &tx, &mut watcher);

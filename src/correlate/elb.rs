@@ -518,6 +518,8 @@ impl Totals {
 /// Read every ELB/ALB input.
 pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
     let mut errors = Vec::new();
+    // (of the errors, how many are a foreign log skipped: said, but not a failed input)
+    let mut foreign = 0;
     let inputs = expand_inputs(&opts.elb_inputs, &mut errors);
     let mut tot = Totals {
         wanted: crate::spill::Sorted::default(),
@@ -543,6 +545,7 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
                 detect::Resolved::Known(f @ (Format::Elb | Format::Alb)) => f,
                 detect::Resolved::Known(other) => {
                     errors.push(format!("{name}: looks like {}, not a load-balancer log: skipped", other.name()));
+                    foreign += 1;
                     continue;
                 }
                 detect::Resolved::Unknown => Format::Elb, // every line will be reported bad with its reason
@@ -615,7 +618,7 @@ pub fn ingest(opts: &Options, filter: &super::filter::Filter) -> Ingest {
         v.sort_by(|a, b| b.rate.total_cmp(&a.rate).then(b.lb_5xx.cmp(&a.lb_5xx)));
         summary.backends = v;
     }
-    summary.inputs_failed = errors.iter().filter(|e| !e.contains("not a load-balancer log")).count() as u64;
+    summary.inputs_failed = (errors.len() - foreign) as u64;
     if let Some(e) = &tot.wanted.error {
         errors.push(e.clone());
     }

@@ -99,19 +99,21 @@ pub struct BackendFilter {
 
 impl BackendFilter {
     /// `10.0.0.5`, `10.0.0.5:80`, `[fd00::1]:80`, `fd00::1`.
-    pub fn parse(s: &str) -> Result<BackendFilter, String> {
+    pub fn parse(s: &str) -> anyhow::Result<BackendFilter> {
         let s = s.trim();
         if let Some(rest) = s.strip_prefix('[') {
-            let (ip, after) = rest.split_once(']').ok_or_else(|| format!("--backend {s}: missing ']'"))?;
+            let (ip, after) = rest.split_once(']').ok_or_else(|| anyhow::anyhow!("--backend {s}: missing ']'"))?;
             let port = match after.strip_prefix(':') {
-                Some(p) => Some(p.parse().map_err(|_| format!("--backend {s}: bad port"))?),
+                Some(p) => Some(p.parse().map_err(|_| anyhow::anyhow!("--backend {s}: bad port"))?),
                 None => None,
             };
             return Ok(BackendFilter { ip: ip.into(), port });
         }
         match s.rsplit_once(':') {
-            Some((ip, p)) if !ip.contains(':') => Ok(BackendFilter { ip: ip.into(), port: Some(p.parse().map_err(|_| format!("--backend {s}: bad port"))?) }),
-            _ if s.is_empty() => Err("--backend needs an address".into()),
+            Some((ip, p)) if !ip.contains(':') => {
+                Ok(BackendFilter { ip: ip.into(), port: Some(p.parse().map_err(|_| anyhow::anyhow!("--backend {s}: bad port"))?) })
+            }
+            _ if s.is_empty() => Err(anyhow::anyhow!("--backend needs an address")),
             _ => Ok(BackendFilter { ip: s.into(), port: None }),
         }
     }

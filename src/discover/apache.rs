@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, ServerKind, Source, Target, Warning};
+use super::{ConfigReadError, LogKind, Origin, ServerKind, Source, Target, Warning};
 use crate::paths::{Root, has_glob};
 
 /// Compiled-in settings (`apache2 -V` / `httpd -V`).
@@ -272,7 +272,7 @@ impl Reader<'_> {
         let data = match self.budget.read(self.root, path, from) {
             Ok(d) => d,
             Err(e) => {
-                if let Some(e) = e {
+                if let ConfigReadError::Refused(e) = e {
                     self.warn(from.cloned(), e);
                 }
                 return;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, ServerKind, Source, Target, Warning};
+use super::{ConfigReadError, LogKind, Origin, ServerKind, Source, Target, Warning};
 use crate::paths::{Root, has_glob};
 
 /// lighttpd's default `accesslog.format`.
@@ -146,7 +146,7 @@ impl Reader<'_> {
         let data = match self.budget.read(self.root, path, from.as_ref()) {
             Ok(d) => d,
             Err(e) => {
-                if let Some(e) = e {
+                if let ConfigReadError::Refused(e) = e {
                     self.out.warnings.push(Warning { origin: from, message: e });
                 }
                 return;

@@ -150,7 +150,7 @@ pub fn fill_files(sources: &mut [Source], root: &Root) {
 /// Read a config file with a size cap, so a 50 MB file of junk cannot stall discovery.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
-pub fn read_config(root: &Root, p: &Path) -> Result<Vec<u8>, String> {
+pub fn read_config(root: &Root, p: &Path) -> anyhow::Result<Vec<u8>> {
     root.read(p, MAX_CONFIG_BYTES)
 }
 
@@ -170,24 +170,34 @@ pub struct Budget {
     spent: bool,
 }
 
+/// Why [`Budget::read`] read nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigReadError {
+    /// The budget was spent by an earlier read, which said so: nothing more to tell.
+    #[error("the configuration read budget was spent earlier")]
+    Spent,
+    /// This read spent the budget, or the file could not be read: worth a warning.
+    #[error("{0}")]
+    Refused(String),
+}
+
 impl Budget {
-    /// [`read_config`] within the budget. `Err(None)`: the budget was spent earlier (already
-    /// said).
-    pub fn read(&mut self, root: &Root, p: &Path, from: Option<&Origin>) -> Result<Vec<u8>, Option<String>> {
+    /// [`read_config`] within the budget.
+    pub fn read(&mut self, root: &Root, p: &Path, from: Option<&Origin>) -> Result<Vec<u8>, ConfigReadError> {
         if self.spent {
-            return Err(None);
+            return Err(ConfigReadError::Spent);
         }
         if self.reads >= MAX_CONFIG_READS || self.bytes > MAX_CONFIG_TOTAL {
             self.spent = true;
             let at = from.map(|o| format!(" (included from {o})")).unwrap_or_default();
-            return Err(Some(format!(
+            return Err(ConfigReadError::Refused(format!(
                 "the configuration's includes read {} files ({} bytes) — they repeat or multiply (an include cycle through a pattern?): stopped before {}{at}; the servers refuse such a configuration",
                 self.reads,
                 self.bytes,
                 p.display()
             )));
         }
-        let d = read_config(root, p).map_err(Some)?;
+        let d = read_config(root, p).map_err(|e| ConfigReadError::Refused(e.to_string()))?;
         self.reads += 1;
         self.bytes += d.len() as u64;
         Ok(d)
@@ -200,8 +210,8 @@ pub struct Options {
     pub root: Root,
     /// The load balancer's idle timeout (seconds) for the keep-alive check.
     pub lb_idle_timeout: u64,
-    /// Where local profile overrides live.
-    pub profile_dir: PathBuf,
+    /// Where local profile overrides live; `None`: the embedded profiles alone.
+    pub profile_dir: Option<PathBuf>,
 }
 
 /// A server's keep-alive timeout compared with the load balancer's idle timeout.
@@ -290,79 +300,146 @@ fn push_unique(v: &mut Vec<String>, s: String) {
     }
 }
 
-/// Find every web-server log on the host (or under `opts.root`).
+/// Find every web-server log on the host (or under `opts.root`): the platform, the profile for
+/// each server, then each server's configuration — nginx, Apache, lighttpd, IIS — read from the
+/// places the profile (or the running server itself) says.
 pub fn discover(opts: &Options) -> Discovery {
     let root = &opts.root;
-    let live = root.dir.is_none();
     let platform = crate::platform::detect(root);
-    let mut warnings = Vec::new();
-    let load_profile = |family: crate::platform::Family, warnings: &mut Vec<Warning>| match crate::profile::load(family, &opts.profile_dir) {
-        Ok(p) => p,
-        Err(e) => {
-            warnings.push(Warning { origin: None, message: format!("{e}: using the embedded profile") });
-            crate::profile::load(family, Path::new("/nonexistent")).unwrap_or_default()
-        }
-    };
-    let profile = load_profile(platform.family, &mut warnings);
-    // An OS that cannot be identified (no readable os-release: a chroot, a container image, a
-    // copied tree): each server is looked for in every Linux profile's places, the first profile
-    // whose configuration exists winning.
-    let unknown = platform.family == crate::platform::Family::Unknown;
-    let candidates: Vec<crate::profile::Profile> = if unknown {
-        use crate::platform::Family as F;
-        [F::Debian, F::Rhel, F::Suse, F::Alpine].into_iter().map(|f| load_profile(f, &mut warnings)).collect()
-    } else {
-        vec![profile.clone()]
-    };
-    // Whether a profile's places hold each server's configuration.
-    let has_nginx = |p: &crate::profile::Profile| p.nginx.as_ref().is_some_and(|n| n.configs.iter().any(|c| exists(root, c)));
-    let has_apache = |p: &crate::profile::Profile| p.apache.as_ref().is_some_and(|a| exists(root, &a.config));
-    let has_lighttpd = |p: &crate::profile::Profile| p.lighttpd.as_ref().is_some_and(|l| l.configs.iter().any(|c| exists(root, c)));
-    // (server, the profile used for it, whether its configuration was found there)
-    let pick = |found: &dyn Fn(&crate::profile::Profile) -> bool| match candidates.iter().find(|p| found(p)) {
-        Some(p) => (p.clone(), true),
-        None => (candidates[0].clone(), false),
-    };
-    let (nginx_profile, nginx_found) = pick(&has_nginx);
-    let (apache_profile, apache_found) = pick(&has_apache);
-    let (lighttpd_profile, lighttpd_found) = pick(&has_lighttpd);
-    if unknown {
-        let used: Vec<String> =
-            [("nginx", &nginx_profile, nginx_found), ("apache", &apache_profile, apache_found), ("lighttpd", &lighttpd_profile, lighttpd_found)]
+    let mut found = Found::default();
+    let profiles = Profiles::choose(opts, &platform, &mut found.warnings);
+    let host = Host { root, live: root.dir.is_none(), platform: &platform, lb_idle_timeout: opts.lb_idle_timeout };
+    if let Some(np) = &profiles.nginx.nginx {
+        host.nginx(np, &profiles.nginx.family, &mut found);
+    }
+    if let Some(ap) = &profiles.apache.apache {
+        host.apache(ap, &profiles.apache.family, &mut found);
+    }
+    if let Some(lp) = &profiles.lighttpd.lighttpd {
+        host.lighttpd(lp, &mut found);
+    }
+    let iis_profile = profiles.host.iis.clone().or_else(|| crate::profile::load(crate::platform::Family::Windows, None).ok().and_then(|p| p.iis));
+    if let Some(ip) = iis_profile {
+        host.iis(&ip, &mut found);
+    }
+    let Found { mut sources, keepalive, warnings, configs, compiled_in } = found;
+    // One source per (server, kind, target): the first origin wins (Apache vhosts often repeat
+    // the main error log).
+    let mut seen = std::collections::HashSet::new();
+    sources.retain(|s| seen.insert((s.server, s.kind, s.target.clone())));
+    fill_files(&mut sources, root);
+    let profile = if profiles.unknown { "unknown (every profile's places tried)".to_string() } else { profiles.host.family.clone() };
+    Discovery { platform, profile, sources, keepalive, warnings, configs, compiled_in }
+}
+
+/// What the per-server steps of [`discover`] add up.
+#[derive(Default)]
+struct Found {
+    sources: Vec<Source>,
+    keepalive: Vec<KeepAlive>,
+    warnings: Vec<Warning>,
+    configs: Vec<String>,
+    compiled_in: Vec<String>,
+}
+
+/// The profile each server is looked for with.
+struct Profiles {
+    /// The host's own (its family's).
+    host: crate::profile::Profile,
+    nginx: crate::profile::Profile,
+    apache: crate::profile::Profile,
+    lighttpd: crate::profile::Profile,
+    /// The OS is not identified: every Linux profile's places were tried.
+    unknown: bool,
+}
+
+impl Profiles {
+    /// The host family's profile for every server; on an OS that cannot be identified (no
+    /// readable os-release: a chroot, a container image, a copied tree), each server is looked
+    /// for in every Linux profile's places, the first profile whose configuration exists winning.
+    fn choose(opts: &Options, platform: &crate::platform::Platform, warnings: &mut Vec<Warning>) -> Profiles {
+        let root = &opts.root;
+        let load_profile = |family: crate::platform::Family, warnings: &mut Vec<Warning>| match crate::profile::load(family, opts.profile_dir.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(Warning { origin: None, message: format!("{e}: using the embedded profile") });
+                crate::profile::load(family, None).unwrap_or_default()
+            }
+        };
+        let profile = load_profile(platform.family, warnings);
+        let unknown = platform.family == crate::platform::Family::Unknown;
+        let candidates: Vec<crate::profile::Profile> = if unknown {
+            use crate::platform::Family as F;
+            [F::Debian, F::Rhel, F::Suse, F::Alpine].into_iter().map(|f| load_profile(f, warnings)).collect()
+        } else {
+            vec![profile.clone()]
+        };
+        // Whether a profile's places hold each server's configuration.
+        let has_nginx = |p: &crate::profile::Profile| p.nginx.as_ref().is_some_and(|n| n.configs.iter().any(|c| exists(root, c)));
+        let has_apache = |p: &crate::profile::Profile| p.apache.as_ref().is_some_and(|a| exists(root, &a.config));
+        let has_lighttpd = |p: &crate::profile::Profile| p.lighttpd.as_ref().is_some_and(|l| l.configs.iter().any(|c| exists(root, c)));
+        // (the profile used for a server, whether its configuration was found there)
+        let pick = |found: &dyn Fn(&crate::profile::Profile) -> bool| match candidates.iter().find(|p| found(p)) {
+            Some(p) => (p.clone(), true),
+            None => (candidates[0].clone(), false),
+        };
+        let (nginx, nginx_found) = pick(&has_nginx);
+        let (apache, apache_found) = pick(&has_apache);
+        let (lighttpd, lighttpd_found) = pick(&has_lighttpd);
+        if unknown {
+            let used: Vec<String> = [("nginx", &nginx, nginx_found), ("apache", &apache, apache_found), ("lighttpd", &lighttpd, lighttpd_found)]
                 .iter()
                 .filter(|(_, _, found)| *found)
                 .map(|(s, p, _)| format!("{s} in {}'s places", p.family))
                 .collect();
-        warnings.push(Warning {
-            origin: None,
-            message: format!(
-                "the OS is not identified (no readable /etc/os-release): tried the places of every profile (debian, rhel, suse, alpine){}",
-                if used.is_empty() { String::new() } else { format!("; found {}", used.join(", ")) }
-            ),
-        });
+            warnings.push(Warning {
+                origin: None,
+                message: format!(
+                    "the OS is not identified (no readable /etc/os-release): tried the places of every profile (debian, rhel, suse, alpine){}",
+                    if used.is_empty() { String::new() } else { format!("; found {}", used.join(", ")) }
+                ),
+            });
+        }
+        Profiles { host: profile, nginx, apache, lighttpd, unknown }
     }
-    let mut sources = Vec::new();
-    let mut keepalive = Vec::new();
-    let mut configs = Vec::new();
-    let mut compiled_in = Vec::new();
-    let procs = |server: &'static str| platform.processes.iter().filter(move |p| p.server == server);
+}
 
-    if let Some(np) = &nginx_profile.nginx {
+/// Where discovery looks: the root, whether it is the live host (binaries are run and processes
+/// read only then), and the load balancer's idle timeout for the keep-alive check.
+struct Host<'a> {
+    root: &'a Root,
+    live: bool,
+    platform: &'a crate::platform::Platform,
+    lb_idle_timeout: u64,
+}
+
+impl Host<'_> {
+    /// The running processes of one server.
+    fn procs(&self, server: &'static str) -> impl Iterator<Item = &crate::platform::WebProcess> {
+        self.platform.processes.iter().filter(move |p| p.server == server)
+    }
+
+    /// nginx: the compiled-in settings (from a binary's `-V` on the live host, else the
+    /// profile's), each running master's `-p`/`-c`, then the profile's configs.
+    fn nginx(&self, np: &crate::profile::NginxProfile, family: &str, out: &mut Found) {
+        let root = self.root;
         let mut settings = nginx::Settings {
             prefix: np.prefix.clone().into(),
             conf_path: np.configs.first().cloned().unwrap_or_default().into(),
             http_log_path: np.http_log_path.clone().into(),
             error_log_path: np.error_log_path.clone(),
-            from: format!("profile {}", nginx_profile.family),
+            from: format!("profile {family}"),
         };
         // (config, settings) pairs: each running master with its own -p/-c, then the defaults.
         let mut confs: Vec<(String, nginx::Settings)> = Vec::new();
-        let mut bins: Vec<PathBuf> = procs("nginx").filter_map(|p| p.exe.clone()).collect();
-        bins.extend(np.binaries.iter().map(PathBuf::from).filter(|b| live && b.exists()));
-        if live && let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b)) {
+        let mut bins: Vec<PathBuf> = self.procs("nginx").filter_map(|p| p.exe.clone()).collect();
+        bins.extend(np.binaries.iter().map(PathBuf::from).filter(|b| self.live && b.exists()));
+        if self.live
+            && let Some(s) = bins.iter().find_map(|b| nginx::Settings::from_binary(b))
+        {
             settings = s;
         }
-        compiled_in.push(format!(
+        out.compiled_in.push(format!(
             "nginx: {} (prefix {}, conf-path {}, http-log-path {}, error-log-path {})",
             settings.from,
             settings.prefix.display(),
@@ -370,7 +447,7 @@ pub fn discover(opts: &Options) -> Discovery {
             settings.http_log_path.display(),
             settings.error_log_path
         ));
-        for p in procs("nginx") {
+        for p in self.procs("nginx") {
             let mut ps = settings.clone();
             if let Some(pre) = p.arg("-p") {
                 ps.prefix = pre.into();
@@ -387,43 +464,46 @@ pub fn discover(opts: &Options) -> Discovery {
                 confs.push((c, settings.clone()));
             }
         }
-        warnings.extend(confs.iter().filter_map(|(c, _)| broken_link(root, c)));
+        out.warnings.extend(confs.iter().filter_map(|(c, _)| broken_link(root, c)));
         for (c, settings) in confs.iter().filter(|(c, _)| exists(root, c)) {
             let cfg = nginx::load(root, Path::new(c));
             let (s, w) = nginx::logs(&cfg, settings);
-            sources.extend(s);
-            warnings.extend(w);
-            warnings.extend(cfg.warnings.iter().cloned());
-            configs.extend(cfg.files.iter().cloned());
+            out.sources.extend(s);
+            out.warnings.extend(w);
+            out.warnings.extend(cfg.warnings.iter().cloned());
+            out.configs.extend(cfg.files.iter().cloned());
             let (t, o) = nginx::keepalive_timeout(&cfg);
             let t = if t == 0 { None } else { Some(t) };
-            keepalive.push(KeepAlive::new(
+            out.keepalive.push(KeepAlive::new(
                 ServerKind::Nginx,
                 t,
                 o,
-                opts.lb_idle_timeout,
+                self.lb_idle_timeout,
                 "keepalive_timeout",
-                &format!("keepalive_timeout {}s; in the http block", opts.lb_idle_timeout + 15),
+                &format!("keepalive_timeout {}s; in the http block", self.lb_idle_timeout + 15),
             ));
         }
     }
 
-    if let Some(ap) = &apache_profile.apache {
+    /// Apache: the compiled-in settings (`-V` on the live host, else the profile's), each running
+    /// master's `-d`/`-f`, then the default config; `envvars` (Debian) for `${APACHE_LOG_DIR}`.
+    fn apache(&self, ap: &crate::profile::ApacheProfile, family: &str, out: &mut Found) {
+        let root = self.root;
         let mut settings = apache::Settings {
             server_root: ap.server_root.clone().into(),
             config_file: ap.config.clone().into(),
             default_errorlog: ap.default_errorlog.clone(),
             builtin: ["core", "so", "http", "log_config", "logio", "version", "unixd", "watchdog"].map(String::from).to_vec(),
-            from: format!("profile {}", apache_profile.family),
+            from: format!("profile {family}"),
         };
-        if live {
-            let mut bins: Vec<PathBuf> = procs("apache").filter_map(|p| p.exe.clone()).collect();
+        if self.live {
+            let mut bins: Vec<PathBuf> = self.procs("apache").filter_map(|p| p.exe.clone()).collect();
             bins.extend(ap.binaries.iter().map(PathBuf::from).filter(|b| b.exists()));
             if let Some(s) = bins.iter().find_map(|b| apache::Settings::from_binary(b)) {
                 settings = s;
             }
         }
-        compiled_in.push(format!(
+        out.compiled_in.push(format!(
             "apache: {} (server root {}, config {}, default error log {})",
             settings.from,
             settings.server_root.display(),
@@ -432,7 +512,7 @@ pub fn discover(opts: &Options) -> Discovery {
         ));
         // Each running master's -d/-f, then the default config.
         let mut runs: Vec<apache::Settings> = Vec::new();
-        for p in procs("apache") {
+        for p in self.procs("apache") {
             let mut ps = settings.clone();
             if let Some(d) = p.arg("-d") {
                 ps.server_root = d.into();
@@ -454,64 +534,59 @@ pub fn discover(opts: &Options) -> Discovery {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map(|t| apache::envvars(&t))
             .unwrap_or_default();
-        warnings.extend(runs.iter().filter_map(|s| broken_link(root, &s.config_file.display().to_string())));
+        out.warnings.extend(runs.iter().filter_map(|s| broken_link(root, &s.config_file.display().to_string())));
         for settings in runs.iter().filter(|s| exists(root, &s.config_file.display().to_string())) {
             let cfg = apache::discover(root, settings, envvars.clone());
-            sources.extend(cfg.sources);
-            warnings.extend(cfg.warnings);
-            configs.extend(cfg.files);
+            out.sources.extend(cfg.sources);
+            out.warnings.extend(cfg.warnings);
+            out.configs.extend(cfg.files);
             let t = if cfg.keepalive { Some(cfg.keepalive_timeout_ms) } else { None };
-            keepalive.push(KeepAlive::new(
+            out.keepalive.push(KeepAlive::new(
                 ServerKind::Apache,
                 t,
                 cfg.keepalive_origin,
-                opts.lb_idle_timeout,
+                self.lb_idle_timeout,
                 "KeepAliveTimeout",
-                &format!("KeepAliveTimeout {} (and KeepAlive On) in the main server config", opts.lb_idle_timeout + 5),
+                &format!("KeepAliveTimeout {} (and KeepAlive On) in the main server config", self.lb_idle_timeout + 5),
             ));
         }
     }
 
-    if let Some(lp) = &lighttpd_profile.lighttpd {
-        let mut confs: Vec<String> = procs("lighttpd").filter_map(|p| p.arg("-f")).collect();
+    /// lighttpd: each running server's `-f`, then the profile's configs.
+    fn lighttpd(&self, lp: &crate::profile::LighttpdProfile, out: &mut Found) {
+        let root = self.root;
+        let mut confs: Vec<String> = self.procs("lighttpd").filter_map(|p| p.arg("-f")).collect();
         for c in &lp.configs {
             push_unique(&mut confs, c.clone());
         }
-        warnings.extend(confs.iter().filter_map(|c| broken_link(root, c)));
+        out.warnings.extend(confs.iter().filter_map(|c| broken_link(root, c)));
         for c in confs.iter().filter(|c| exists(root, c)) {
             let cfg = lighttpd::discover(root, Path::new(c));
-            sources.extend(cfg.sources);
-            warnings.extend(cfg.warnings);
-            configs.extend(cfg.files);
+            out.sources.extend(cfg.sources);
+            out.warnings.extend(cfg.warnings);
+            out.configs.extend(cfg.files);
         }
     }
 
-    let iis_profile =
-        profile.iis.clone().or_else(|| crate::profile::load(crate::platform::Family::Windows, Path::new("/nonexistent")).ok().and_then(|p| p.iis));
-    if let Some(ip) = iis_profile {
+    /// IIS: `applicationHost.config`, where the profile says (the Windows profile's on any host:
+    /// a copied Windows tree under `--root`).
+    fn iis(&self, ip: &crate::profile::IisProfile, out: &mut Found) {
+        let root = self.root;
         let env = iis::default_env();
         let conf = iis::expand(&ip.config, &env);
         if iis::host_path(root, &conf).exists() {
             let cfg = iis::discover(root, &conf, &env);
-            sources.extend(cfg.sources);
-            warnings.extend(cfg.warnings);
-            configs.push(conf);
-            keepalive.push(KeepAlive::new(
+            out.sources.extend(cfg.sources);
+            out.warnings.extend(cfg.warnings);
+            out.configs.push(conf);
+            out.keepalive.push(KeepAlive::new(
                 ServerKind::Iis,
                 Some(cfg.connection_timeout * 1000),
                 cfg.connection_timeout_origin,
-                opts.lb_idle_timeout,
+                self.lb_idle_timeout,
                 "connectionTimeout",
-                &format!("set system.applicationHost/webLimits connectionTimeout to 00:0{}:00 or more", (opts.lb_idle_timeout / 60) + 1),
+                &format!("set system.applicationHost/webLimits connectionTimeout to 00:0{}:00 or more", (self.lb_idle_timeout / 60) + 1),
             ));
         }
     }
-
-    // One source per (server, kind, target): the first origin wins (Apache vhosts often repeat
-    // the main error log).
-    let mut seen = std::collections::HashSet::new();
-    sources.retain(|s| seen.insert((s.server, s.kind, s.target.clone())));
-    fill_files(&mut sources, root);
-    let profile = if unknown { "unknown (every profile's places tried)".to_string() } else { profile.family.clone() };
-    Discovery { platform, profile, sources, keepalive, warnings, configs, compiled_in }
 }

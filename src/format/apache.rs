@@ -35,7 +35,7 @@ fn header(name: &str) -> Field {
 
 /// `%{format}t`: the fast fixed shapes, or a `strftime` pattern (added to `patterns`).
 /// `begin:`/`end:` say whether the time is the request's start (the default) or its end.
-fn time_format(fmt: &str, arg: &str, patterns: &mut Vec<Pattern>, at_end: &mut bool) -> Result<Field, String> {
+fn time_format(fmt: &str, arg: &str, patterns: &mut Vec<Pattern>, at_end: &mut bool) -> anyhow::Result<Field> {
     let a = match (arg.strip_prefix("begin:"), arg.strip_prefix("end:")) {
         (Some(a), _) => a,
         (_, Some(a)) => {
@@ -54,9 +54,9 @@ fn time_format(fmt: &str, arg: &str, patterns: &mut Vec<Pattern>, at_end: &mut b
         "%d/%b/%Y:%H:%M:%S %z" => TimeKind::Clf,
         "[%d/%b/%Y:%H:%M:%S %z]" => TimeKind::ClfBracketed,
         pat => {
-            let p = Pattern::compile(pat).map_err(|e| format!("LogFormat '{fmt}': {e}"))?;
+            let p = Pattern::compile(pat).map_err(|e| anyhow::anyhow!("LogFormat '{fmt}': {e}"))?;
             if patterns.len() >= u8::MAX as usize {
-                return Err(format!("LogFormat '{fmt}': too many time fields"));
+                return Err(anyhow::anyhow!("LogFormat '{fmt}': too many time fields"));
             }
             patterns.push(p);
             TimeKind::Strftime((patterns.len() - 1) as u8)
@@ -66,7 +66,7 @@ fn time_format(fmt: &str, arg: &str, patterns: &mut Vec<Pattern>, at_end: &mut b
 
 /// Compile a `LogFormat` string (as it appears in the config, with `\"` already or not yet
 /// unescaped: both work).
-pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
+pub fn compile(name: &str, fmt: &str) -> anyhow::Result<Template> {
     let b = fmt.as_bytes();
     let mut pieces = Vec::new();
     let mut lit = Vec::new();
@@ -106,7 +106,7 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
                 }
                 let mut arg = "";
                 if b.get(i) == Some(&b'{') {
-                    let close = fmt[i..].find('}').ok_or_else(|| format!("LogFormat '{fmt}': unclosed '{{' at byte {i}"))?;
+                    let close = fmt[i..].find('}').ok_or_else(|| anyhow::anyhow!("LogFormat '{fmt}': unclosed '{{' at byte {i}"))?;
                     arg = &fmt[i + 1..i + close];
                     i += close + 1;
                 }
@@ -114,13 +114,13 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
                 if b.get(i) == Some(&b'^') {
                     i += 3;
                     if i > b.len() {
-                        return Err(format!("LogFormat '{fmt}': truncated %^ directive"));
+                        return Err(anyhow::anyhow!("LogFormat '{fmt}': truncated %^ directive"));
                     }
                     push(&mut pieces, &mut lit, Field::Other);
                     continue;
                 }
                 let Some(&c) = b.get(i) else {
-                    return Err(format!("LogFormat '{fmt}': '%' at the end of the format"));
+                    return Err(anyhow::anyhow!("LogFormat '{fmt}': '%' at the end of the format"));
                 };
                 i += 1;
                 // mod_log_config's directive table (Apache 2.4), plus mod_logio (%I %O %S) and
@@ -157,7 +157,7 @@ pub fn compile(name: &str, fmt: &str) -> Result<Template, String> {
                     b'O' => Field::BytesSent,
                     b'A' | b'C' | b'c' | b'e' | b'f' | b'k' | b'l' | b'L' | b'n' | b'o' | b'p' | b'P' | b'R' | b'u' | b'X' | b'x' | b'I' | b'S' => Field::Other,
                     other => {
-                        return Err(format!("LogFormat '{fmt}': unknown directive '%{}'", other as char));
+                        return Err(anyhow::anyhow!("LogFormat '{fmt}': unknown directive '%{}'", other as char));
                     }
                 };
                 push(&mut pieces, &mut lit, f);

@@ -345,13 +345,13 @@ impl Format {
     /// `nginx` / `nginx-combined`, `nginx-main`, `nginx-forwarded`, `apache-common` / `apache-combined` / `apache-vhost_combined`,
     /// `apache:<LogFormat string>`, `nginx:<log_format string>`, `nginx(escape=json):<log_format
     /// string>` (also `escape=none`, `escape=default`).
-    pub fn from_spec(spec: &str) -> Result<Format, String> {
+    pub fn from_spec(spec: &str) -> anyhow::Result<Format> {
         Format::from_spec_named(spec, "custom")
     }
 
     /// As [`Format::from_spec`], naming a compiled `apache:`/`nginx:` format (its nickname in the
     /// server's config).
-    pub fn from_spec_named(spec: &str, name: &str) -> Result<Format, String> {
+    pub fn from_spec_named(spec: &str, name: &str) -> anyhow::Result<Format> {
         if let Some(f) = spec.strip_prefix("apache:") {
             return Ok(Format::Apache(Arc::new(apache::compile(name, f)?)));
         }
@@ -362,7 +362,7 @@ impl Format {
         if let Some(rest) = spec.strip_prefix("nginx(escape=")
             && let Some((mode, f)) = rest.split_once("):")
         {
-            let e = nginx::Escape::parse(mode).ok_or_else(|| format!("'{spec}': escape= is default, json or none"))?;
+            let e = nginx::Escape::parse(mode).ok_or_else(|| anyhow::anyhow!("'{spec}': escape= is default, json or none"))?;
             return Ok(Format::Nginx(Arc::new(nginx::compile(name, f, e)?)));
         }
         Ok(match spec {
@@ -379,7 +379,7 @@ impl Format {
             "apache-combined" | "combined" => Format::Apache(Arc::new(apache::preset("combined").unwrap())),
             "apache-vhost_combined" | "vhost_combined" => Format::Apache(Arc::new(apache::preset("vhost_combined").unwrap())),
             other => {
-                return Err(format!(
+                return Err(anyhow::anyhow!(
                     "unknown log format '{other}': use one of elb, alb, w3c, httperr, nginx-error, apache-error, \
                      nginx-combined, nginx-main, nginx-forwarded, apache-common, apache-combined, apache-vhost_combined, \
                      'apache:<LogFormat string>' or 'nginx:<log_format string>'"

@@ -69,7 +69,7 @@ fn variable(name: &str) -> Field {
 }
 
 /// Compile a `log_format` string (the concatenation of its quoted parts).
-pub fn compile(name: &str, fmt: &str, escape: Escape) -> Result<Template, String> {
+pub fn compile(name: &str, fmt: &str, escape: Escape) -> anyhow::Result<Template> {
     let b = fmt.as_bytes();
     let mut pieces = Vec::new();
     let mut lit = Vec::new();
@@ -82,7 +82,7 @@ pub fn compile(name: &str, fmt: &str, escape: Escape) -> Result<Template, String
         }
         i += 1;
         let name = if b.get(i) == Some(&b'{') {
-            let close = fmt[i..].find('}').ok_or_else(|| format!("log_format '{fmt}': unclosed '${{' at byte {i}"))?;
+            let close = fmt[i..].find('}').ok_or_else(|| anyhow::anyhow!("log_format '{fmt}': unclosed '${{' at byte {i}"))?;
             let n = &fmt[i + 1..i + close];
             i += close + 1;
             n
@@ -94,7 +94,7 @@ pub fn compile(name: &str, fmt: &str, escape: Escape) -> Result<Template, String
             &fmt[start..i]
         };
         if name.is_empty() {
-            return Err(format!("log_format '{fmt}': '$' without a variable name at byte {}", i - 1));
+            return Err(anyhow::anyhow!("log_format '{fmt}': '$' without a variable name at byte {}", i - 1));
         }
         if !lit.is_empty() {
             pieces.push(Piece::Lit(std::mem::take(&mut lit).into_boxed_slice()));

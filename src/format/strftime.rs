@@ -120,7 +120,7 @@ pub struct Pattern {
 impl Pattern {
     /// Compile `pat`; a conversion that cannot be read back (`%c`, `%x`, `%U`…, or unknown) is an
     /// error naming it.
-    pub fn compile(pat: &str) -> Result<Pattern, String> {
+    pub fn compile(pat: &str) -> anyhow::Result<Pattern> {
         let b = pat.as_bytes();
         let mut items = Vec::new();
         let mut lit = Vec::new();
@@ -143,7 +143,7 @@ impl Pattern {
                 i += 1;
             }
             let Some(&c) = b.get(i) else {
-                return Err(format!("time format '{pat}': '%' at its end"));
+                return Err(anyhow::anyhow!("time format '{pat}': '%' at its end"));
             };
             i += 1;
             let num = |u, w| vec![Item::Num(u, w)];
@@ -175,7 +175,10 @@ impl Pattern {
                 b'F' => [num(Unit::Year, 4), lits("-"), num(Unit::Month, 2), lits("-"), num(Unit::Day, 2)].concat(),
                 b'D' => [num(Unit::Month, 2), lits("/"), num(Unit::Day, 2), lits("/"), num(Unit::Year2, 2)].concat(),
                 other => {
-                    return Err(format!("time format '{pat}': %{} cannot be read back into a time (use %Y %m %d %H %M %S %z, %b, %F, %T, %s…)", other as char));
+                    return Err(anyhow::anyhow!(
+                        "time format '{pat}': %{} cannot be read back into a time (use %Y %m %d %H %M %S %z, %b, %F, %T, %s…)",
+                        other as char
+                    ));
                 }
             };
             push(&mut items, &mut lit, it);

@@ -58,29 +58,29 @@ pub struct Url {
 }
 
 impl Url {
-    pub fn parse(s: &str) -> Result<Url, String> {
+    pub fn parse(s: &str) -> anyhow::Result<Url> {
         let (scheme, rest) = match s.split_once("://") {
             Some((sc, r)) => (sc.to_ascii_lowercase(), r),
             None => ("http".to_string(), s),
         };
         if scheme != "http" && scheme != "https" {
-            return Err(format!("{s}: only http:// and https:// URLs can be probed"));
+            return Err(anyhow::anyhow!("{s}: only http:// and https:// URLs can be probed"));
         }
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].to_string()),
             None => (rest, "/".to_string()),
         };
         let (host, port) = if let Some(r) = authority.strip_prefix('[') {
-            let (h, after) = r.split_once(']').ok_or_else(|| format!("{s}: missing ']'"))?;
-            (h.to_string(), after.strip_prefix(':').map(|p| p.parse::<u16>()).transpose().map_err(|_| format!("{s}: bad port"))?)
+            let (h, after) = r.split_once(']').ok_or_else(|| anyhow::anyhow!("{s}: missing ']'"))?;
+            (h.to_string(), after.strip_prefix(':').map(|p| p.parse::<u16>()).transpose().map_err(|_| anyhow::anyhow!("{s}: bad port"))?)
         } else {
             match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| format!("{s}: bad port"))?)),
+                Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| anyhow::anyhow!("{s}: bad port"))?)),
                 None => (authority.to_string(), None),
             }
         };
         if host.is_empty() {
-            return Err(format!("{s}: no host"));
+            return Err(anyhow::anyhow!("{s}: no host"));
         }
         let default_port = if scheme == "https" { 443 } else { 80 };
         Ok(Url { scheme, host, port: port.unwrap_or(default_port), path })
@@ -142,7 +142,7 @@ impl Report {
 }
 
 /// Resolve `host` within `wait`.
-fn resolve(host: &str, port: u16, wait: Duration) -> Result<Vec<SocketAddr>, String> {
+fn resolve(host: &str, port: u16, wait: Duration) -> anyhow::Result<Vec<SocketAddr>> {
     // The resolver has no timeout of its own: ask it on a thread and stop waiting at the deadline.
     let (tx, rx) = std::sync::mpsc::channel();
     let h = host.to_string();
@@ -151,12 +151,12 @@ fn resolve(host: &str, port: u16, wait: Duration) -> Result<Vec<SocketAddr>, Str
         .spawn(move || {
             let _ = tx.send((h.as_str(), port).to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
         })
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot resolve {host}: {e}"))?;
     match rx.recv_timeout(wait) {
         Ok(Ok(a)) if !a.is_empty() => Ok(a),
-        Ok(Ok(_)) => Err(format!("cannot resolve {host}: no address")),
-        Ok(Err(e)) => Err(format!("cannot resolve {host}: {e}")),
-        Err(_) => Err(format!("cannot resolve {host} within {:.1}s", wait.as_secs_f64())),
+        Ok(Ok(_)) => Err(anyhow::anyhow!("cannot resolve {host}: no address")),
+        Ok(Err(e)) => Err(anyhow::anyhow!("cannot resolve {host}: {e}")),
+        Err(_) => Err(anyhow::anyhow!("cannot resolve {host} within {:.1}s", wait.as_secs_f64())),
     }
 }
 
@@ -164,13 +164,16 @@ fn resolve(host: &str, port: u16, wait: Duration) -> Result<Vec<SocketAddr>, Str
 /// (RFC 9110 §9.1, §5.6.2), and no CR, LF, NUL or other control character may reach the request
 /// line (from the URL) or a header, where it would add a header or change the request.
 /// `headers_from` names where the headers came from in messages (`--header`, a config key).
-pub fn validate_request(url: &str, method: &str, headers: &[String], headers_from: &str) -> Result<(), String> {
+pub fn validate_request(url: &str, method: &str, headers: &[String], headers_from: &str) -> anyhow::Result<()> {
     let show = |s: &str| crate::text::escape(s).into_owned();
     if method.is_empty() || method.len() > 64 || !method.bytes().all(is_tchar) {
-        return Err(format!("--method {}: a method is a token of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 §9.1), such as GET or HEAD", show(method)));
+        return Err(anyhow::anyhow!(
+            "--method {}: a method is a token of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 §9.1), such as GET or HEAD",
+            show(method)
+        ));
     }
     if let Some(b) = url.bytes().find(|&b| b <= b' ' || b == 0x7f) {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "the URL {} holds {}: percent-encode it (a space is %20), or it would change the request line",
             show(url),
             if b == b' ' { "a space".to_string() } else { format!("the control character 0x{b:02X}") }
@@ -178,13 +181,16 @@ pub fn validate_request(url: &str, method: &str, headers: &[String], headers_fro
     }
     for h in headers {
         if let Some(b) = h.bytes().find(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return Err(format!("{headers_from} {}: holds the control character 0x{b:02X} (CR, LF and NUL would add headers or end the request)", show(h)));
+            return Err(anyhow::anyhow!(
+                "{headers_from} {}: holds the control character 0x{b:02X} (CR, LF and NUL would add headers or end the request)",
+                show(h)
+            ));
         }
         let Some((name, _)) = h.split_once(':') else {
-            return Err(format!("{headers_from} {}: write it as `Name: value`", show(h)));
+            return Err(anyhow::anyhow!("{headers_from} {}: write it as `Name: value`", show(h)));
         };
         if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err(format!("{headers_from} {}: the name {} is not a token (RFC 9110 §5.1)", show(h), show(name)));
+            return Err(anyhow::anyhow!("{headers_from} {}: the name {} is not a token (RFC 9110 §5.1)", show(h), show(name)));
         }
     }
     Ok(())
@@ -212,7 +218,7 @@ pub fn probe(opts: &Options) -> Report {
         Ok(u) => u,
         Err(e) => {
             let mut r = Report::new(Url { scheme: String::new(), host: String::new(), port: 0, path: String::new() }, String::new());
-            r.error = Some(e);
+            r.error = Some(e.to_string());
             return r;
         }
     };
@@ -221,13 +227,13 @@ pub fn probe(opts: &Options) -> Report {
     let req = request(&url, &opts.method, &opts.headers);
     let mut rep = Report::new(url.clone(), req.clone());
     if let Err(e) = validate_request(&opts.url, &opts.method, &opts.headers, "--header") {
-        rep.error = Some(e);
+        rep.error = Some(e.to_string());
         return rep;
     }
     let addrs = match resolve(&url.host, url.port, opts.timeout.min(opts.deadline)) {
         Ok(a) => a,
         Err(e) => {
-            rep.error = Some(e);
+            rep.error = Some(e.to_string());
             return rep;
         }
     };

@@ -399,7 +399,7 @@ fn read_chunked(r: &mut Reader, rep: &mut Report, timeout: Duration) -> bool {
             false
         }
         Err(e) => {
-            rep.violations.push(Violation::new(rules::CHUNKED_FRAMING, e));
+            rep.violations.push(Violation::new(rules::CHUNKED_FRAMING, e.to_string()));
             false
         }
     }
@@ -407,7 +407,7 @@ fn read_chunked(r: &mut Reader, rep: &mut Report, timeout: Duration) -> bool {
 
 /// The next line (without its `\n`) within `max` bytes, waiting for it; `Err` when the input
 /// ends first (`what` says where).
-fn next_line(r: &mut Reader, max: usize, what: &str) -> Result<usize, String> {
+fn next_line(r: &mut Reader, max: usize, what: &str) -> anyhow::Result<usize> {
     let mut scanned = 0;
     loop {
         if let Some(p) = memchr::memchr(b'\n', &r.data()[scanned..]) {
@@ -415,26 +415,26 @@ fn next_line(r: &mut Reader, max: usize, what: &str) -> Result<usize, String> {
         }
         scanned = r.len();
         if r.len() > max {
-            return Err(format!("{what} longer than {max} bytes"));
+            return Err(anyhow::anyhow!("{what} longer than {max} bytes"));
         }
         if !r.more() {
-            return Err(format!("the connection ended inside {what}"));
+            return Err(anyhow::anyhow!("the connection ended inside {what}"));
         }
     }
 }
 
-fn chunked_body(r: &mut Reader, total: &mut u64, chunks: &mut u64) -> Result<(), String> {
+fn chunked_body(r: &mut Reader, total: &mut u64, chunks: &mut u64) -> anyhow::Result<()> {
     loop {
         let end = next_line(r, MAX_CHUNK_LINE, "a chunk-size line")?;
         let line = &r.data()[..end];
-        let line = line.strip_suffix(b"\r").ok_or("a chunk-size line ends with LF alone")?;
+        let line = line.strip_suffix(b"\r").ok_or_else(|| anyhow::anyhow!("a chunk-size line ends with LF alone"))?;
         let size_part = line.split(|&b| b == b';').next().unwrap_or(b"").trim_ascii();
         if size_part.is_empty() || !size_part.iter().all(u8::is_ascii_hexdigit) {
-            return Err(format!("the chunk size {:?} is not hexadecimal", String::from_utf8_lossy(&size_part[..size_part.len().min(40)])));
+            return Err(anyhow::anyhow!("the chunk size {:?} is not hexadecimal", String::from_utf8_lossy(&size_part[..size_part.len().min(40)])));
         }
         let digits = size_part.iter().position(|&b| b != b'0').map_or(&size_part[size_part.len() - 1..], |i| &size_part[i..]);
         if digits.len() > 15 {
-            return Err(format!("the chunk size {} is too large", String::from_utf8_lossy(&size_part[..size_part.len().min(40)])));
+            return Err(anyhow::anyhow!("the chunk size {} is too large", String::from_utf8_lossy(&size_part[..size_part.len().min(40)])));
         }
         let size = u64::from_str_radix(std::str::from_utf8(digits).expect("hex digits are ASCII"), 16).expect("at most 15 hex digits");
         r.consume(end + 1);
@@ -458,16 +458,16 @@ fn chunked_body(r: &mut Reader, total: &mut u64, chunks: &mut u64) -> Result<(),
             left -= take;
             *total += take;
             if left > 0 && !r.more() {
-                return Err(format!("the connection ended inside a chunk of {size} bytes ({} came)", size - left));
+                return Err(anyhow::anyhow!("the connection ended inside a chunk of {size} bytes ({} came)", size - left));
             }
         }
         while r.len() < 2 {
             if !r.more() {
-                return Err(format!("the connection ended before the CRLF after a chunk of {size} bytes"));
+                return Err(anyhow::anyhow!("the connection ended before the CRLF after a chunk of {size} bytes"));
             }
         }
         if &r.data()[..2] != b"\r\n" {
-            return Err("a chunk's data is not followed by CRLF (its size is wrong)".into());
+            return Err(anyhow::anyhow!("a chunk's data is not followed by CRLF (its size is wrong)"));
         }
         r.consume(2);
         *chunks += 1;

@@ -62,9 +62,9 @@ pub struct Tls {
     last_error: Option<String>,
 }
 
-fn client_config(verify: bool) -> Result<ClientConfig, String> {
+fn client_config(verify: bool) -> anyhow::Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| e.to_string())?;
+    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(if verify {
         let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         builder.with_root_certificates(roots).with_no_client_auth()
@@ -76,7 +76,7 @@ fn client_config(verify: bool) -> Result<ClientConfig, String> {
 impl Tls {
     /// Complete a TLS handshake over `tcp` with `host` (SNI when it is a name) before `deadline`.
     pub fn connect(host: &str, tcp: TcpStream, verify: bool, deadline: Instant) -> Result<Tls, HandshakeError> {
-        let config = client_config(verify).map_err(HandshakeError::Failed)?;
+        let config = client_config(verify).map_err(|e| HandshakeError::Failed(e.to_string()))?;
         let name = ServerName::try_from(host.to_string()).map_err(|e| HandshakeError::Failed(format!("{host}: {e}")))?;
         let conn = ClientConnection::new(Arc::new(config), name).map_err(|e| HandshakeError::Failed(e.to_string()))?;
         let mut t = Tls { conn, tcp, tcp_eof: false, last_error: None };

@@ -32,14 +32,14 @@ pub fn path_in(state_dir: &Path) -> PathBuf {
 }
 
 /// Load the checkpoint of `state_dir`. `Ok(None)` when there is none (a first start).
-pub fn load(state_dir: &Path) -> Result<Option<Checkpoint>, String> {
+pub fn load(state_dir: &Path) -> anyhow::Result<Option<Checkpoint>> {
     let p = path_in(state_dir);
     let text = match fs::read_to_string(&p) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", p.display())),
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", p.display())),
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: not a valid checkpoint ({e})", p.display()))
+    serde_json::from_str(&text).map(Some).map_err(|e| anyhow::anyhow!("{}: not a valid checkpoint ({e})", p.display()))
 }
 
 /// Write `c` atomically into `state_dir`.
@@ -70,6 +70,6 @@ mod tests {
         store(d.path(), &c).unwrap();
         assert_eq!(load(d.path()).unwrap(), Some(c));
         fs::write(path_in(d.path()), "{torn").unwrap();
-        assert!(load(d.path()).unwrap_err().contains("not a valid checkpoint"));
+        assert!(load(d.path()).unwrap_err().to_string().contains("not a valid checkpoint"));
     }
 }

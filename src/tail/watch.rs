@@ -25,11 +25,11 @@ mod imp {
     }
 
     impl Watcher {
-        pub fn new(tx: Sender<()>) -> Result<Watcher, String> {
+        pub fn new(tx: Sender<()>) -> anyhow::Result<Watcher> {
             // SAFETY: inotify_init1 has no preconditions; the fd is owned from here on.
             let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
             if raw < 0 {
-                return Err(format!("inotify_init1: {}", std::io::Error::last_os_error()));
+                return Err(anyhow::anyhow!("inotify_init1: {}", std::io::Error::last_os_error()));
             }
             // SAFETY: raw is a fresh descriptor we own.
             let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(raw) });
@@ -61,12 +61,12 @@ mod imp {
                         }
                     }
                 })
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(Watcher { fd })
         }
 
-        pub fn watch(&mut self, dir: &Path) -> Result<(), String> {
-            let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+        pub fn watch(&mut self, dir: &Path) -> anyhow::Result<()> {
+            let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mask = libc::IN_MODIFY
                 | libc::IN_ATTRIB
                 | libc::IN_CREATE
@@ -81,9 +81,9 @@ mod imp {
             if wd < 0 {
                 let e = std::io::Error::last_os_error();
                 return Err(if e.raw_os_error() == Some(libc::ENOSPC) {
-                    format!("{e} (the inotify watch limit, fs.inotify.max_user_watches, is reached)")
+                    anyhow::anyhow!("{e} (the inotify watch limit, fs.inotify.max_user_watches, is reached)")
                 } else {
-                    e.to_string()
+                    anyhow::anyhow!("{e}")
                 });
             }
             Ok(())
@@ -101,7 +101,7 @@ mod imp {
     }
 
     impl Watcher {
-        pub fn new(tx: Sender<()>) -> Result<Watcher, String> {
+        pub fn new(tx: Sender<()>) -> anyhow::Result<Watcher> {
             let w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
                 // opens and reads are not changes (and the agent causes them)
                 if let Ok(ev) = &res {
@@ -111,13 +111,13 @@ mod imp {
                 }
                 let _ = tx.send(());
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(Watcher { w })
         }
 
-        pub fn watch(&mut self, dir: &Path) -> Result<(), String> {
+        pub fn watch(&mut self, dir: &Path) -> anyhow::Result<()> {
             use notify::Watcher as _;
-            self.w.watch(dir, notify::RecursiveMode::NonRecursive).map_err(|e| e.to_string())
+            self.w.watch(dir, notify::RecursiveMode::NonRecursive).map_err(|e| anyhow::anyhow!("{e}"))
         }
     }
 }
@@ -126,11 +126,11 @@ mod imp {
 pub struct DirWatcher(imp::Watcher);
 
 impl DirWatcher {
-    pub fn new(tx: Sender<()>) -> Result<DirWatcher, String> {
+    pub fn new(tx: Sender<()>) -> anyhow::Result<DirWatcher> {
         imp::Watcher::new(tx).map(DirWatcher)
     }
 
-    pub fn watch(&mut self, dir: &Path) -> Result<(), String> {
+    pub fn watch(&mut self, dir: &Path) -> anyhow::Result<()> {
         self.0.watch(dir)
     }
 }

@@ -16,7 +16,7 @@ pub mod lex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{LogKind, Origin, ServerKind, Source, Target, Warning};
+use super::{ConfigReadError, LogKind, Origin, ServerKind, Source, Target, Warning};
 use crate::paths::{Root, has_glob};
 use lex::Token;
 
@@ -170,7 +170,7 @@ impl Loader<'_> {
         let data = match self.budget.read(self.root, path, from) {
             Ok(d) => d,
             Err(e) => {
-                if let Some(e) = e {
+                if let ConfigReadError::Refused(e) = e {
                     self.warn(from.cloned(), e);
                 }
                 return Vec::new();
