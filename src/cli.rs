@@ -145,8 +145,11 @@ impl Cli {
 /// Output format chosen with `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
+    /// Human-readable, coloured on a terminal.
     Text,
+    /// One JSON document.
     Json,
+    /// One JSON object per line (events as they are found).
     Ndjson,
     /// One self-contained page, for --scan and --correlate.
     Html,

@@ -17,12 +17,15 @@ pub fn default_path() -> PathBuf {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
+    /// The URL (`http://` or `https://`), as for `--probe`.
     pub url: String,
+    /// Seconds between two probes (default 30).
     #[serde(default = "default_probe_interval", deserialize_with = "crate::limits::de::probe_interval")]
     pub interval_secs: u64,
     /// Extra request headers, `Name: value`.
     #[serde(default)]
     pub headers: Vec<String>,
+    /// The deadline of each phase of one probe, seconds (default 10).
     #[serde(default = "default_probe_timeout", deserialize_with = "crate::limits::de::probe_timeout")]
     pub timeout_secs: f64,
 }
@@ -38,10 +41,14 @@ fn default_probe_timeout() -> f64 {
 /// Where events go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sink {
+    /// The agent's standard output (the journal, under systemd).
     Stdout,
+    /// This file (appended to; rotated at `sink_max_bytes`).
     File(PathBuf),
 }
 
+/// The agent's configuration (`/etc/tailgate/tailgate.toml`): every key optional; an unknown key
+/// or a value out of range is an error naming the key and the file.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -56,10 +63,12 @@ pub struct Config {
     /// Rotate the events file when it grows past this many bytes (one `.1` is kept).
     #[serde(deserialize_with = "crate::limits::de::sink_bytes")]
     pub sink_max_bytes: u64,
+    /// How often the read positions are saved, seconds.
     #[serde(deserialize_with = "crate::limits::de::checkpoint_interval")]
     pub checkpoint_interval_secs: u64,
     /// For files that exist at the very first start: `end` (default) or `beginning`.
     pub start_at: StartAt,
+    /// Longer lines are cut at this many bytes (the rest of the line is skipped, and said).
     #[serde(deserialize_with = "crate::limits::de::line_bytes")]
     pub max_line_bytes: usize,
     /// Look for changes at least this often, whatever notify reports (NFS, watch limits).
@@ -154,6 +163,7 @@ impl Config {
         Ok(())
     }
 
+    /// Where events go: `stdout` (or `-`) or a file.
     pub fn sink(&self) -> Sink {
         if self.sink == "stdout" || self.sink == "-" { Sink::Stdout } else { Sink::File(self.sink.clone().into()) }
     }

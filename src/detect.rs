@@ -18,35 +18,63 @@ use crate::time::Timestamp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Problem {
     // The backend's response was not valid HTTP (the LB would answer 502).
+    /// `invalid-header`: a header line that is not `name: value` (nginx "upstream sent invalid header").
     InvalidHeader,
+    /// `invalid-status-line`: no valid `HTTP/x.y nnn` status line.
     InvalidStatusLine,
+    /// `http09-response`: an answer with no status line at all (logged as status 009).
     Http09Response,
+    /// `too-big-header`: the header section is over the proxy's buffer.
     TooBigHeader,
+    /// `duplicate-header`: a header that may appear once appears twice.
     DuplicateHeader,
+    /// `length-and-chunked`: both `Content-Length` and `Transfer-Encoding: chunked`.
     LengthAndChunked,
+    /// `invalid-content-length`: a `Content-Length` that is not one number.
     InvalidContentLength,
+    /// `unknown-transfer-encoding`: a transfer coding other than `chunked`.
     UnknownTransferEncoding,
+    /// `bad-chunking`: the chunked framing is broken.
     BadChunking,
+    /// `bad-trailer`: an invalid (or too big) trailer section.
     BadTrailer,
+    /// `extra-data`: more body than the framing said.
     ExtraData,
+    /// `fastcgi-protocol`: a broken FastCGI record.
     FastcgiProtocol,
     // The connection to the backend failed.
+    /// `premature-close`: the upstream closed the connection before (or while) answering.
     PrematureClose,
+    /// `script-ended-early`: a CGI script ended before its headers.
     ScriptEndedEarly,
+    /// `connection-reset`: the upstream reset the connection.
     ConnectionReset,
+    /// `timeout`: the upstream did not answer in time.
     Timeout,
+    /// `connect-failed`: the connection to the upstream could not be made (refused, unreachable).
     ConnectFailed,
+    /// `no-live-upstream`: every server of the upstream group is marked down.
     NoLiveUpstream,
+    /// `tls-error`: the TLS handshake with the upstream failed.
     TlsError,
+    /// `request-send-failed`: the request could not be sent to the upstream.
     RequestSendFailed,
+    /// `proxy-error`: Apache's proxy failed otherwise (AH01075, AH01102, …).
     ProxyError,
+    /// `app-stderr`: the application wrote to stderr (FastCGI).
     AppStderr,
     // HTTP.sys (HTTPERR) reasons.
+    /// `connection-dropped`: HTTP.sys dropped the connection (also a client reset or a cancelled request).
     ConnectionDropped,
+    /// `connection-abandoned`: the application pool abandoned the request.
     ConnectionAbandoned,
+    /// `idle-timeout`: HTTP.sys closed an idle connection (`Timer_ConnectionIdle`).
     IdleTimeout,
+    /// `service-unavailable`: HTTP.sys answered 503 (the application pool is down or its queue full).
     ServiceUnavailable,
+    /// `client-error`: HTTP.sys refused a bad request (verb, URL, headers, length).
     ClientError,
+    /// `other`: any other HTTP.sys reason.
     Other,
 }
 
@@ -106,6 +134,7 @@ impl Problem {
         )
     }
 
+    /// The stable name in events and reports (`invalid-header`, …).
     pub fn as_str(self) -> &'static str {
         use Problem::*;
         match self {
@@ -157,6 +186,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The stable name in events and reports (`http-5xx`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Http5xx => "http-5xx",
@@ -188,8 +218,11 @@ pub const SCHEMA: u32 = 1;
 /// The allocation-free verdict on one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Class {
+    /// What kind of event the record is.
     pub kind: EventKind,
+    /// What went wrong, when the record says.
     pub problem: Option<Problem>,
+    /// The HTTP status, when the record has one.
     pub status: Option<u16>,
     /// For LB lines: whether the load balancer generated the answer itself.
     pub lb_generated: Option<bool>,
@@ -395,13 +428,19 @@ pub fn httperr_problem(reason: &[u8]) -> Problem {
 pub struct Event {
     /// [`SCHEMA`]: the version of this JSON.
     pub schema: u32,
+    /// What kind of event.
     pub kind: EventKind,
+    /// What went wrong, when the line says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
+    /// The log's name.
     pub file: String,
+    /// The line number (1-based).
     pub line: u64,
+    /// When, in UTC with the offset the log wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Timestamp>,
+    /// The HTTP status (the load balancer's, for LB lines).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// For a load-balancer line: the status the backend sent (`status` is the one the load
@@ -414,16 +453,22 @@ pub struct Event {
     /// For LB 5xx: `lb` (the load balancer answered itself) or `backend`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<&'static str>,
+    /// The request line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// The client address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// The backend (`ip:port`) a load balancer sent the request to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// The upstream a web server proxied to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// The user agent (decoded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The error log's message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

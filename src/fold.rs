@@ -38,6 +38,7 @@ pub trait Worker: Send {
 pub struct Done<W> {
     /// Which chunk (0-based, in file order).
     pub index: usize,
+    /// The worker, with what it gathered from its chunk.
     pub worker: W,
     /// Lines in the file before this chunk.
     pub base: u64,

@@ -18,8 +18,11 @@ use std::path::{Path, PathBuf};
 /// The platform's default layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
+    /// `tailgate.toml`.
     pub config_file: PathBuf,
+    /// Where profile overrides (`debian.toml`, …) are read from.
     pub profiles_dir: PathBuf,
+    /// Where checkpoints are kept.
     pub state_dir: PathBuf,
     /// Where the Windows service writes events when the config says `stdout` (a service has no
     /// console). `None` on Unix: systemd hands stdout to the journal.
@@ -154,6 +157,7 @@ fn raw_path(p: &Path) -> std::borrow::Cow<'_, Path> {
 /// inside the root.
 #[derive(Clone, Debug, Default)]
 pub struct Root {
+    /// `--root DIR`, or `None`: the live filesystem.
     pub dir: Option<PathBuf>,
 }
 
@@ -162,6 +166,7 @@ pub struct Root {
 const UNRESOLVABLE: &str = ".tailgate-unresolvable-symlink-loop";
 
 impl Root {
+    /// Instance paths under `dir` (`None`: as they are).
     pub fn new(dir: Option<PathBuf>) -> Self {
         Root { dir }
     }

@@ -9,49 +9,75 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::Family;
 
+/// One OS family's places and defaults (a `profiles/*.toml` file, or an override merged over it).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// `debian`, `rhel`, `suse`, `alpine` or `windows`.
     pub family: String,
+    /// Where nginx is (absent: not looked for on this family).
     pub nginx: Option<NginxProfile>,
+    /// Where Apache httpd is.
     pub apache: Option<ApacheProfile>,
+    /// Where lighttpd is.
     pub lighttpd: Option<LighttpdProfile>,
+    /// Where IIS is.
     pub iis: Option<IisProfile>,
 }
 
+/// nginx's places and compiled-in defaults (used when no binary can tell them with `-V`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NginxProfile {
+    /// Binaries to run with `-V` for the compiled-in settings.
     pub binaries: Vec<String>,
+    /// Main config files, the first that exists wins.
     pub configs: Vec<String>,
+    /// `--prefix`: relative paths in the config are under it.
     pub prefix: String,
+    /// `--http-log-path`: the access log when no `access_log` is set.
     pub http_log_path: String,
+    /// `--error-log-path`: the error log when no `error_log` is set (`stderr` on Debian).
     pub error_log_path: String,
+    /// Where this family's packages put the logs (for the agent's defaults).
     pub log_dirs: Vec<String>,
 }
 
+/// Apache httpd's places and compiled-in defaults (used when no binary can tell them with `-V`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ApacheProfile {
+    /// Binaries to run with `-V` for the compiled-in settings.
     pub binaries: Vec<String>,
+    /// `HTTPD_ROOT`: relative paths in the config are under it.
     pub server_root: String,
+    /// `SERVER_CONFIG_FILE`, the main config file.
     pub config: String,
+    /// Debian's `envvars` file (`APACHE_LOG_DIR`, …), read for `${VAR}` in the config.
     pub envvars: Option<String>,
+    /// `DEFAULT_ERRORLOG`: the error log when no `ErrorLog` is set.
     pub default_errorlog: String,
+    /// Where this family's packages put the logs.
     pub log_dirs: Vec<String>,
 }
 
+/// lighttpd's places.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LighttpdProfile {
+    /// Main config files, the first that exists wins.
     pub configs: Vec<String>,
+    /// Where this family's packages put the logs.
     pub log_dirs: Vec<String>,
 }
 
+/// IIS's places.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct IisProfile {
+    /// `applicationHost.config` (with `%windir%`-style variables).
     pub config: String,
+    /// Where IIS writes logs by default.
     pub log_dirs: Vec<String>,
 }
 

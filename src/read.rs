@@ -24,6 +24,7 @@ pub fn strip_bom(b: &[u8]) -> &[u8] {
 
 /// What the reader hands to its callback.
 pub enum Line<'a> {
+    /// A line, without its `\n` (a `\r` before it is left to the parser).
     Text(&'a [u8]),
     /// A line longer than [`MAX_LINE`]; its length in bytes.
     TooLong(u64),
@@ -93,7 +94,7 @@ pub fn for_each_line<R: Read>(mut r: R, mut f: impl FnMut(Line<'_>), mut progres
 }
 
 /// Read the lines of a plain (uncompressed) file — all of it, or the byte range `[start, end)` —
-/// through a memory mapping when possible (no copy; see [`crate::mapped`]) and read(2) otherwise
+/// through a memory mapping when possible (no copy; see `crate::mapped`) and read(2) otherwise
 /// (special files, `TAILGATE_NO_MMAP` set). A file that shrinks while it is read ends the read
 /// with an error saying where. Anything that may be a stream or gzip goes through [`Input`],
 /// which decides that once and calls this for regular plain files.
@@ -190,13 +191,14 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// A log opened once: the first bytes of its (decompressed) content, for format detection, and
 /// the rest of the same stream, so that nothing is read twice and nothing is lost.
 ///
-/// - A regular, uncompressed file is read by path afterwards ([`Input::is_file`]): mapped, or
+/// - A regular, uncompressed file is read by path afterwards ([`Input::file_len`]): mapped, or
 ///   split into byte ranges for threads.
 /// - Everything else — stdin (`-`), a FIFO, `<(…)` process substitution, a character device —
 ///   is a stream that can be read only once: the sample is kept and replayed before the rest.
 /// - gzip is recognised by its magic bytes, whatever the name (stdin, `.log` files that are
 ///   really gzip, `.gz` files), and every member of a multi-member file is read.
 pub struct Input {
+    /// What was opened (`-`: stdin).
     pub path: PathBuf,
     /// The first bytes of the content (decompressed), at most the size asked for.
     pub sample: Vec<u8>,

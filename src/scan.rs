@@ -27,12 +27,14 @@ pub const TOP_PATHS: usize = 10;
 /// memory stays bounded whatever the log; below it the counts are exact.
 const PATHS_CAP: usize = 65_536;
 
+/// How `--scan` reads its logs.
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
     /// Force a format (otherwise detected per file).
     pub format: Option<Format>,
     /// Skip records older than this instant (unix micros).
     pub since_micros: Option<i64>,
+    /// Threads for large files (each file of 8 MiB or more is split).
     pub threads: usize,
     /// How many example events to keep per log (every event goes to the event sink, when
     /// there is one, as it is found).
@@ -55,6 +57,7 @@ impl Default for ScanOptions {
 pub struct Zones {
     /// nginx's and Apache's access-log offsets, each with the log it was read from.
     pub nginx: Option<(i32, String)>,
+    /// (Apache's.)
     pub apache: Option<(i32, String)>,
     /// The host's zone and where it came from (`/etc/localtime`).
     pub host: Option<(crate::time::Zone, String)>,
@@ -110,7 +113,9 @@ impl Zones {
 /// A rejected line.
 #[derive(Clone, Debug, Serialize)]
 pub struct BadLine {
+    /// Its line number (1-based).
     pub line: u64,
+    /// Why no parser took it.
     pub reason: String,
     /// The start of the line, lossily decoded (at most 120 bytes).
     pub excerpt: String,
@@ -119,39 +124,59 @@ pub struct BadLine {
 /// Counts for one minute.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Minute {
+    /// Records in the minute.
     pub records: u64,
+    /// Of them, with a 5xx status.
     pub http_5xx: u64,
+    /// Events in the minute.
     pub events: u64,
 }
 
 /// LB 5xx split by who generated them.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct LbSplit {
+    /// With `elb_status_code` 5xx and no backend status (`-`): the load balancer's own.
     pub lb_generated: u64,
+    /// With a backend status: the backend's answer.
     pub backend_generated: u64,
 }
 
 /// What a scan found in one log.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LogReport {
+    /// The log's name (`--stdin-name` for stdin).
     pub path: String,
+    /// The format used (`elb`, `nginx-combined`, `nginx:<format>`, …).
     pub format: String,
+    /// Bytes read (decompressed).
     pub bytes: u64,
+    /// Lines read.
     pub lines: u64,
+    /// Lines parsed.
     pub records: u64,
+    /// Lines rejected.
     pub bad_lines: u64,
+    /// The first rejected lines, with their reasons.
     pub bad_examples: Vec<BadLine>,
     /// Records skipped because they are older than `--since`.
     pub skipped_old: u64,
+    /// Records by 5xx status.
     pub status_5xx: BTreeMap<u16, u64>,
+    /// Load-balancer logs: LB 5xx by who generated them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lb_5xx: Option<LbSplit>,
+    /// Events by kind (`http-5xx`, `malformed-output`, `upstream-error`, …).
     pub events_by_kind: BTreeMap<String, u64>,
+    /// Events by problem (`invalid-header`, `premature-close`, …).
     pub problems: BTreeMap<String, u64>,
+    /// Per UTC minute (`2026-11-25T08:00:00Z`).
     pub timeline: BTreeMap<String, Minute>,
+    /// The paths with the most 5xx, most first.
     pub top_failing_paths: Vec<(String, u64)>,
+    /// The earliest record's time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_time: Option<Timestamp>,
+    /// The latest record's time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_time: Option<Timestamp>,
     /// The first few events (`--examples`); with an event sink, every event went there.

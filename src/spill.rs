@@ -24,9 +24,11 @@ pub fn test_small() -> bool {
 
 /// A record that can be sorted and spilled.
 pub trait Spill: Sized {
+    /// The sort key's type.
     type Key: Ord + Copy;
     /// The sort key (unique per record, so the order never depends on how runs were cut).
     fn key(&self) -> Self::Key;
+    /// Append the record's bytes (read back by [`Spill::decode`]).
     fn encode(&self, out: &mut Vec<u8>);
     /// The record [`Spill::encode`] wrote; `None` if the bytes are not one.
     fn decode(d: &mut Dec<'_>) -> Option<Self>;
@@ -76,6 +78,7 @@ impl<T: Spill> Sorter<T> {
         Sorter { max_bytes: max, cap: usize::MAX, ..Sorter::new(1) }
     }
 
+    /// Add a record (a sorted run goes to disk when the memory bound is reached).
     #[inline]
     pub fn push(&mut self, t: T) {
         self.reserve();
@@ -153,6 +156,7 @@ impl<T: Spill + Clone> Sorted<T> {
         self.len
     }
 
+    /// No records.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -290,22 +294,31 @@ impl<T: Spill + Clone> Iterator for Merge<'_, T> {
 
 /// Little-endian fields, for [`Spill::encode`].
 pub trait Enc {
+    /// One byte.
     fn u8(&mut self, v: u8);
+    /// Two bytes.
     fn u16(&mut self, v: u16);
+    /// Four bytes.
     fn u32(&mut self, v: u32);
+    /// Eight bytes.
     fn u64(&mut self, v: u64);
+    /// Eight bytes, two's complement.
     fn i64(&mut self, v: i64) {
         self.u64(v as u64)
     }
+    /// A length (4 bytes), then the bytes.
     fn bytes(&mut self, v: &[u8]);
+    /// A presence byte, then the value.
     fn opt_u16(&mut self, v: Option<u16>) {
         self.u8(v.is_some() as u8);
         self.u16(v.unwrap_or(0));
     }
+    /// A presence byte, then the value.
     fn opt_u64(&mut self, v: Option<u64>) {
         self.u8(v.is_some() as u8);
         self.u64(v.unwrap_or(0));
     }
+    /// Micros, offset and precision.
     fn timestamp(&mut self, t: &crate::time::Timestamp) {
         self.i64(t.micros);
         self.u8(t.offset.is_some() as u8);
@@ -345,41 +358,52 @@ impl<'a> Dec<'a> {
         self.0 = b;
         Some(a)
     }
+    /// One byte; `None` at the end.
     pub fn u8(&mut self) -> Option<u8> {
         self.take(1).map(|b| b[0])
     }
+    /// Two bytes.
     pub fn u16(&mut self) -> Option<u16> {
         self.take(2).map(|b| u16::from_le_bytes(b.try_into().unwrap()))
     }
+    /// Four bytes.
     pub fn u32(&mut self) -> Option<u32> {
         self.take(4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
     }
+    /// Eight bytes.
     pub fn u64(&mut self) -> Option<u64> {
         self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
     }
+    /// Eight bytes, two's complement.
     pub fn i64(&mut self) -> Option<i64> {
         self.u64().map(|v| v as i64)
     }
+    /// One byte, 0 or 1.
     pub fn bool(&mut self) -> Option<bool> {
         self.u8().map(|b| b != 0)
     }
+    /// A length, then that many bytes (borrowed).
     pub fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.u32()? as usize;
         self.take(n)
     }
+    /// [`Dec::bytes`] as UTF-8; `None` if they are not.
     pub fn string(&mut self) -> Option<String> {
         String::from_utf8(self.bytes()?.to_vec()).ok()
     }
+    /// A presence byte, then the value.
     pub fn opt_u16(&mut self) -> Option<Option<u16>> {
         let some = self.bool()?;
         let v = self.u16()?;
         Some(some.then_some(v))
     }
+    /// A presence byte, then the value.
     pub fn opt_u64(&mut self) -> Option<Option<u64>> {
         let some = self.bool()?;
         let v = self.u64()?;
         Some(some.then_some(v))
     }
+    /// What [`Enc::timestamp`] wrote.
     pub fn timestamp(&mut self) -> Option<crate::time::Timestamp> {
         use crate::time::Precision;
         let micros = self.i64()?;
@@ -398,7 +422,9 @@ impl<'a> Dec<'a> {
 /// Bytes in a sort order: a rendered finding keyed by its load-balancer file and line.
 #[derive(Clone)]
 pub struct Keyed<K> {
+    /// Where it sorts.
     pub key: K,
+    /// The rendered bytes.
     pub bytes: Vec<u8>,
 }
 
@@ -433,7 +459,7 @@ impl Spill for i64 {
     }
 }
 
-/// The median (the upper one of an even count, as [`crate::correlate::matcher::median`]) of
+/// The median (the upper one of an even count, as the matcher's) of
 /// sorted values, read once.
 pub fn median(s: &Sorted<i64>) -> Option<i64> {
     if s.is_empty() {

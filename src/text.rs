@@ -71,10 +71,12 @@ pub struct SafeWriter<W: Write> {
 }
 
 impl<W: Write> SafeWriter<W> {
+    /// Wrap `inner`; `sgr`: let colour sequences through (writing to a terminal).
     pub fn new(inner: W, sgr: bool) -> SafeWriter<W> {
         SafeWriter { inner, sgr }
     }
 
+    /// The inner writer.
     pub fn into_inner(self) -> W {
         self.inner
     }

@@ -14,8 +14,11 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// Whole seconds (`[25/Nov/2026:08:00:01 +0000]`).
     Second,
+    /// Milliseconds (nginx `$msec`, `%{msec}t`).
     Milli,
+    /// Microseconds (ELB/ALB, `%{usec}t`).
     Micro,
 }
 
@@ -39,10 +42,12 @@ pub struct Timestamp {
     /// (nginx/Apache error logs: local time of the writing host). In that case `micros` is the
     /// wall-clock reading taken as if it were UTC.
     pub offset: Option<i32>,
+    /// How precisely the log wrote it: an instant anywhere in that unit is as good as another.
     pub precision: Precision,
 }
 
 impl Timestamp {
+    /// An instant (µs since the epoch, UTC), the offset it was written with (seconds east) and its precision.
     pub fn from_micros(micros: i64, offset: Option<i32>, precision: Precision) -> Self {
         Timestamp { micros, offset, precision }
     }

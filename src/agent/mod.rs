@@ -16,14 +16,14 @@
 //! not written. `notify` watches the directories of the followed logs; any event means "look
 //! now", and the poll interval is the fallback where events do not arrive (NFS) or a watch cannot
 //! be set up. SIGTERM/SIGINT stop with a final checkpoint; SIGHUP reloads and discovers again.
-//! Every event is an [`event::AgentEvent`]: that enum is the NDJSON schema.
+//! Every event is an `event::AgentEvent`: that enum is the NDJSON schema.
 
-pub mod elb;
-pub mod event;
-pub mod pipeline;
-pub mod plan;
-pub mod probes;
-pub mod sink;
+pub(crate) mod elb;
+pub(crate) mod event;
+pub(crate) mod pipeline;
+pub(crate) mod plan;
+pub(crate) mod probes;
+pub(crate) mod sink;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +38,7 @@ pub use plan::{Plan, plan};
 /// Threads that feed the loop events (the probes, the `elb_log_dir` worker): their queue, and
 /// the flag that stops them when this is dropped (on reload or exit).
 pub struct Feed {
+    /// The events, in the order the threads sent them.
     pub rx: mpsc::Receiver<event::AgentEvent>,
     quit: std::sync::Arc<AtomicBool>,
 }

@@ -159,10 +159,6 @@ impl Pipeline {
     pub fn clear(&mut self) {
         self.files.clear();
     }
-
-    pub fn tracked(&self) -> usize {
-        self.files.len()
-    }
 }
 
 fn strip_cr(b: &[u8]) -> &[u8] {

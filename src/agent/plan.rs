@@ -9,6 +9,7 @@ use crate::format::Format;
 /// Paths to follow and their formats.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
+    /// Paths and globs to follow (discovered, then the configuration's `logs`), minus `exclude`.
     pub paths: Vec<String>,
     /// Formats known for paths or globs, in the order they were found (discovery, in the
     /// servers' config order). For a file, an exact path wins; else the first glob that matches
@@ -20,6 +21,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether a config file discovery read changed (or went away) since: then discover again.
     pub fn configs_changed(&self) -> bool {
         self.configs.iter().any(|(p, m)| std::fs::metadata(p).and_then(|x| x.modified()).ok() != *m)
     }

@@ -92,9 +92,6 @@ impl Texts {
     pub fn request(&self) -> &str {
         self.str(1)
     }
-    pub fn method(&self) -> &str {
-        self.str(2)
-    }
     pub fn client(&self) -> &str {
         self.str(3)
     }
@@ -266,8 +263,6 @@ pub struct Candidate {
     /// The logged client (or X-Forwarded-For) is the LB line's client.
     pub client_match: bool,
     pub bytes: Option<u64>,
-    /// Found by the idle timeout's wide search (for its inference only, never a match).
-    pub probe: bool,
 }
 
 /// An error-log line naming a request path.

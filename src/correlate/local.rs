@@ -334,7 +334,7 @@ impl SliceIndex {
             if !h.same_agent(r) {
                 continue;
             }
-            out.push(Candidate::of(h.wi, r, stamp, h.client_match(r), false));
+            out.push(Candidate::of(h.wi, r, stamp, h.client_match(r)));
         }
     }
 }
@@ -368,7 +368,7 @@ impl Probes {
         for &(arrival, h) in list {
             let d = r.ts.micros - arrival;
             if d >= lo - prec && d <= hi + prec && h.same_agent(r) {
-                self.found.push(Candidate::of(h.wi, r, stamp, h.client_match(r), true));
+                self.found.push(Candidate::of(h.wi, r, stamp, h.client_match(r)));
             }
         }
     }
@@ -383,8 +383,8 @@ pub struct LocalSummary {
 }
 
 impl Candidate {
-    fn of(wanted: u32, r: &LocalRec, stamp: Stamp, client_match: bool, probe: bool) -> Candidate {
-        Candidate { wanted, file: r.file, line: r.line, ts: r.ts, stamp, status: r.status, client_match, bytes: r.bytes, probe }
+    fn of(wanted: u32, r: &LocalRec, stamp: Stamp, client_match: bool) -> Candidate {
+        Candidate { wanted, file: r.file, line: r.line, ts: r.ts, stamp, status: r.status, client_match, bytes: r.bytes }
     }
 }
 

@@ -3,27 +3,27 @@
 //! Two streaming passes read each input once, and memory is bounded by the time window, not by
 //! the size of the logs or the number of LB 5xx:
 //!
-//! 1. [`elb`]: read the ELB/ALB logs (files, `.gz`, directories, stdin) once; count
+//! 1. `elb`: read the ELB/ALB logs (files, `.gz`, directories, stdin) once; count
 //!    CloudWatch-equivalent metrics per minute, bursts of successive 502s per backend and
 //!    per-backend rates; keep a record of every LB 5xx in scope, sorted by arrival
-//!    ([`crate::spill`]: on disk past a bound), and note its request and time in [`filter`].
-//! 2. [`local`]: read the instance's access and error logs once; keep (sorted by time, likewise)
-//!    the lines [`filter`] says may be evidence.
+//!    ([`crate::spill`]: on disk past a bound), and note its request and time in `filter`.
+//! 2. `local`: read the instance's access and error logs once; keep (sorted by time, likewise)
+//!    the lines `filter` says may be evidence.
 //!
-//! Then [`join`] walks both sorted streams together, slice by slice: first for the clock offset
+//! Then `join` walks both sorted streams together, slice by slice: first for the clock offset
 //! between the load balancer and the instance (from unambiguous pairs) and the idle timeout
-//! ([`idle`]), then [`matcher`] scores every candidate of a slice (time after offset, client vs
+//! (`idle`), then `matcher` scores every candidate of a slice (time after offset, client vs
 //! `X-Forwarded-For`, user agent, status consistency, bytes), assigns each local line to at most
 //! one LB line (best first), attaches error-log lines of the same request, and names the cause.
 //! The findings stream out; the command line puts them in load-balancer order (sorted on disk).
 
-pub mod elb;
-pub mod filter;
-pub mod idle;
-pub mod join;
-pub mod key;
-pub mod local;
-pub mod matcher;
+pub(crate) mod elb;
+pub(crate) mod filter;
+pub(crate) mod idle;
+pub(crate) mod join;
+pub(crate) mod key;
+pub(crate) mod local;
+pub(crate) mod matcher;
 
 use std::path::PathBuf;
 
@@ -31,23 +31,29 @@ use serde::Serialize;
 
 use crate::format::Format;
 
-/// Causes (stable strings in JSON).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// Why a load balancer answered 5xx: the stable strings of [`Cause::as_str`] in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cause {
-    #[serde(rename = "backend-5xx")]
+    /// `backend-5xx`: the instance answered 5xx itself.
     Backend5xx,
-    #[serde(rename = "malformed-response")]
+    /// `malformed-response`: the load balancer rejected what the instance sent.
     MalformedResponse,
-    #[serde(rename = "connection-closed")]
+    /// `connection-closed`: no usable answer; the connection was refused, closed or reset.
     ConnectionClosed,
-    #[serde(rename = "backend-timeout")]
+    /// `backend-timeout`: the instance took longer than the load balancer's idle timeout.
     BackendTimeout,
-    #[serde(rename = "no-healthy-backend")]
+    /// `no-healthy-backend`: no healthy instance to send the request to.
     NoHealthyBackend,
-    #[serde(rename = "keepalive-closed")]
+    /// `keepalive-closed`: the web server's keep-alive is shorter than the LB's idle timeout.
     KeepaliveClosed,
-    #[serde(rename = "unmatched")]
+    /// `unmatched`: nothing local matches, and nothing else explains it.
     Unmatched,
+}
+
+impl Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl Cause {
@@ -77,6 +83,7 @@ impl Cause {
         }
     }
 
+    /// The stable name in findings and reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::Backend5xx => "backend-5xx",
@@ -93,7 +100,9 @@ impl Cause {
 /// Which backend addresses are "this instance".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendFilter {
+    /// The address, as the load balancer logs it.
     pub ip: String,
+    /// The port; `None`: any.
     pub port: Option<u16>,
 }
 
@@ -118,6 +127,7 @@ impl BackendFilter {
         }
     }
 
+    /// Whether a logged backend (`ip`, `port`) is this one.
     pub fn matches(&self, ip: &[u8], port: Option<u16>) -> bool {
         self.ip.as_bytes() == ip && self.port.is_none_or(|p| Some(p) == port)
     }
@@ -132,13 +142,14 @@ pub struct Options {
     pub local: Vec<LocalLog>,
     /// This instance's addresses.
     pub backends: Vec<BackendFilter>,
+    /// Explain every backend's 5xx (fleet view), not only this instance's.
     pub all_backends: bool,
     /// The largest clock difference between LB and instance to look across (seconds).
     pub window_secs: f64,
     /// The load balancer's idle timeout (a 504's request is logged locally about this late).
     pub lb_idle_timeout_secs: u64,
     /// `lb_idle_timeout_secs` is a default, not the user's: infer the timeout from the logs
-    /// (see [`idle`]) and use that.
+    /// (see `idle`) and use that.
     pub infer_idle_timeout: bool,
     /// How many successive 502s make a burst.
     pub burst_min: usize,
@@ -206,6 +217,7 @@ impl Options {
 /// A web server's idle keep-alive timeout, where discovery found it.
 #[derive(Clone, Debug)]
 pub struct KeepAliveSetting {
+    /// The timeout, milliseconds.
     pub timeout_ms: u64,
     /// The directive as a person would write it (`keepalive_timeout 5s`).
     pub directive: String,
@@ -220,22 +232,29 @@ pub struct LocalLog {
     pub path: PathBuf,
     /// How to report it (instance path).
     pub display: String,
+    /// Its format, or `None` to detect it.
     pub format: Option<Format>,
 }
 
 /// A local line used as evidence.
 #[derive(Clone, Debug, Serialize)]
 pub struct Evidence {
+    /// The local log (instance path) or config file.
     pub file: String,
+    /// The line (1-based).
     pub line: u64,
     /// `access`, `error`, or `config` (a web-server directive, for `keepalive-closed`).
     pub kind: &'static str,
+    /// The status it logged (access lines).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// When, as the log wrote it (error logs: read in the host's zone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<crate::time::Timestamp>,
+    /// The message (error lines) or the directive (config).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What went wrong, when the error line says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<crate::detect::Problem>,
 }
@@ -246,12 +265,19 @@ pub struct ElbRef {
     /// The load balancer's name, as its log line gives it (Classic: the name; ALB:
     /// `app/<name>/<id>`).
     pub lb: String,
+    /// The load balancer's log (or the `--stdin-name`).
     pub file: String,
+    /// The line (1-based).
     pub line: u64,
+    /// The LB's timestamp.
     pub timestamp: crate::time::Timestamp,
+    /// The backend (`ip:port`) it chose; `None`: none (`-`).
     pub backend: Option<String>,
+    /// The status the LB sent the client.
     pub elb_status: u16,
+    /// The status the backend sent the LB; `None`: the LB answered itself.
     pub backend_status: Option<u16>,
+    /// The request line, as the LB logged it.
     pub request: String,
 }
 
@@ -260,20 +286,25 @@ pub struct ElbRef {
 pub struct Finding {
     /// [`crate::detect::SCHEMA`].
     pub schema: u32,
+    /// The load-balancer line.
     pub elb: ElbRef,
     /// `lb` or `backend`.
     pub source: &'static str,
+    /// Why.
     pub cause: Cause,
+    /// The cause in a sentence, with what was seen.
     pub explanation: String,
     /// Whether any local log was read: `false` is "no local logs were available", not "the
     /// instance logged nothing".
     pub evidence_available: bool,
+    /// The local lines (and directive) it rests on.
     pub evidence: Vec<Evidence>,
 }
 
 /// CloudWatch-equivalent counts for one minute.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct MinuteCounts {
+    /// The minute (UTC, `2026-11-25T08:00:00Z`).
     pub minute: String,
     /// Classic `HTTPCode_ELB_5XX` / ALB `HTTPCode_ELB_5XX_Count`.
     #[serde(rename = "HTTPCode_ELB_5XX")]
@@ -281,6 +312,7 @@ pub struct MinuteCounts {
     /// Classic `HTTPCode_Backend_5XX` / ALB `HTTPCode_Target_5XX_Count`.
     #[serde(rename = "HTTPCode_Backend_5XX")]
     pub backend_5xx: u64,
+    /// Requests in the minute.
     pub requests: u64,
 }
 
@@ -304,19 +336,28 @@ impl MinuteCounts {
 /// A run of successive 502s for one backend.
 #[derive(Clone, Debug, Serialize)]
 pub struct Burst {
+    /// The backend (`ip:port`).
     pub backend: String,
+    /// How many 502s in a row.
     pub count: u64,
+    /// The first one's time.
     pub first: crate::time::Timestamp,
+    /// The last one's time.
     pub last: crate::time::Timestamp,
+    /// The first one's `file:line`.
     pub first_line: String,
 }
 
 /// Per-backend rates (fleet view).
 #[derive(Clone, Debug, Serialize)]
 pub struct BackendRate {
+    /// The backend (`ip:port`).
     pub backend: String,
+    /// Requests the LB sent it.
     pub requests: u64,
+    /// Of them, answered 5xx (by the backend or the LB).
     pub lb_5xx: u64,
+    /// `lb_5xx / requests`.
     pub rate: f64,
     /// Its LB 5xx per minute (Unix minute, count), minutes without any left out (the HTML
     /// report's sparklines).
@@ -327,18 +368,26 @@ pub struct BackendRate {
 /// A rejected ELB line.
 #[derive(Clone, Debug, Serialize)]
 pub struct BadElbLine {
+    /// The LB log.
     pub file: String,
+    /// The line (1-based).
     pub line: u64,
+    /// Why no parser took it.
     pub reason: String,
 }
 
+/// The counts of a correlation (the JSON report's `summary`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// LB lines read.
     pub elb_lines: u64,
+    /// LB lines rejected.
     pub bad_lines: u64,
     /// LB 5xx in scope (this instance's, or with no backend address).
     pub lb_5xx: u64,
+    /// Of them, answered by the load balancer itself.
     pub lb_generated: u64,
+    /// Of them, the backend's answer passed on.
     pub backend_generated: u64,
     /// Findings with local evidence.
     pub matched: u64,
@@ -350,13 +399,18 @@ pub struct Summary {
     /// host's zone, or UTC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_log_time_zone: Option<String>,
+    /// CloudWatch's per-minute 5xx counts, from the logs.
     pub per_minute: Vec<MinuteCounts>,
+    /// Runs of successive 502s from one backend (at least `--burst`).
     pub bursts: Vec<Burst>,
+    /// Every backend's rate (`--all-backends`), highest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<BackendRate>,
+    /// The first rejected LB lines, with their reasons.
     pub bad_examples: Vec<BadElbLine>,
     /// Local logs read: path, format, lines, bad lines.
     pub local_logs: Vec<local::LocalSummary>,
+    /// Findings by cause.
     pub causes: std::collections::BTreeMap<&'static str, u64>,
     /// Input problems (unreadable files, truncated gzip, …).
     pub errors: Vec<String>,
@@ -372,7 +426,9 @@ pub struct Summary {
 /// The whole answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The counts.
     pub summary: Summary,
+    /// One finding per LB 5xx in scope, in load-balancer order.
     pub findings: Vec<Finding>,
 }
 
@@ -401,7 +457,7 @@ pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
 
 /// Run both passes and the matcher; every finding goes to `sink` with its place in the
 /// load-balancer inputs (file index, line), in no particular order. Memory is bounded by the
-/// time window (see [`join`]), not by the number of LB 5xx.
+/// time window (see `join`), not by the number of LB 5xx.
 pub fn run(opts: &Options, sink: &mut dyn FnMut((u32, u64), Finding)) -> Summary {
     run_completing(opts, |_| {}, sink)
 }

@@ -21,16 +21,20 @@ use crate::paths::{Root, has_glob};
 /// Compiled-in settings (`apache2 -V` / `httpd -V`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
+    /// `HTTPD_ROOT`: relative paths in the config are under it.
     pub server_root: PathBuf,
+    /// `SERVER_CONFIG_FILE`, the main config file.
     pub config_file: PathBuf,
     /// `DEFAULT_ERRORLOG`, relative to the server root unless absolute.
     pub default_errorlog: String,
     /// Modules compiled in (`-l`), as short names (`log_config`).
     pub builtin: Vec<String>,
+    /// Where the settings came from (`apache2 -V`, a running server's `-d`/`-f`, the profile).
     pub from: String,
 }
 
 impl Settings {
+    /// Debian's packaged httpd.
     pub fn debian() -> Settings {
         Settings {
             server_root: "/etc/apache2".into(),
@@ -41,6 +45,7 @@ impl Settings {
         }
     }
 
+    /// RHEL's packaged httpd.
     pub fn rhel() -> Settings {
         Settings {
             server_root: "/etc/httpd".into(),
@@ -107,13 +112,18 @@ struct Line {
 /// The result of reading an Apache configuration.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// The logs found, with their origins.
     pub sources: Vec<Source>,
+    /// What is worth telling about the configuration.
     pub warnings: Vec<Warning>,
+    /// Every config file read (instance paths), in order.
     pub files: Vec<String>,
     /// `KeepAlive` on (default) and `KeepAliveTimeout` (default 5 s; milliseconds) at the
     /// main-server level.
     pub keepalive: bool,
+    /// The timeout in milliseconds.
     pub keepalive_timeout_ms: u64,
+    /// The `KeepAliveTimeout` (or `KeepAlive Off`) directive that set it.
     pub keepalive_origin: Option<Origin>,
 }
 

@@ -128,10 +128,13 @@ fn matches(root: &Root, win_glob: &str) -> Vec<String> {
 /// The result of reading applicationHost.config.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// The logs found (sites' W3C logs, central logging, HTTPERR).
     pub sources: Vec<Source>,
+    /// What is worth telling about the configuration.
     pub warnings: Vec<Warning>,
     /// `webLimits@connectionTimeout` in seconds (IIS default 120) and its origin.
     pub connection_timeout: u64,
+    /// Where `connectionTimeout` was set.
     pub connection_timeout_origin: Option<Origin>,
 }
 

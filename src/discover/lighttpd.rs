@@ -99,8 +99,11 @@ fn lex(src: &str) -> Vec<(Tok, usize)> {
 /// The result of reading a lighttpd configuration.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// The logs found, with their origins.
     pub sources: Vec<Source>,
+    /// What is worth telling about the configuration.
     pub warnings: Vec<Warning>,
+    /// Every config file read (instance paths), in order.
     pub files: Vec<String>,
 }
 

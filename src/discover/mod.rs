@@ -21,9 +21,13 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerKind {
+    /// nginx.
     Nginx,
+    /// Apache httpd.
     Apache,
+    /// lighttpd.
     Lighttpd,
+    /// IIS.
     Iis,
 }
 
@@ -31,8 +35,11 @@ pub enum ServerKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogKind {
+    /// An access log.
     Access,
+    /// An error log.
     Error,
+    /// IIS's HTTP.sys error log (`HTTPERR`).
     Httperr,
 }
 
@@ -67,7 +74,9 @@ pub fn std_stream(p: &str) -> Option<Target> {
 /// A config location: `file:line`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Origin {
+    /// The config file (instance path).
     pub file: String,
+    /// The line (1-based).
     pub line: usize,
 }
 
@@ -80,8 +89,11 @@ impl std::fmt::Display for Origin {
 /// One discovered log.
 #[derive(Clone, Debug, Serialize)]
 pub struct Source {
+    /// The server whose configuration names it.
     pub server: ServerKind,
+    /// Access or error log.
     pub kind: LogKind,
+    /// The file, glob, pipe or syslog it goes to.
     pub target: Target,
     /// A `--log-format` spec for the file (`nginx:<format>`, `apache:<format>`, `w3c`, …).
     pub format: Option<String>,
@@ -118,7 +130,9 @@ impl Source {
 /// Something worth telling about a config (missing include, parse error, syslog-only, …).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Warning {
+    /// The directive it is about, when one is.
     pub origin: Option<Origin>,
+    /// What to know.
     pub message: String,
 }
 
@@ -150,6 +164,7 @@ pub fn fill_files(sources: &mut [Source], root: &Root) {
 /// Read a config file with a size cap, so a 50 MB file of junk cannot stall discovery.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
+/// Read a config file (at most [`MAX_CONFIG_BYTES`]) under `root`.
 pub fn read_config(root: &Root, p: &Path) -> anyhow::Result<Vec<u8>> {
     root.read(p, MAX_CONFIG_BYTES)
 }
@@ -207,6 +222,7 @@ impl Budget {
 /// Options for a discovery run.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Where the instance's files are read from.
     pub root: Root,
     /// The load balancer's idle timeout (seconds) for the keep-alive check.
     pub lb_idle_timeout: u64,
@@ -217,6 +233,7 @@ pub struct Options {
 /// A server's keep-alive timeout compared with the load balancer's idle timeout.
 #[derive(Clone, Debug, Serialize)]
 pub struct KeepAlive {
+    /// The server.
     pub server: ServerKind,
     /// The directive that sets it (`keepalive_timeout`, `KeepAliveTimeout`, `connectionTimeout`).
     #[serde(skip)]
@@ -225,8 +242,11 @@ pub struct KeepAlive {
     pub timeout_secs: Option<u64>,
     /// The timeout as set (`500ms` is 500).
     pub timeout_ms: Option<u64>,
+    /// The directive's `file:line` (`None`: the server's default).
     pub origin: Option<Origin>,
+    /// The load balancer's idle timeout compared with (seconds).
     pub lb_idle_timeout: u64,
+    /// The keep-alive outlasts the load balancer's idle timeout (or keep-alive is off).
     pub ok: bool,
     /// What to do, when not ok.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -266,10 +286,15 @@ pub fn format_ms(ms: u64) -> String {
 /// Everything discovery found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Discovery {
+    /// The OS, addresses and web-server processes.
     pub platform: crate::platform::Platform,
+    /// The profile used (`debian`, …, or `unknown …`).
     pub profile: String,
+    /// Every log, with the config file and line it came from.
     pub sources: Vec<Source>,
+    /// Each server's keep-alive against the load balancer's idle timeout.
     pub keepalive: Vec<KeepAlive>,
+    /// What is worth telling (missing includes, broken links, syslog-only logs, …).
     pub warnings: Vec<Warning>,
     /// Config files read, in order.
     pub configs: Vec<String>,

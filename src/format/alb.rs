@@ -61,10 +61,6 @@ pub fn tail_fields(tail: &[u8]) -> AlbFields<'_> {
     alb
 }
 
-pub fn parse(line: &[u8]) -> ParseResult<'_> {
-    parse_with(line, &mut crate::time::DayCache::default())
-}
-
 /// [`parse`] with the day of the previous line remembered.
 #[inline]
 pub fn parse_with<'a>(line: &'a [u8], days: &mut crate::time::DayCache) -> ParseResult<'a> {

@@ -1,15 +1,17 @@
 //! Apache httpd access logs, compiled from the `LogFormat` string (mod_log_config).
 //!
 //! Directives: `%[!][status,…][<|>][{arg}]X`. Everything tailgate needs is typed
-//! ([`Field`]); the rest is matched and ignored. Apache escapes `"`, `\` and control characters
+//! (`Field`); the rest is matched and ignored. Apache escapes `"`, `\` and control characters
 //! in header and request fields (`\"`, `\\`, `\xhh`), which the template matcher respects.
 
 use super::strftime::Pattern;
 use super::template::{Field, Piece, Template, TimeKind};
 
+/// The `common` LogFormat.
 pub const COMMON: &str = r#"%h %l %u %t "%r" %>s %b"#;
 /// Debian's `combined` (apache2.conf) logs `%O`; upstream's uses `%b`. Both are a byte count.
 pub const COMBINED: &str = r#"%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i""#;
+/// Debian's `vhost_combined` LogFormat.
 pub const VHOST_COMBINED: &str = r#"%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i""#;
 
 /// The built-in presets (as Debian's apache2.conf defines them).

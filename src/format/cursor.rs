@@ -99,10 +99,6 @@ impl<'a> Cursor<'a> {
         }
         None
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub const SAMPLE_BYTES: usize = 64 * 1024;
 /// What a log is to be read as.
 #[derive(Clone, Debug)]
 pub enum Resolved {
+    /// Read as this format.
     Known(Format),
     /// Nothing but blank lines in the sample: nothing to parse either way.
     Empty,

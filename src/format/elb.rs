@@ -131,10 +131,6 @@ pub(super) fn find_quote_space_quote(b: &[u8]) -> Option<usize> {
     None
 }
 
-pub fn parse(line: &[u8]) -> ParseResult<'_> {
-    parse_with(line, &mut DayCache::default())
-}
-
 /// [`parse`] with the day of the previous line remembered.
 #[inline]
 pub fn parse_with<'a>(line: &'a [u8], days: &mut DayCache) -> ParseResult<'a> {

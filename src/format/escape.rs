@@ -20,10 +20,15 @@
 /// One server's way of escaping logged values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Escaping {
+    /// Nothing escaped (nginx `escape=none`; ELB and ALB request lines).
     Raw,
+    /// `"` written as `\"` (ELB and ALB user agents).
     Quotes,
+    /// nginx's default: `"`, `\`, control and non-ASCII bytes as `\xHH`.
     NginxDefault,
+    /// nginx `escape=json`: JSON string escapes.
     NginxJson,
+    /// Apache httpd's `ap_escape_logitem`.
     Apache,
 }
 

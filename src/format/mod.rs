@@ -6,28 +6,28 @@
 //!
 //! | module | format |
 //! |---|---|
-//! | [`elb`] | Classic ELB access log (15 and 12 fields) |
-//! | [`alb`] | Application Load Balancer access log (every documented field, unknown trailing fields kept) |
+//! | `elb` | Classic ELB access log (15 and 12 fields) |
+//! | `alb` | Application Load Balancer access log (every documented field, unknown trailing fields kept) |
 //! | [`apache`] | Apache access logs compiled from a `LogFormat` string |
 //! | [`nginx`] | nginx access logs compiled from a `log_format` string |
-//! | [`template`] | the literal/field matcher both of those compile to |
-//! | [`strftime`] | times written with a `strftime` pattern (Apache `%{format}t`) |
-//! | [`w3c`] | IIS W3C extended logs and the HTTP.sys HTTPERR log |
-//! | [`errorlog`] | nginx and Apache (2.2, 2.4) error logs |
+//! | `template` | the literal/field matcher both of those compile to |
+//! | `strftime` | times written with a `strftime` pattern (Apache `%{format}t`) |
+//! | `w3c` | IIS W3C extended logs and the HTTP.sys HTTPERR log |
+//! | `errorlog` | nginx and Apache (2.2, 2.4) error logs |
 //! | [`escape`] | how each server escapes logged values; one decoder per escaping |
 //! | [`detect`](mod@detect) | which of these a file is, from its first lines |
 
-pub mod alb;
+pub(crate) mod alb;
 pub mod apache;
-pub mod cursor;
+pub(crate) mod cursor;
 pub mod detect;
-pub mod elb;
-pub mod errorlog;
+pub(crate) mod elb;
+pub(crate) mod errorlog;
 pub mod escape;
 pub mod nginx;
-pub mod strftime;
-pub mod template;
-pub mod w3c;
+pub(crate) mod strftime;
+pub(crate) mod template;
+pub(crate) mod w3c;
 
 use std::fmt;
 use std::sync::Arc;
@@ -39,7 +39,9 @@ use crate::time::Timestamp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Server {
+    /// nginx.
     Nginx,
+    /// Apache httpd.
     Apache,
 }
 
@@ -47,9 +49,13 @@ pub enum Server {
 /// client sent raw spaces); `-` parts are kept as written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Request<'a> {
+    /// The whole request line, as logged.
     pub raw: &'a [u8],
+    /// `GET`, …
     pub method: &'a [u8],
+    /// The request target (`/path?query`, or an absolute URL).
     pub target: &'a [u8],
+    /// `HTTP/1.1`, …, or `-` / empty.
     pub protocol: &'a [u8],
 }
 
@@ -95,26 +101,39 @@ pub fn strip_authority(t: &[u8]) -> &[u8] {
 /// One web-server access-log line (Apache, nginx, IIS W3C).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AccessRecord<'a> {
+    /// When (`$time_local`, `%t`, W3C `date time`, …).
     pub time: Option<Timestamp>,
+    /// The client address (`$remote_addr`, `%h`/`%a`, `c-ip`).
     pub client: Option<&'a [u8]>,
+    /// The request line (or W3C's method and URI stem).
     pub request: Request<'a>,
     /// The status as logged (`009` is nginx's HTTP/0.9 pass-through and stays 9).
     pub status: Option<u16>,
+    /// Bytes sent (`$body_bytes_sent`, `%b`/`%O`, `sc-bytes`).
     pub bytes_sent: Option<u64>,
+    /// `Referer` (`$http_referer`, `%{Referer}i`, `cs(Referer)`).
     pub referer: Option<&'a [u8]>,
+    /// `User-Agent`, as the server wrote it (escaped).
     pub user_agent: Option<&'a [u8]>,
+    /// How long the request took, µs (`$request_time`, `%D`/`%T`, `time-taken`).
     pub duration_us: Option<i64>,
+    /// `$upstream_status`, raw (`502, 200` after a retry).
     pub upstream_status: Option<&'a [u8]>,
+    /// `$upstream_addr`, raw.
     pub upstream_addr: Option<&'a [u8]>,
+    /// `$upstream_response_time`, raw.
     pub upstream_time: Option<&'a [u8]>,
+    /// `X-Forwarded-For`, raw (the load balancer appends the client).
     pub x_forwarded_for: Option<&'a [u8]>,
+    /// The `Host` header or virtual host (`$host`, `%v`, `cs-host`).
     pub host: Option<&'a [u8]>,
     /// A query string logged apart from the target (IIS `cs-uri-query`, without the `?`).
     pub query: Option<&'a [u8]>,
     /// Written by IIS (W3C): spaces inside values are `+`.
     pub w3c: bool,
-    /// IIS `sc-substatus` and `sc-win32-status`.
+    /// IIS `sc-substatus`.
     pub substatus: Option<u32>,
+    /// IIS `sc-win32-status`.
     pub win32_status: Option<u32>,
 }
 
@@ -122,38 +141,54 @@ pub struct AccessRecord<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LbKind {
+    /// A Classic Load Balancer.
     Classic,
+    /// An Application Load Balancer.
     Alb,
 }
 
 /// One Classic ELB or ALB access-log line. For ALB, "backend" means the target.
 #[derive(Clone, Copy, Debug)]
 pub struct LbRecord<'a> {
+    /// Classic or ALB.
     pub kind: LbKind,
     /// ALB connection type (`http`, `https`, `h2`, `ws`, `wss`, `grpcs`); empty for Classic.
     pub conn_type: &'a [u8],
+    /// The line's time (Classic: the request's arrival; ALB: the response's end).
     pub time: Timestamp,
+    /// The load balancer's name (ALB: `app/<name>/<id>`).
     pub elb: &'a [u8],
+    /// The client's address.
     pub client_ip: &'a [u8],
+    /// The client's port.
     pub client_port: Option<u16>,
     /// The backend token as written (`10.0.0.1:80`, `-`).
     pub backend_raw: &'a [u8],
     /// `None` when the LB wrote `-` (no backend chosen or reached).
     pub backend_ip: Option<&'a [u8]>,
+    /// The backend's port.
     pub backend_port: Option<u16>,
     /// Microseconds; `None` for `-1`.
     pub request_processing_us: Option<i64>,
+    /// Microseconds; `None` for `-1`.
     pub backend_processing_us: Option<i64>,
+    /// Microseconds; `None` for `-1`.
     pub response_processing_us: Option<i64>,
     /// `None` for `-` (TCP/SSL listeners).
     pub elb_status: Option<u16>,
     /// As written: `-` and `0` both mean the backend sent no (valid) response.
     pub backend_status_raw: &'a [u8],
+    /// Bytes received from the client.
     pub received_bytes: u64,
+    /// Bytes sent to the client.
     pub sent_bytes: u64,
+    /// The request line (`-` parts for TCP/SSL listeners).
     pub request: Request<'a>,
+    /// The user agent, as written (`"` escaped as `\"`).
     pub user_agent: &'a [u8],
+    /// The TLS cipher, or `-`.
     pub ssl_cipher: &'a [u8],
+    /// The TLS protocol, or `-`.
     pub ssl_protocol: &'a [u8],
     /// ALB: everything after `ssl_protocol`, raw; [`LbRecord::alb`] splits it into fields.
     /// Kept raw so the hot path (every line) does not pay for fields only failures need.
@@ -163,22 +198,39 @@ pub struct LbRecord<'a> {
 /// The ALB fields after `ssl_protocol`, in log order. Absent fields (older logs) are empty.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlbFields<'a> {
+    /// `target_group_arn`.
     pub target_group_arn: &'a [u8],
+    /// `trace_id` (`X-Amzn-Trace-Id`).
     pub trace_id: &'a [u8],
+    /// `domain_name` (SNI).
     pub domain_name: &'a [u8],
+    /// `chosen_cert_arn`.
     pub chosen_cert_arn: &'a [u8],
+    /// `matched_rule_priority`.
     pub matched_rule_priority: &'a [u8],
+    /// `request_creation_time`: when the request reached the ALB.
     pub request_creation_time: Option<Timestamp>,
+    /// `actions_executed`.
     pub actions_executed: &'a [u8],
+    /// `redirect_url`.
     pub redirect_url: &'a [u8],
+    /// `error_reason` (`TargetConnectionError`, `TargetResponseError`, …).
     pub error_reason: &'a [u8],
+    /// `target:port_list`.
     pub target_port_list: &'a [u8],
+    /// `target_status_code_list`.
     pub target_status_code_list: &'a [u8],
+    /// `classification` (desync mitigation).
     pub classification: &'a [u8],
+    /// `classification_reason`.
     pub classification_reason: &'a [u8],
+    /// `conn_trace_id`.
     pub conn_trace_id: &'a [u8],
+    /// `transformed_host`.
     pub transformed_host: &'a [u8],
+    /// `transformed_uri`.
     pub transformed_uri: &'a [u8],
+    /// `request_transform_status`.
     pub request_transform_status: &'a [u8],
     /// Fields after the last documented one, raw and unparsed (AWS adds fields over time).
     pub extra: &'a [u8],
@@ -208,14 +260,19 @@ impl<'a> LbRecord<'a> {
 /// One error-log line (nginx or Apache).
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorRecord<'a> {
+    /// Which server wrote it.
     pub server: Server,
+    /// When (wall clock, no offset: see [`crate::time::Zone`]).
     pub time: Timestamp,
+    /// `error`, `warn`, `crit`, …
     pub level: &'a [u8],
     /// Apache 2.4's `[module:level]` module.
     pub module: Option<&'a [u8]>,
+    /// The process id.
     pub pid: Option<u32>,
     /// nginx's `*N` connection number.
     pub connection: Option<u64>,
+    /// The client address (`client:`, `[client …]`).
     pub client: Option<&'a [u8]>,
     /// Apache `(104)Connection reset by peer` (as written) / nginx `111: Connection refused`.
     pub errno: Option<&'a [u8]>,
@@ -225,10 +282,15 @@ pub struct ErrorRecord<'a> {
     pub message: &'a [u8],
     /// nginx `while <action>`.
     pub action: Option<&'a [u8]>,
+    /// nginx `server:`.
     pub server_name: Option<&'a [u8]>,
+    /// nginx `request:` / the request Apache names.
     pub request: Option<Request<'a>>,
+    /// nginx `upstream:`.
     pub upstream: Option<&'a [u8]>,
+    /// nginx `host:`.
     pub host: Option<&'a [u8]>,
+    /// nginx `referrer:` / Apache `, referer:`.
     pub referer: Option<&'a [u8]>,
 }
 
@@ -259,29 +321,43 @@ impl<'a> ErrorRecord<'a> {
 /// One HTTP.sys HTTPERR line (IIS hosts): a request the kernel driver refused or dropped.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpErrRecord<'a> {
+    /// When (`date time`, UTC).
     pub time: Option<Timestamp>,
+    /// `c-ip`.
     pub client_ip: Option<&'a [u8]>,
+    /// `s-port`.
     pub server_port: Option<u16>,
+    /// `cs-method`.
     pub method: Option<&'a [u8]>,
+    /// `cs-uri`.
     pub uri: Option<&'a [u8]>,
+    /// `sc-status`.
     pub status: Option<u16>,
+    /// `s-siteid`.
     pub site_id: Option<&'a [u8]>,
+    /// `s-reason` (`Timer_ConnectionIdle`, `Connection_Dropped`, …).
     pub reason: &'a [u8],
+    /// `s-queuename` (the application pool).
     pub queue: Option<&'a [u8]>,
 }
 
 /// A parsed line.
 #[derive(Clone, Copy, Debug)]
 pub enum Record<'a> {
+    /// A web server's access line.
     Access(AccessRecord<'a>),
+    /// A load balancer's access line.
     Lb(LbRecord<'a>),
+    /// An error-log line.
     Error(ErrorRecord<'a>),
+    /// An HTTP.sys error line.
     HttpErr(HttpErrRecord<'a>),
     /// A line that carries no record and is not an error: W3C `#` directives, blank lines.
     Meta,
 }
 
 impl Record<'_> {
+    /// The record's time, when it has one.
     pub fn time(&self) -> Option<Timestamp> {
         match self {
             Record::Access(a) => a.time,
@@ -296,10 +372,12 @@ impl Record<'_> {
 /// Why a line was rejected. Static text: building it allocates nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseError {
+    /// Why, in a few words (`expected a quoted request`, …).
     pub reason: &'static str,
 }
 
 impl ParseError {
+    /// A rejection for `reason`.
     pub const fn new(reason: &'static str) -> Self {
         ParseError { reason }
     }
@@ -311,18 +389,27 @@ impl fmt::Display for ParseError {
     }
 }
 
+/// A parsed line or why it was rejected.
 pub type ParseResult<'a> = Result<Record<'a>, ParseError>;
 
 /// A log format, ready to parse (access formats carry their compiled template).
 #[derive(Clone, Debug)]
 pub enum Format {
+    /// Classic ELB access logs.
     Elb,
+    /// ALB access logs.
     Alb,
+    /// An Apache `LogFormat`, compiled.
     Apache(Arc<template::Template>),
+    /// An nginx `log_format`, compiled.
     Nginx(Arc<template::Template>),
+    /// IIS W3C extended logs.
     W3c,
+    /// HTTP.sys HTTPERR logs.
     HttpErr,
+    /// nginx error logs.
     NginxError,
+    /// Apache error logs (2.2 and 2.4).
     ApacheError,
 }
 
@@ -388,6 +475,7 @@ impl Format {
         })
     }
 
+    /// A parser for this format (with the state its lines need: the day cache, W3C's `#Fields`).
     pub fn parser(&self) -> Parser {
         match self {
             Format::Elb => Parser::Elb(Default::default()),
@@ -410,11 +498,17 @@ impl Format {
 /// A parser with whatever state its format needs.
 #[derive(Clone, Debug)]
 pub enum Parser {
+    /// Classic ELB, with the day of the previous line.
     Elb(crate::time::DayCache),
+    /// ALB, with the day of the previous line.
     Alb(crate::time::DayCache),
+    /// An nginx or Apache access format.
     Template(Arc<template::Template>),
+    /// W3C or HTTPERR, with the `#Fields` seen.
     W3c(w3c::W3cParser),
+    /// nginx error logs.
     NginxError,
+    /// Apache error logs.
     ApacheError,
 }
 

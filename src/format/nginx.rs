@@ -7,6 +7,7 @@
 
 use super::template::{Field, Piece, Template, TimeKind};
 
+/// nginx's predefined `combined` log_format.
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
 /// `main`, the format nginx.org's own nginx.conf and the official Docker image define and use:
@@ -22,8 +23,11 @@ pub const FORWARDED: &str = r#"$http_x_forwarded_for - $remote_user [$time_local
 /// `log_format … escape=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Escape {
+    /// `escape=default`: `\xHH`.
     Default,
+    /// `escape=json`.
     Json,
+    /// `escape=none`: raw bytes.
     None,
 }
 

@@ -8,17 +8,17 @@
 //!   keep-alive measurement that may follow has its own length (`idle`). A timeout is reported
 //!   as `[timeout]` with the phase that ran out.
 //! - **memory**: the header section is cut at 64 KiB and the body is judged as it streams
-//!   ([`response`]), never kept; a handful of buffers of one read each.
+//!   (`response`), never kept; a handful of buffers of one read each.
 //! - **input**: the method, headers and URL are checked before anything is sent (no CR, LF, NUL
 //!   or other control character can add a header or change the request line).
 //!
 //! After a clean, kept-alive response the connection is left idle to measure when the server
 //! closes it: closing before the load balancer's idle timeout causes intermittent 502s.
 
-pub mod response;
+pub(crate) mod response;
 pub mod rules;
 mod tls;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -33,7 +33,9 @@ pub use response::MAX_HEADER;
 /// What to probe.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// `http://host[:port]/path` or `https://…`.
     pub url: String,
+    /// The request method (`GET`, `HEAD`, …).
     pub method: String,
     /// Extra request headers (`Name: value`).
     pub headers: Vec<String>,
@@ -43,6 +45,7 @@ pub struct Options {
     pub deadline: Duration,
     /// How long to keep the connection idle after a good response (0: skip).
     pub idle: Duration,
+    /// The load balancer's idle timeout: the server's keep-alive must outlast it.
     pub lb_idle_timeout: Duration,
     /// For https: verify the server's certificate (off by default, like `curl -k`).
     pub verify: bool,
@@ -51,13 +54,18 @@ pub struct Options {
 /// A parsed `http://host:port/path` URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Url {
+    /// `http` or `https`.
     pub scheme: String,
+    /// A name, an IPv4 address or a bracketed IPv6 address's inside.
     pub host: String,
+    /// The port (default 80 or 443).
     pub port: u16,
+    /// The origin-form target, `/` at least.
     pub path: String,
 }
 
 impl Url {
+    /// Parse `http://host[:port][/path]` (or `https://`); anything else is an error saying what.
     pub fn parse(s: &str) -> anyhow::Result<Url> {
         let (scheme, rest) = match s.split_once("://") {
             Some((sc, r)) => (sc.to_ascii_lowercase(), r),
@@ -99,22 +107,32 @@ pub struct KeepAlive {
     /// Seconds after the response until the server closed the idle connection; `None` when it
     /// was still open at the end of the wait.
     pub closed_after_secs: Option<f64>,
+    /// How long the connection was watched.
     pub waited_secs: f64,
+    /// The load balancer's idle timeout it was compared with.
     pub lb_idle_timeout_secs: f64,
 }
 
 /// Everything the probe saw and concluded.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// What was probed.
     pub url: Url,
+    /// The request as sent.
     pub request: String,
     /// The response's status line and headers as received (lossy text).
     pub response_head: Option<String>,
+    /// The response's status code, when a status line was read.
     pub status: Option<u16>,
+    /// The response's header fields, in order (lossy text).
     pub headers: Vec<(String, String)>,
+    /// Body bytes read (by its framing).
     pub body_bytes: u64,
+    /// From connect to the end of the response, milliseconds.
     pub elapsed_ms: f64,
+    /// Every rule the response broke.
     pub violations: Vec<Violation>,
+    /// How the idle connection ended (`--idle`), when measured.
     pub keepalive: Option<KeepAlive>,
     /// Set when the probe could not be carried out at all (connect failure).
     pub error: Option<String>,
@@ -136,6 +154,7 @@ impl Report {
         }
     }
 
+    /// No error and no violation: the load balancer would take this response.
     pub fn compliant(&self) -> bool {
         self.error.is_none() && self.violations.is_empty()
     }

@@ -5,14 +5,18 @@ use serde::Serialize;
 /// One rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Rule {
+    /// The rule's name in reports (`bare-lf`, …).
     pub id: &'static str,
+    /// The RFC section it rests on.
     pub rfc: &'static str,
+    /// What to change on the backend.
     pub fix: &'static str,
 }
 
 macro_rules! rules {
     ($($name:ident = $id:literal, $rfc:literal, $fix:literal;)*) => {
-        $(pub const $name: Rule = Rule { id: $id, rfc: $rfc, fix: $fix };)*
+        $(#[doc = concat!("`", $id, "` (", $rfc, ").")]
+        pub const $name: Rule = Rule { id: $id, rfc: $rfc, fix: $fix };)*
         /// Every rule, in report order.
         pub const ALL: &[Rule] = &[$($name),*];
     };
@@ -46,9 +50,13 @@ rules! {
 /// A rule that failed, with what was seen.
 #[derive(Clone, Debug, Serialize)]
 pub struct Violation {
+    /// The rule's id.
     pub rule: &'static str,
+    /// The RFC section.
     pub rfc: &'static str,
+    /// What was seen.
     pub message: String,
+    /// What to change on the backend.
     pub fix: &'static str,
     /// For timeouts, the phase that ran out of time: `connect`, `tls`, `request`, `head`, `body`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +64,7 @@ pub struct Violation {
 }
 
 impl Violation {
+    /// A violation of `r`, with what was seen.
     pub fn new(r: Rule, message: impl Into<String>) -> Violation {
         Violation { rule: r.id, rfc: r.rfc, message: message.into(), fix: r.fix, phase: None }
     }

@@ -14,6 +14,7 @@ use crate::text::escape as esc;
 /// ANSI styling, on only when writing to a terminal.
 #[derive(Clone, Copy)]
 pub struct Style {
+    /// Colour (ANSI SGR) on.
     pub color: bool,
 }
 
@@ -21,15 +22,19 @@ impl Style {
     fn wrap(&self, code: &str, s: &str) -> String {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
+    /// Bold.
     pub fn bold(&self, s: &str) -> String {
         self.wrap("1", s)
     }
+    /// Red (5xx, failures).
     pub fn red(&self, s: &str) -> String {
         self.wrap("31", s)
     }
+    /// Yellow (warnings).
     pub fn yellow(&self, s: &str) -> String {
         self.wrap("33", s)
     }
+    /// Dim (file:line origins).
     pub fn dim(&self, s: &str) -> String {
         self.wrap("2", s)
     }
@@ -38,15 +43,23 @@ impl Style {
 /// Totals over all scanned logs.
 #[derive(Debug, Default, Serialize)]
 pub struct Totals {
+    /// Logs scanned.
     pub logs: usize,
+    /// Logs that could not be read.
     pub unreadable: usize,
+    /// Lines read.
     pub lines: u64,
+    /// Lines no parser took.
     pub bad_lines: u64,
+    /// Records with a 5xx status.
     pub http_5xx: u64,
+    /// Events of malformed backend output (the RFC 9112 violations an upstream's answer shows).
     pub malformed_output: u64,
+    /// Events of an upstream failing (reset, refused, timed out, closed early).
     pub upstream_errors: u64,
 }
 
+/// The totals of a scan's reports.
 pub fn totals(reports: &[LogReport]) -> Totals {
     let mut t = Totals { logs: reports.len(), ..Default::default() };
     for r in reports {
@@ -101,6 +114,7 @@ fn timeline_rows(r: &LogReport, rows: usize) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// `--scan` as text: per log, counts, timeline, 5xx, failing paths, bad lines, events.
 pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::Result<()> {
     for r in reports {
         writeln!(out, "{}  ({}, {})", st.bold(&esc(&r.path)), esc(&r.format.to_string()), human_bytes(r.bytes))?;
@@ -184,6 +198,7 @@ pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::
     Ok(())
 }
 
+/// `--scan --format json`: the totals and every log's report.
 pub fn write_json(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &ScanDoc { totals: totals(reports), logs: reports })?;
     writeln!(out)
@@ -305,6 +320,7 @@ pub fn write_discovery_text(out: &mut dyn Write, d: &crate::discover::Discovery,
     Ok(())
 }
 
+/// `--discover --format json`.
 pub fn write_discovery_json(out: &mut dyn Write, d: &crate::discover::Discovery) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, d)?;
     writeln!(out)
@@ -321,7 +337,9 @@ pub fn render_finding(format: FindingFormat, f: &crate::correlate::Finding, st: 
 /// A finding as text or as one JSON object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FindingFormat {
+    /// As the text report writes it.
     Text,
+    /// One JSON object.
     Json,
 }
 
@@ -487,6 +505,7 @@ pub fn write_probe_text(out: &mut dyn Write, r: &crate::probe::Report, hints: &[
     Ok(())
 }
 
+/// `--probe --format json`: the report, and the keep-alive directives a short keep-alive points to.
 pub fn write_probe_json(out: &mut dyn Write, r: &crate::probe::Report, hints: &[String]) -> io::Result<()> {
     #[derive(Serialize)]
     struct Doc<'a> {

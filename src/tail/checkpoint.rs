@@ -9,24 +9,34 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The agent's read positions, saved in the state directory (`checkpoints.json`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The file's format version.
     pub version: u32,
+    /// One entry per followed file.
     pub files: Vec<Entry>,
 }
 
+/// Where one file was read up to, and how to know it again after a restart or rotation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The path it was followed at.
     pub path: String,
+    /// Its device …
     pub dev: u64,
+    /// … and inode number.
     pub ino: u64,
-    /// The file's first bytes (hex), see [`super::identity`].
+    /// The file's first bytes (hex), see `super::identity`.
     pub head: String,
+    /// The byte offset read up to (the start of the first line not yet handed out).
     pub offset: u64,
 }
 
+/// The checkpoint file's name in the state directory.
 pub const FILE_NAME: &str = "checkpoints.json";
 
+/// The checkpoint file of a state directory.
 pub fn path_in(state_dir: &Path) -> PathBuf {
     state_dir.join(FILE_NAME)
 }

@@ -2,7 +2,7 @@
 //! duplicating a line.
 //!
 //! Split the way Vector's file source is:
-//! - [`identity`]: which file is which — device + inode **plus** the file's first bytes, so a new
+//! - `identity`: which file is which — device + inode **plus** the file's first bytes, so a new
 //!   file at a reused inode, or a file truncated and rewritten past the old offset, is read again
 //!   from 0, and a renamed file is not read twice;
 //! - [`checkpoint`]: offsets per identity, written atomically (temp file, fsync, rename, fsync dir);
@@ -19,8 +19,8 @@
 //! beginning, by configuration); files that appear later begin at 0.
 
 pub mod checkpoint;
-pub mod identity;
-pub mod watch;
+pub(crate) mod identity;
+pub(crate) mod watch;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -35,14 +35,18 @@ use identity::Identity;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StartAt {
+    /// Read existing files from their first byte.
     Beginning,
+    /// Read only what is written after the start.
     End,
 }
 
+/// What to follow, and how.
 #[derive(Clone, Debug)]
 pub struct TailConfig {
     /// Files or glob patterns to follow (host paths).
     pub paths: Vec<String>,
+    /// Where to start in files that exist at the first start.
     pub start_at: StartAt,
     /// How long a renamed-away file is kept open after its last growth.
     pub rotate_wait: Duration,
@@ -83,17 +87,24 @@ pub struct TailLine {
     pub offset: u64,
     /// Without the line terminator (`\n`, and a `\r` before it).
     pub bytes: Vec<u8>,
+    /// How the line ended (a newline, or cut).
     pub end: LineEnd,
 }
 
 /// Counters worth reporting.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
+    /// Lines handed out.
     pub lines: u64,
+    /// Files found shorter than their read offset (truncated in place, `copytruncate`).
     pub truncations: u64,
+    /// Files renamed or replaced (a new inode at the path).
     pub rotations: u64,
+    /// Lines longer than the limit, cut.
     pub long_lines_cut: u64,
+    /// Runs of NUL bytes skipped at a line's start (the sparse hole a writer without `O_APPEND` leaves after a truncation).
     pub nul_runs_skipped: u64,
+    /// Files let go (deleted, or rotated away and quiet past `rotate_wait`).
     pub closed: u64,
 }
 
@@ -172,6 +183,7 @@ pub struct Tailer {
     released: Vec<u64>,
     /// The last poll stopped at its read budget with bytes left to read.
     more: bool,
+    /// The counters so far.
     pub stats: Stats,
 }
 

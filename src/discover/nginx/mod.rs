@@ -11,7 +11,7 @@
 //! - Relative log paths are taken from the prefix (`-p`, `--prefix`); relative `include` paths
 //!   from the directory of the main config file.
 
-pub mod lex;
+pub(crate) mod lex;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,17 +23,24 @@ use lex::Token;
 /// One directive with its arguments, origin and block.
 #[derive(Clone, Debug)]
 pub struct Directive {
+    /// The directive's name.
     pub name: String,
+    /// Its arguments, unquoted.
     pub args: Vec<String>,
+    /// Where it is.
     pub origin: Origin,
+    /// Its block (`http { … }`), when it has one.
     pub block: Option<Vec<Directive>>,
 }
 
 /// Compiled-in settings (`nginx -V`), or what the command line overrides.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
+    /// `--prefix`: relative paths are under it.
     pub prefix: PathBuf,
+    /// `--conf-path`: the main config file.
     pub conf_path: PathBuf,
+    /// `--http-log-path`: the access log when no `access_log` is set.
     pub http_log_path: PathBuf,
     /// A path or `stderr`.
     pub error_log_path: String,
@@ -98,7 +105,9 @@ impl Settings {
 /// The result of reading one nginx configuration.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// The configuration's directives, includes resolved in place.
     pub directives: Vec<Directive>,
+    /// What is worth telling (missing includes, syntax errors, …).
     pub warnings: Vec<Warning>,
     /// Every config file read (instance paths), in order.
     pub files: Vec<String>,
