@@ -14,106 +14,93 @@ use serde::Serialize;
 use crate::format::{ErrorRecord, HttpErrRecord, Record, Request, Server, text, unescape};
 use crate::time::Timestamp;
 
-/// What went wrong, in a small vocabulary shared by nginx, Apache, IIS and the probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Problem {
+/// Declares [`Problem`] with its stable names: the variants, [`Problem::ALL`] and
+/// [`Problem::as_str`] come from one list.
+macro_rules! problems {
+    ($($(#[$doc:meta])* $name:ident = $text:literal,)*) => {
+        /// What went wrong, in a small vocabulary shared by nginx, Apache, IIS and the probe.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Problem {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Problem {
+            /// Every problem, in declaration order (`p as usize` indexes it).
+            pub const ALL: [Problem; [$($text),*].len()] = [$(Problem::$name),*];
+
+            /// The stable name in events and reports (`invalid-header`, …).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Problem::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+problems! {
     // The backend's response was not valid HTTP (the LB would answer 502).
     /// `invalid-header`: a header line that is not `name: value` (nginx "upstream sent invalid header").
-    InvalidHeader,
+    InvalidHeader = "invalid-header",
     /// `invalid-status-line`: no valid `HTTP/x.y nnn` status line.
-    InvalidStatusLine,
+    InvalidStatusLine = "invalid-status-line",
     /// `http09-response`: an answer with no status line at all (logged as status 009).
-    Http09Response,
+    Http09Response = "http09-response",
     /// `too-big-header`: the header section is over the proxy's buffer.
-    TooBigHeader,
+    TooBigHeader = "too-big-header",
     /// `duplicate-header`: a header that may appear once appears twice.
-    DuplicateHeader,
+    DuplicateHeader = "duplicate-header",
     /// `length-and-chunked`: both `Content-Length` and `Transfer-Encoding: chunked`.
-    LengthAndChunked,
+    LengthAndChunked = "length-and-chunked",
     /// `invalid-content-length`: a `Content-Length` that is not one number.
-    InvalidContentLength,
+    InvalidContentLength = "invalid-content-length",
     /// `unknown-transfer-encoding`: a transfer coding other than `chunked`.
-    UnknownTransferEncoding,
+    UnknownTransferEncoding = "unknown-transfer-encoding",
     /// `bad-chunking`: the chunked framing is broken.
-    BadChunking,
+    BadChunking = "bad-chunking",
     /// `bad-trailer`: an invalid (or too big) trailer section.
-    BadTrailer,
+    BadTrailer = "bad-trailer",
     /// `extra-data`: more body than the framing said.
-    ExtraData,
+    ExtraData = "extra-data",
     /// `fastcgi-protocol`: a broken FastCGI record.
-    FastcgiProtocol,
+    FastcgiProtocol = "fastcgi-protocol",
     // The connection to the backend failed.
     /// `premature-close`: the upstream closed the connection before (or while) answering.
-    PrematureClose,
+    PrematureClose = "premature-close",
     /// `script-ended-early`: a CGI script ended before its headers.
-    ScriptEndedEarly,
+    ScriptEndedEarly = "script-ended-early",
     /// `connection-reset`: the upstream reset the connection.
-    ConnectionReset,
+    ConnectionReset = "connection-reset",
     /// `timeout`: the upstream did not answer in time.
-    Timeout,
+    Timeout = "timeout",
     /// `connect-failed`: the connection to the upstream could not be made (refused, unreachable).
-    ConnectFailed,
+    ConnectFailed = "connect-failed",
     /// `no-live-upstream`: every server of the upstream group is marked down.
-    NoLiveUpstream,
+    NoLiveUpstream = "no-live-upstream",
     /// `tls-error`: the TLS handshake with the upstream failed.
-    TlsError,
+    TlsError = "tls-error",
     /// `request-send-failed`: the request could not be sent to the upstream.
-    RequestSendFailed,
+    RequestSendFailed = "request-send-failed",
     /// `proxy-error`: Apache's proxy failed otherwise (AH01075, AH01102, …).
-    ProxyError,
+    ProxyError = "proxy-error",
     /// `app-stderr`: the application wrote to stderr (FastCGI).
-    AppStderr,
+    AppStderr = "app-stderr",
     // HTTP.sys (HTTPERR) reasons.
     /// `connection-dropped`: HTTP.sys dropped the connection (also a client reset or a cancelled request).
-    ConnectionDropped,
+    ConnectionDropped = "connection-dropped",
     /// `connection-abandoned`: the application pool abandoned the request.
-    ConnectionAbandoned,
+    ConnectionAbandoned = "connection-abandoned",
     /// `idle-timeout`: HTTP.sys closed an idle connection (`Timer_ConnectionIdle`).
-    IdleTimeout,
+    IdleTimeout = "idle-timeout",
     /// `service-unavailable`: HTTP.sys answered 503 (the application pool is down or its queue full).
-    ServiceUnavailable,
+    ServiceUnavailable = "service-unavailable",
     /// `client-error`: HTTP.sys refused a bad request (verb, URL, headers, length).
-    ClientError,
+    ClientError = "client-error",
     /// `other`: any other HTTP.sys reason.
-    Other,
+    Other = "other",
 }
 
 impl Problem {
-    /// Every problem, in declaration order (`p as usize` indexes it).
-    pub const ALL: [Problem; 28] = {
-        use Problem::*;
-        [
-            InvalidHeader,
-            InvalidStatusLine,
-            Http09Response,
-            TooBigHeader,
-            DuplicateHeader,
-            LengthAndChunked,
-            InvalidContentLength,
-            UnknownTransferEncoding,
-            BadChunking,
-            BadTrailer,
-            ExtraData,
-            FastcgiProtocol,
-            PrematureClose,
-            ScriptEndedEarly,
-            ConnectionReset,
-            Timeout,
-            ConnectFailed,
-            NoLiveUpstream,
-            TlsError,
-            RequestSendFailed,
-            ProxyError,
-            AppStderr,
-            ConnectionDropped,
-            ConnectionAbandoned,
-            IdleTimeout,
-            ServiceUnavailable,
-            ClientError,
-            Other,
-        ]
-    };
-
     /// Whether the backend produced output a strict HTTP peer (the load balancer) rejects.
     pub fn is_malformed_output(self) -> bool {
         use Problem::*;
@@ -132,41 +119,6 @@ impl Problem {
                 | ExtraData
                 | FastcgiProtocol
         )
-    }
-
-    /// The stable name in events and reports (`invalid-header`, …).
-    pub fn as_str(self) -> &'static str {
-        use Problem::*;
-        match self {
-            InvalidHeader => "invalid-header",
-            InvalidStatusLine => "invalid-status-line",
-            Http09Response => "http09-response",
-            TooBigHeader => "too-big-header",
-            DuplicateHeader => "duplicate-header",
-            LengthAndChunked => "length-and-chunked",
-            InvalidContentLength => "invalid-content-length",
-            UnknownTransferEncoding => "unknown-transfer-encoding",
-            BadChunking => "bad-chunking",
-            BadTrailer => "bad-trailer",
-            ExtraData => "extra-data",
-            FastcgiProtocol => "fastcgi-protocol",
-            PrematureClose => "premature-close",
-            ScriptEndedEarly => "script-ended-early",
-            ConnectionReset => "connection-reset",
-            Timeout => "timeout",
-            ConnectFailed => "connect-failed",
-            NoLiveUpstream => "no-live-upstream",
-            TlsError => "tls-error",
-            RequestSendFailed => "request-send-failed",
-            ProxyError => "proxy-error",
-            AppStderr => "app-stderr",
-            ConnectionDropped => "connection-dropped",
-            ConnectionAbandoned => "connection-abandoned",
-            IdleTimeout => "idle-timeout",
-            ServiceUnavailable => "service-unavailable",
-            ClientError => "client-error",
-            Other => "other",
-        }
     }
 }
 

@@ -352,6 +352,24 @@ pub fn read_regular(host: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
     Ok(data)
 }
 
+/// The rotated siblings of a log, sorted by name: `a.log.1`, `a.log.2.gz`, `a.log-20261125` —
+/// a file in the same directory whose name is the log's followed by `.` or `-` and more.
+pub fn rotated_siblings(base: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (base.parent(), base.file_name().and_then(|n| n.to_str())) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut sibs: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-'))
+        })
+        .collect();
+    sibs.sort();
+    sibs
+}
+
 /// Whether a path has glob metacharacters.
 pub fn has_glob(p: &str) -> bool {
     p.contains(['*', '?', '['])

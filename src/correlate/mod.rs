@@ -435,23 +435,9 @@ pub struct Report {
 /// Rotated siblings of a log (`access.log.1`, `access.log.2.gz`, `access.log-20261125`), oldest
 /// first, then the log itself: the local side of a correlation covers the ELB's time range.
 pub fn with_rotated(host: &std::path::Path) -> Vec<PathBuf> {
-    let mut v = vec![host.to_path_buf()];
-    let (Some(dir), Some(name)) = (host.parent(), host.file_name().and_then(|n| n.to_str())) else { return v };
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        let mut sib: Vec<PathBuf> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-'))
-            })
-            .collect();
-        sib.sort();
-        sib.reverse();
-        sib.append(&mut v);
-        v = sib;
-    }
+    let mut v = crate::paths::rotated_siblings(host);
+    v.reverse();
+    v.push(host.to_path_buf());
     v
 }
 

@@ -193,21 +193,10 @@ fn compressed(p: &Path) -> bool {
     p.extension().is_some_and(|e| matches!(e.to_str(), Some("gz" | "bz2" | "xz" | "zst" | "zip" | "lz4")))
 }
 
-/// The rotated siblings of a log (`a.log.1`, `a.log-20261125`; not compressed ones), sorted.
+/// The rotated siblings of a log that can be followed (not compressed ones), sorted.
 fn siblings(base: &Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(name)) = (base.parent(), base.file_name().and_then(|n| n.to_str())) else { return Vec::new() };
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut sibs: Vec<PathBuf> = rd
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.len() > name.len() + 1 && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'.' | b'-'))
-                && !compressed(p)
-        })
-        .collect();
-    sibs.sort();
+    let mut sibs = crate::paths::rotated_siblings(base);
+    sibs.retain(|p| !compressed(p));
     sibs
 }
 
