@@ -5,7 +5,9 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-#[path = "../tests/support/mod.rs"]
+// (the tests' support module, for its copy_dir alone)
+#[path = "../tests/it/support/mod.rs"]
+#[allow(dead_code)]
 mod support;
 use support::copy_dir;
 use tailgate::discover::{Options, discover};

@@ -16,7 +16,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 
 /// `TAILGATE_SPILL_TEST=1` (for tests): every run is 7 records and every `--correlate` slice
 /// 5 LB 5xx, so spilling, merging and crossing slices run on small inputs; the answer must not
-/// change (`tests/cli_correlate.rs`).
+/// change (`tests/it/cli_correlate.rs`).
 pub fn test_small() -> bool {
     static SMALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SMALL.get_or_init(|| std::env::var_os("TAILGATE_SPILL_TEST").is_some_and(|v| v == "1"))

@@ -66,8 +66,8 @@ wine_test unit.log --lib || fail "unit tests under wine"
 
 step "the tail engine's model test under wine (rename, copytruncate, truncate, restart, crash)"
 # Windows has no inodes: file identity is the volume serial + file index. (Deletion is left out:
-# Wine's delete-while-open semantics are its own; see tests/tail_model.rs.)
-TAILGATE_MODEL_NO_DELETE=1 wine_test model.log --test tail_model || fail "tail model under wine"
+# Wine's delete-while-open semantics are its own; see tests/it/tail_model.rs.)
+TAILGATE_MODEL_NO_DELETE=1 wine_test model.log --test it tail_model:: || fail "tail model under wine"
 
 step "IIS on the real %SystemDrive%"
 shared=$root/../shared/data/configs/iis

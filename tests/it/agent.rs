@@ -2,7 +2,7 @@
 //! graceful stop with 0 duplicates, a kill -9 with no loss, and a real nginx whose log the real
 //! `logrotate` rotates (create and copytruncate) under load — every request exactly once.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::Path;

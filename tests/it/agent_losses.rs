@@ -3,7 +3,7 @@
 //! filled to the brim), lines that do not parse, a reused inode with another format, a big ELB
 //! file in `elb_log_dir` holding up local events, and a backlog read whole into memory.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Write;

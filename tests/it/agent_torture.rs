@@ -9,7 +9,7 @@
 //! (copytruncate loses whatever is written between logrotate's copy and its truncation — its
 //! own documented race, not the agent's — so the writer pauses during those rotations only.)
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Write;

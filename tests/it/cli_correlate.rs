@@ -2,7 +2,7 @@
 //! unreadable file in an S3-synced directory tree, stdin. Problems are reported and skipped; the
 //! rest is still correlated.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -244,21 +244,18 @@ fn memory_is_bounded_by_the_window_not_the_number_of_5xx() {
     std::fs::write(d.path().join("elb/b.log"), b).unwrap();
     std::fs::write(d.path().join("access.log"), ngx).unwrap();
     let out_path = d.path().join("out.ndjson");
-    #[allow(clippy::zombie_processes)] // (reaped by wait4 below, which also reads its peak RSS)
-    let child = Command::new(env!("CARGO_BIN_EXE_tailgate"))
+    // (its own peak RSS: support::Measured)
+    let mut m = support::Measured::new(env!("CARGO_BIN_EXE_tailgate"));
+    let status = m
+        .cmd
         .args(["--correlate", "-q", "--format", "ndjson", "--backend", "10.0.1.5", "--lb-idle-timeout", "60", "--log"])
         .arg(d.path().join("access.log"))
         .arg(d.path().join("elb"))
         .stdout(std::fs::File::create(&out_path).unwrap())
-        .spawn()
+        .status()
         .unwrap();
-    // (wait4 for this child's own peak RSS: other tests' children are not counted)
-    let mut status = 0;
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
-    assert_eq!(pid, child.id() as libc::pid_t);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status}");
-    let peak_mb = ru.ru_maxrss / 1024;
+    assert!(status.success(), "status {status}");
+    let peak_mb = m.peak_kb() / 1024;
     assert!(peak_mb < 256, "peak RSS {peak_mb} MB");
     let text = std::fs::read_to_string(&out_path).unwrap();
     let findings: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

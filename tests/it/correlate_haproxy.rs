@@ -3,7 +3,7 @@
 //! proxying to a backend that misbehaves per request. HAProxy's log becomes Classic ELB lines
 //! (tests/support::haproxy_to_elb); every LB 5xx must get the right source, cause and evidence.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -9,7 +9,7 @@
 //! access log says which of its lines is the request (by the request's id). Every LB 5xx with a
 //! local line must get that line as evidence, and the inferred idle timeout must be HAProxy's.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Apache discovery on Debian's real config tree and the constructed RHEL-style tree
 //! (expectations from tests/fixtures/configs/SOURCES.md).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! a running httpd for `LogFormat` scope and order, `GlobalLog`, `KeepAliveTimeout` units and
 //! logs sent to the server's standard output.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

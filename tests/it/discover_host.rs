@@ -1,7 +1,7 @@
 //! Discovery on this very machine (no --root): the Debian nginx and Apache that the README's
 //! test command installs, with their compiled-in defaults read from `nginx -V` / `apache2 -V`.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

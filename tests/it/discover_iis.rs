@@ -1,7 +1,7 @@
 //! IIS discovery on the constructed applicationHost.config fixtures and the real IIS log samples
 //! (tests/fixtures/configs/SOURCES.md, "IIS").
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! conditional ones with their condition), writes no access log at all when no
 //! `accesslog.filename` is set (not to stderr), and `lighttpd -tt` accepts every config used.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! nginx discovery on real and constructed config trees (tests/fixtures/configs, expectations from
 //! tests/fixtures/configs/SOURCES.md), table-driven.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

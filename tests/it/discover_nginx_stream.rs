@@ -3,7 +3,7 @@
 //! nginx writes there parses with it — a session whose upstream refused the connection is the
 //! stream status 502 nginx wrote.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! temp dir) and open their log files; the files they actually create must be exactly the ones
 //! discovery names.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

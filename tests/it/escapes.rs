@@ -6,7 +6,7 @@
 //! URL as it came), a file named with an escape sequence, an nginx config whose `access_log`
 //! path holds one, and a server whose status line and headers carry them.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

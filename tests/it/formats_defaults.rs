@@ -3,7 +3,7 @@
 //! `--log-format`; and a UTF-8 byte-order mark before the first line (Windows tools, editors) is
 //! not part of that line, read from a file, stdin or gzip.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::Path;

@@ -2,9 +2,8 @@
 //! protocol): what the browser itself reports — exceptions, console and log errors (content
 //! security policy violations among them), every network request — and what its DOM holds.
 
-#[path = "support/cdp.rs"]
-mod cdp;
-mod support;
+use crate::support;
+use crate::support::cdp;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! with real HAProxy and nginx in front of the same backend as oracles: their verdict (a 5xx or
 //! not) is compared with tailgate's, and every disagreement is listed and explained below.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

@@ -1,9 +1,10 @@
 //! `tailgate --probe` against hostile servers on 127.0.0.1: each one below broke an earlier
 //! probe (unbounded memory, no deadline, a wrong verdict, request injection). Every test runs the
 //! real binary and asserts the verdict, the exit status, the wall time (the deadline + 1 s) and
-//! the child's own peak RSS (from wait4's rusage) ≤ 32 MB. Every server thread stops by itself
+//! the child's own peak RSS (support::Measured: wait4 in a small parent) ≤ 32 MB. Every server thread stops by itself
 //! (bounded in time) and talks only to loopback.
 
+use crate::support;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -84,12 +85,11 @@ struct Run {
     stderr: String,
 }
 
-/// Run the binary and wait for it with wait4, for its own peak RSS (reaped by wait4 itself, so
-/// std's `wait` is not called).
-#[allow(clippy::zombie_processes)]
+/// Run the binary, with its own peak RSS ([`support::Measured`]).
 fn run(args: &[&str]) -> Run {
     let t0 = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailgate")).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut m = support::Measured::new(env!("CARGO_BIN_EXE_tailgate"));
+    let mut child = m.cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let o = thread::spawn(move || {
@@ -102,17 +102,13 @@ fn run(args: &[&str]) -> Run {
         let _ = err.read_to_end(&mut v);
         v
     });
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value; wait4 fills it for the child we spawned.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+    let status = child.wait().unwrap();
     let wall = t0.elapsed();
     let stdout = o.join().unwrap();
     let stderr = String::from_utf8_lossy(&e.join().unwrap()).into_owned();
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    let code = status.code().unwrap_or(-1);
     let json = serde_json::from_slice(&stdout).unwrap_or(Value::Null);
-    Run { json, code, wall, maxrss_kb: ru.ru_maxrss, stderr }
+    Run { json, code, wall, maxrss_kb: m.peak_kb(), stderr }
 }
 
 fn probe(url: &str, extra: &[&str]) -> Run {

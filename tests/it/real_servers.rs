@@ -1,7 +1,7 @@
 //! Real nginx and Apache httpd in front of a misbehaving backend; `tailgate --scan` must report
 //! exactly the 5xx and malformed-output events those servers actually wrote.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! configure. Exact record and bad-line counts per file; field values checked against the
 //! source's own expected output, or against another field the server itself wrote.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

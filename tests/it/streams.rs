@@ -10,7 +10,7 @@
 //! each repeated past the 64 KiB detection sample. The line count is checked against the file's
 //! own newline count.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -206,10 +206,11 @@ fn correlate_reads_gzip_from_stdin() {
     assert_eq!(piped["findings"].as_array().unwrap().len(), file["findings"].as_array().unwrap().len());
 }
 
-/// Run the binary with stdout read by a thread; its exit status and own peak RSS (wait4).
-#[allow(clippy::zombie_processes)] // reaped by wait4
+/// Run the binary with stdout read by a thread; its exit status and own peak RSS
+/// ([`support::Measured`]).
 fn run_rss(args: &[&str], stdin: Option<&Path>) -> (i32, usize, i64) {
-    let mut c = Command::new(BIN);
+    let mut m = support::Measured::new(BIN);
+    let c = &mut m.cmd;
     c.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
     if let Some(p) = stdin {
         c.stdin(Stdio::from(std::fs::File::open(p).unwrap()));
@@ -226,11 +227,8 @@ fn run_rss(args: &[&str], stdin: Option<&Path>) -> (i32, usize, i64) {
             }
         }
     });
-    let mut status = 0;
-    // SAFETY: zeroed rusage is valid; wait4 fills it for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) }, child.id() as libc::pid_t);
-    (libc::WEXITSTATUS(status), lines.join().unwrap(), ru.ru_maxrss)
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), lines.join().unwrap(), m.peak_kb())
 }
 
 /// `--scan --format ndjson` writes events as it finds them: 300 000 502s on 300 000 distinct

@@ -1,6 +1,7 @@
 //! Test support: a misbehaving test backend, and real nginx / Apache httpd started on 127.0.0.1
 //! with their own temporary prefix. Ports are picked free at run time.
-#![allow(dead_code)]
+
+pub mod cdp;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -545,4 +546,51 @@ pub fn nginx_tree_with(root: &Path, directive: &str) {
     .unwrap();
     std::fs::write(root.join("var/log/nginx/access.log"), "10.0.0.9 - - [25/Nov/2026:07:00:00 +0000] \"GET /other HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n")
         .unwrap();
+}
+
+/// A child whose own peak RSS is measured fairly from inside this one, large, test process.
+///
+/// `ru_maxrss` also counts the address space a process was spawned from: at exec the kernel
+/// records the old space's peak as the process's (`setmax_mm_hiwater_rss` in `exec_mmap`), so a
+/// child spawned straight from this process — every test in one process, hundreds of MB once the
+/// big ones have run — would carry that. The child is therefore spawned by a small Python parent
+/// (`python3 -S`, about 8 MB: the floor of what is measured), which reaps it with `wait4`, writes
+/// its peak (KiB) to a file and exits with its status (128 + the signal when it was killed).
+/// Standard streams pass straight through.
+pub struct Measured {
+    /// The command to configure (arguments, streams) and spawn.
+    pub cmd: Command,
+    peak: tempfile::NamedTempFile,
+}
+
+const MEASURED_PARENT: &str = r#"
+import os, signal, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(ru.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"#;
+
+impl Measured {
+    /// `bin`, to be given its arguments with `cmd.args(…)`.
+    pub fn new(bin: &str) -> Measured {
+        let peak = tempfile::NamedTempFile::new().unwrap();
+        let mut cmd = Command::new("python3");
+        cmd.args(["-S", "-c", MEASURED_PARENT]).arg(peak.path()).arg(bin);
+        Measured { cmd, peak }
+    }
+
+    /// The child's peak RSS in KiB, once it has been waited for.
+    pub fn peak_kb(&self) -> i64 {
+        let s = std::fs::read_to_string(self.peak.path()).unwrap();
+        s.trim().parse().unwrap_or_else(|_| panic!("no peak RSS written ({s:?}): did the child run?"))
+    }
 }
