@@ -218,6 +218,10 @@ fn run_correlate(cli: Cli) -> Result<ExitCode> {
     let mut findings = sorted.drain();
     let written = write_out(&cli, |out| report::write_correlation(out, cli.format, &summary, &mut findings.by_ref().map(|k| k.bytes), st));
     if findings.failed.get() {
+        // (two failures: the write's, which came first, is said first)
+        if let Err(e) = written {
+            fail(&e);
+        }
         tracing::error!("the findings' temporary file (in TMPDIR) could not be read back: the report is incomplete");
         return Ok(ExitCode::from(2));
     }
