@@ -12,7 +12,7 @@ use crate::time::Timestamp;
 pub struct Wanted {
     pub file: u32,
     /// The chunk of its file the line was read in (its `line` counts from that chunk's start
-    /// until [`Ingest::place`] makes it the line in the file).
+    /// until [`super::elb::Ingest::place`] makes it the line in the file).
     pub chunk: u32,
     pub line: u64,
     pub ts: Timestamp,

@@ -61,7 +61,7 @@ pub fn tail_fields(tail: &[u8]) -> AlbFields<'_> {
     alb
 }
 
-/// [`parse`] with the day of the previous line remembered.
+/// Parse one ALB line; `days` remembers the day of the previous line (most lines share it).
 #[inline]
 pub fn parse_with<'a>(line: &'a [u8], days: &mut crate::time::DayCache) -> ParseResult<'a> {
     let mut c = Cursor::new(line);

@@ -131,7 +131,7 @@ pub(super) fn find_quote_space_quote(b: &[u8]) -> Option<usize> {
     None
 }
 
-/// [`parse`] with the day of the previous line remembered.
+/// Parse one Classic ELB line; `days` remembers the day of the previous line (most lines share it).
 #[inline]
 pub fn parse_with<'a>(line: &'a [u8], days: &mut DayCache) -> ParseResult<'a> {
     let mut c = Cursor::new(line);
