@@ -32,6 +32,28 @@ pub enum Escaping {
     Apache,
 }
 
+/// Backslash escapes undone: at each `\` that is not the last byte, `decode` is given the bytes
+/// after it and says which byte they stand for and how many of them that took; where it says
+/// `None` the `\` is kept as written. The one walk behind [`super::unescape`] (log values) and the
+/// nginx config lexer's quoted strings, each with its own table.
+pub(crate) fn unbackslash(b: &[u8], decode: impl Fn(&[u8]) -> Option<(u8, usize)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 1 < b.len()
+            && let Some((v, n)) = decode(&b[i + 1..])
+        {
+            out.push(v);
+            i += 1 + n;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
 fn hex(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
@@ -41,7 +63,7 @@ fn hex(c: u8) -> Option<u8> {
     }
 }
 
-fn hex2(b: &[u8]) -> Option<u8> {
+pub(crate) fn hex2(b: &[u8]) -> Option<u8> {
     Some(hex(*b.first()?)? << 4 | hex(*b.get(1)?)?)
 }
 

@@ -563,54 +563,18 @@ pub fn split_host_port(b: &[u8]) -> Option<(&[u8], Option<u16>)> {
 /// Undo the escaping servers apply inside quoted log fields: `\"`, `\\`, `\xHH`, `\n`, `\t`,
 /// JSON `\uHHHH` (ASCII range). Cold path: used to show values to a person.
 pub fn unescape(b: &[u8]) -> String {
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() {
-            match b[i + 1] {
-                b'"' | b'\\' | b'/' => {
-                    out.push(b[i + 1]);
-                    i += 2;
-                    continue;
-                }
-                b'n' => {
-                    out.push(b'\n');
-                    i += 2;
-                    continue;
-                }
-                b't' => {
-                    out.push(b'\t');
-                    i += 2;
-                    continue;
-                }
-                b'x' => {
-                    if let Some(v) = b.get(i + 2..i + 4).and_then(hex2) {
-                        out.push(v);
-                        i += 4;
-                        continue;
-                    }
-                }
-                b'u' => {
-                    if let (Some(h), Some(l)) = (b.get(i + 2..i + 4).and_then(hex2), b.get(i + 4..i + 6).and_then(hex2))
-                        && h == 0
-                    {
-                        out.push(l);
-                        i += 6;
-                        continue;
-                    }
-                }
-                _ => {}
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
+    let out = escape::unbackslash(b, |r| match r[0] {
+        b'"' | b'\\' | b'/' => Some((r[0], 1)),
+        b'n' => Some((b'\n', 1)),
+        b't' => Some((b'\t', 1)),
+        b'x' => r.get(1..3).and_then(escape::hex2).map(|v| (v, 3)),
+        b'u' => match (r.get(1..3).and_then(escape::hex2), r.get(3..5).and_then(escape::hex2)) {
+            (Some(0), Some(l)) => Some((l, 5)),
+            _ => None,
+        },
+        _ => None,
+    });
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex2(b: &[u8]) -> Option<u8> {
-    let h = |c: u8| (c as char).to_digit(16);
-    Some((h(b[0])? * 16 + h(b[1])?) as u8)
 }
 
 /// Lossy text of a byte field, for reports.

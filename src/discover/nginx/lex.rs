@@ -27,38 +27,16 @@ pub struct LexError {
     pub message: String,
 }
 
+/// A quoted string's escapes, as nginx's config parser undoes them: `\"`, `\'`, `\\`, `\t`, `\r`,
+/// `\n` (any other `\` stays).
 fn unescape(raw: &[u8]) -> String {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\\' && i + 1 < raw.len() {
-            match raw[i + 1] {
-                b'"' | b'\'' | b'\\' => {
-                    out.push(raw[i + 1]);
-                    i += 2;
-                    continue;
-                }
-                b't' => {
-                    out.push(b'\t');
-                    i += 2;
-                    continue;
-                }
-                b'r' => {
-                    out.push(b'\r');
-                    i += 2;
-                    continue;
-                }
-                b'n' => {
-                    out.push(b'\n');
-                    i += 2;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
+    let out = crate::format::escape::unbackslash(raw, |r| match r[0] {
+        b'"' | b'\'' | b'\\' => Some((r[0], 1)),
+        b't' => Some((b'\t', 1)),
+        b'r' => Some((b'\r', 1)),
+        b'n' => Some((b'\n', 1)),
+        _ => None,
+    });
     crate::paths::bytes_text(&out)
 }
 
@@ -247,6 +225,13 @@ fn find(src: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_escapes_are_nginx_s() {
+        // ngx_conf_read_token: \" \' \\ \t \r \n are undone, any other backslash stays.
+        assert_eq!(unescape(br#"a\"b\'c\\d\te\rf\ng\qh\x41"#), "a\"b'c\\d\te\rf\ng\\qh\\x41");
+        assert_eq!(unescape(br"trailing\"), "trailing\\");
+    }
 
     fn texts(src: &str) -> Vec<String> {
         lex(src.as_bytes()).0.into_iter().map(|t| t.text).collect()
