@@ -335,16 +335,7 @@ impl<'a> Chunk<'a> {
         let alb_created = matches!(r.kind, crate::format::LbKind::Alb) && alb.request_creation_time.is_some();
         let elb_status = r.elb_status.unwrap_or(0);
         let user_agent = Escaping::Quotes.decode(r.user_agent, &mut self.ua_buf);
-        let text = Texts::new(
-            r.backend_ip.map(|_| r.backend_raw),
-            r.request.raw,
-            r.request.method,
-            r.client_ip,
-            user_agent,
-            alb.error_reason,
-            r.elb,
-            &mut self.text_buf,
-        );
+        let text = Texts::new(r.backend_ip.map(|_| r.backend_raw), r.request.raw, r.client_ip, user_agent, alb.error_reason, r.elb, &mut self.text_buf);
         let probe = lb_gen && elb_status == 504;
         if probe {
             self.timeouts += 1;

@@ -41,32 +41,22 @@ pub struct Wanted {
 #[derive(Clone, Debug)]
 pub struct Texts {
     bytes: std::sync::Arc<[u8]>,
-    /// Where each text ends in `bytes`: backend, request, method, client, user agent, error
-    /// reason, load balancer.
-    ends: [u32; 7],
+    /// Where each text ends in `bytes`: backend, request, client, user agent, error reason, load
+    /// balancer.
+    ends: [u32; 6],
     has_backend: bool,
 }
 
 impl Texts {
     /// `backend` (when the line names one), `request` (the request line as the LB wrote it: it
-    /// escapes nothing in it), `method`, `client`, `user_agent` (as the client sent it: decoded,
-    /// the LB writes `"` as `\"`), `error_reason` (ALB). All but the user agent are reported, as
+    /// escapes nothing in it), `client`, `user_agent` (as the client sent it: decoded, the LB
+    /// writes `"` as `\"`), `error_reason` (ALB), `lb`. All but the user agent are reported, as
     /// lossy UTF-8. `buf` is scratch space.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        backend: Option<&[u8]>,
-        request: &[u8],
-        method: &[u8],
-        client: &[u8],
-        user_agent: &[u8],
-        error_reason: &[u8],
-        lb: &[u8],
-        buf: &mut Vec<u8>,
-    ) -> Texts {
+    pub fn new(backend: Option<&[u8]>, request: &[u8], client: &[u8], user_agent: &[u8], error_reason: &[u8], lb: &[u8], buf: &mut Vec<u8>) -> Texts {
         buf.clear();
-        let mut ends = [0u32; 7];
-        for (i, t) in [backend.unwrap_or(b""), request, method, client, user_agent, error_reason, lb].into_iter().enumerate() {
-            if i == 4 {
+        let mut ends = [0u32; 6];
+        for (i, t) in [backend.unwrap_or(b""), request, client, user_agent, error_reason, lb].into_iter().enumerate() {
+            if i == 3 {
                 buf.extend_from_slice(t);
             } else {
                 buf.extend_from_slice(String::from_utf8_lossy(t).as_bytes());
@@ -93,16 +83,16 @@ impl Texts {
         self.str(1)
     }
     pub fn client(&self) -> &str {
-        self.str(3)
+        self.str(2)
     }
     pub fn user_agent(&self) -> &[u8] {
-        self.field(4)
+        self.field(3)
     }
     pub fn error_reason(&self) -> &str {
-        self.str(5)
+        self.str(4)
     }
     pub fn lb(&self) -> &str {
-        self.str(6)
+        self.str(5)
     }
 }
 
@@ -168,12 +158,12 @@ impl crate::spill::Spill for Wanted {
         let proc_us = d.i64()?;
         let flags = d.u8()?;
         let (elb_status, backend_status, path_key, sent_bytes, key) = (d.u16()?, d.opt_u16()?, d.u64()?, d.u64()?, d.u64()?);
-        let mut ends = [0u32; 7];
+        let mut ends = [0u32; 6];
         for e in ends.iter_mut() {
             *e = d.u32()?;
         }
         let bytes: std::sync::Arc<[u8]> = d.bytes()?.into();
-        if ends.is_sorted() && ends[6] as usize == bytes.len() {
+        if ends.is_sorted() && ends[5] as usize == bytes.len() {
         } else {
             return None;
         }
