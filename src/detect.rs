@@ -442,7 +442,9 @@ fn req(r: &Request<'_>) -> Option<String> {
     Some(unescape(r.raw))
 }
 
-fn error_message(e: &ErrorRecord<'_>) -> String {
+/// An error line's message as events and findings show it (Apache: errno and `AHnnnnn` first;
+/// nginx: with its `while …` action).
+pub(crate) fn error_message(e: &ErrorRecord<'_>) -> String {
     let mut s = String::new();
     if e.server == Server::Apache {
         if let Some(errno) = e.errno {

@@ -518,14 +518,7 @@ impl Worker<'_> {
         if problem.is_none() {
             return;
         }
-        let ev = ErrorLine {
-            file: self.file,
-            line: no,
-            wall_us: e.time.micros,
-            ts: e.time,
-            message: crate::detect::Event::new(&Record::Error(e), crate::detect::classify(&Record::Error(e)).unwrap(), "", 0).message.unwrap_or_default(),
-            problem,
-        };
+        let ev = ErrorLine { file: self.file, line: no, wall_us: e.time.micros, ts: e.time, message: crate::detect::error_message(&e), problem };
         let path = e.request.map(|r| self.escaping.decode(r.path(), &mut self.path_buf));
         let client = e.client.map(text).unwrap_or_default();
         let chunk = self.chunk;
