@@ -195,7 +195,7 @@ fn run_correlate(cli: Cli) -> Result<ExitCode> {
     };
     let complete = |opts: &mut correlate::Options| {
         let d = discovery.unwrap_or_else(|running| running.join().expect("discovery panicked"));
-        opts.complete_from(&d, &tailgate::paths::Root::new(cli.root.clone()), &cli.logs, cli.root.is_some());
+        opts.complete_from(&d, &tailgate::paths::Root::new(cli.root.clone()), &cli.logs);
     };
     let st = Style { color: color(&cli) };
     // Findings stream out of the matcher by time; rendered at once and put in load-balancer

@@ -178,15 +178,11 @@ impl Options {
     /// The local side, from discovery: the keep-alive settings of the servers that write the
     /// logs correlated (a `named` log counts when discovery finds the server that writes it; with
     /// none named, every server's), and the logs themselves — rotated copies too — when none are
-    /// `named` or discovery ran under `--root` (`rooted`).
-    pub fn complete_from(&mut self, d: &crate::discover::Discovery, root: &crate::paths::Root, named: &[PathBuf], rooted: bool) {
+    /// `named` or discovery ran under `--root`.
+    pub fn complete_from(&mut self, d: &crate::discover::Discovery, root: &crate::paths::Root, named: &[PathBuf]) {
         use crate::discover::LogKind;
-        let writers: Vec<crate::discover::ServerKind> = d
-            .sources
-            .iter()
-            .filter(|s| named.is_empty() || s.files.iter().any(|f| named.iter().any(|l| *l == s.host_file(root, f))))
-            .map(|s| s.server)
-            .collect();
+        let writers: Vec<crate::discover::ServerKind> =
+            d.sources.iter().filter(|s| named.is_empty() || s.files.iter().any(|f| named.contains(&s.host_file(root, f)))).map(|s| s.server).collect();
         self.keepalive = d
             .keepalive
             .iter()
@@ -200,7 +196,7 @@ impl Options {
                 })
             })
             .collect();
-        if named.is_empty() || rooted {
+        if named.is_empty() || root.dir.is_some() {
             for s in d.sources.iter().filter(|s| matches!(s.kind, LogKind::Access | LogKind::Error)) {
                 let format = s.log_format();
                 for f in &s.files {
