@@ -37,7 +37,7 @@ struct Start<'a> {
     style: &'a str,
     mode: &'a str,
     verdict: Option<Verdict>,
-    scan: Option<crate::report::Totals>,
+    scan: Option<&'a crate::report::Totals>,
 }
 
 /// The rest: the islands closed, the scripts.
@@ -158,7 +158,7 @@ fn page(
     title: &str,
     mode: &str,
     verdict: Option<Verdict>,
-    scan: Option<crate::report::Totals>,
+    scan: Option<&crate::report::Totals>,
     data: impl FnOnce(&mut Island<'_>) -> io::Result<()>,
     findings: &mut dyn Iterator<Item = Vec<u8>>,
 ) -> io::Result<()> {
@@ -218,7 +218,9 @@ pub fn write_correlation(out: &mut dyn Write, s: &Summary, findings: &mut dyn It
 /// `tailgate --scan --format html`: per log, its timeline, 5xx, events, top failing paths and
 /// bad lines.
 pub fn write_scan(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> {
-    page(out, "tailgate — scan", "scan", None, Some(crate::report::totals(reports)), |w| crate::report::write_json_compact(w, reports), &mut std::iter::empty())
+    // (the page's cards and its data island show the same totals)
+    let totals = crate::report::totals(reports);
+    page(out, "tailgate — scan", "scan", None, Some(&totals), |w| crate::report::write_json_compact(w, &totals, reports), &mut std::iter::empty())
 }
 
 #[cfg(test)]

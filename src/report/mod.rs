@@ -75,7 +75,7 @@ pub fn totals(reports: &[LogReport]) -> Totals {
 
 #[derive(Serialize)]
 struct ScanDoc<'a> {
-    totals: Totals,
+    totals: &'a Totals,
     logs: &'a [LogReport],
 }
 
@@ -200,13 +200,13 @@ pub fn write_text(out: &mut dyn Write, reports: &[LogReport], st: Style) -> io::
 
 /// `--scan --format json`: the totals and every log's report.
 pub fn write_json(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ScanDoc { totals: totals(reports), logs: reports })?;
+    serde_json::to_writer_pretty(&mut *out, &ScanDoc { totals: &totals(reports), logs: reports })?;
     writeln!(out)
 }
 
-/// The document of [`write_json`], on one line (the HTML report's data).
-pub(crate) fn write_json_compact(out: &mut dyn Write, reports: &[LogReport]) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &ScanDoc { totals: totals(reports), logs: reports })?;
+/// The document of [`write_json`], on one line (the HTML report's data), with its `totals`.
+pub(crate) fn write_json_compact(out: &mut dyn Write, totals: &Totals, reports: &[LogReport]) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &ScanDoc { totals, logs: reports })?;
     Ok(())
 }
 
