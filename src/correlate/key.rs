@@ -163,8 +163,7 @@ impl crate::spill::Spill for Wanted {
             *e = d.u32()?;
         }
         let bytes: std::sync::Arc<[u8]> = d.bytes()?.into();
-        if ends.is_sorted() && ends[5] as usize == bytes.len() {
-        } else {
+        if !ends.is_sorted() || ends[5] as usize != bytes.len() {
             return None;
         }
         Some(Wanted {
